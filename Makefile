@@ -1,0 +1,35 @@
+# Two commands for a new user: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test install sample-eval clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first and pinned: anything else would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/recommender ingest data/sample/articles
+	$(BIN)/recommender serve --host 127.0.0.1 --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+# Regenerate data/sample/eval/{corpus,queries}.jsonl from the articles.
+sample-eval: install
+	$(BIN)/python scripts/make_sample_eval.py
+
+clean:
+	rm -rf var .cache .pytest_cache

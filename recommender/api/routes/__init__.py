@@ -1,0 +1,1 @@
+"""Routes by audience: widget (public), questions and search (public), articles (publishing), health."""

@@ -1,0 +1,70 @@
+"""Articles: read, upsert and delete (the publishing system's side)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Path, Response, status
+from pydantic import ValidationError
+
+from recommender.api import schemas
+from recommender.api.convert import question_ref
+from recommender.api.deps import EngineDep
+from recommender.articles.model import ID_PATTERN, Article
+
+router = APIRouter(prefix="/v1", tags=["articles"])
+ArticleId = Path(pattern=ID_PATTERN, max_length=128, description="Article id")
+
+
+@router.get("/articles/{article_id}", response_model=schemas.ArticleOut, responses={404: {"model": schemas.ErrorBody}})
+def get_article(engine: EngineDep, article_id: str = ArticleId) -> schemas.ArticleOut:
+    article = engine.store.get_article(article_id)
+    if article is None:
+        raise HTTPException(404, f"article {article_id!r} not found")
+    return schemas.ArticleOut(
+        id=article.id,
+        title=article.title,
+        checked_on=article.checked_on,
+        summary=article.summary,
+        sections=article.sections,
+        questions=[question_ref(q) for q in engine.store.questions_of(article_id)],
+        url=article.url,
+        topic=article.topic,
+    )
+
+
+@router.put(
+    "/articles/{article_id}",
+    response_model=schemas.UpsertResponse,
+    responses={201: {"model": schemas.UpsertResponse}, 422: {"model": schemas.ErrorBody}},
+)
+def put_article(
+    body: schemas.ArticleIn, response: Response, engine: EngineDep, article_id: str = ArticleId
+) -> schemas.UpsertResponse:
+    """Create or replace an article; relinks its questions and every question it may answer."""
+    if body.id is not None and body.id != article_id:
+        raise HTTPException(422, f"body id {body.id!r} does not match the URL id {article_id!r}")
+    try:
+        article = Article.model_validate({**body.model_dump(exclude={"id"}), "id": article_id})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise HTTPException(422, f"{where}: {err['msg']}") from None
+    keys = [q.key for q in article.question_records()]
+    if len(set(keys)) != len(keys):
+        raise HTTPException(422, "questions: the same question appears twice")
+    if any(not k for k in keys):
+        raise HTTPException(422, "questions: a question has no words")
+    report = engine.ingest([article])
+    if report.added:
+        response.status_code = status.HTTP_201_CREATED
+        state = "added"
+    else:
+        state = "updated" if report.updated else "unchanged"
+    return schemas.UpsertResponse(id=article_id, status=state, relinked=report.relinked)
+
+
+@router.delete("/articles/{article_id}", status_code=204, responses={404: {"model": schemas.ErrorBody}})
+def delete_article(engine: EngineDep, article_id: str = ArticleId) -> Response:
+    """Remove an article; questions that linked to it are relinked at once."""
+    if not engine.delete(article_id):
+        raise HTTPException(404, f"article {article_id!r} not found")
+    return Response(status_code=204)

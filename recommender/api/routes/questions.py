@@ -1,0 +1,69 @@
+"""Questions: ranked suggestions per question, gaps, and free-text search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from recommender.api import schemas
+from recommender.api.convert import candidates, fact_check, question_ref
+from recommender.api.deps import EngineDep, SettingsDep
+from recommender.store.base import LinkRow
+
+router = APIRouter(prefix="/v1", tags=["questions"])
+
+
+@router.get(
+    "/questions/{question_id}/suggestions",
+    response_model=schemas.SuggestionsResponse,
+    responses={404: {"model": schemas.ErrorBody}},
+)
+def suggestions(question_id: str, engine: EngineDep) -> schemas.SuggestionsResponse:
+    """Ranked fact checks for one dive-deeper question (never its own article)."""
+    found = engine.suggestions(question_id)
+    if found is None:
+        raise HTTPException(404, f"question {question_id!r} not found")
+    question, links = found
+    return schemas.SuggestionsResponse(
+        question=question_ref(question), gap=engine.is_gap(links), candidates=candidates(engine, links)
+    )
+
+
+@router.get("/search", response_model=schemas.SearchResponse, responses={422: {"model": schemas.ErrorBody}})
+def search(
+    engine: EngineDep,
+    settings: SettingsDep,
+    q: Annotated[str, Query(description="A question or claim in plain text.")],
+    k: Annotated[int, Query(description="How many fact checks to return.")] = 5,
+) -> schemas.SearchResponse:
+    """Free text to ranked fact checks."""
+    text = q.strip()
+    if not text:
+        raise HTTPException(422, "q must not be empty")
+    if len(text) > settings.max_query_chars:
+        raise HTTPException(422, f"q is {len(text)} characters, over the limit of {settings.max_query_chars}")
+    if not 1 <= k <= settings.max_search_k:
+        raise HTTPException(422, f"k must be between 1 and {settings.max_search_k}")
+    hits = engine.search(text, k)
+    links = [LinkRow("", rank, h.doc_id, h.score, h.dense, h.lexical, h.passage) for rank, h in enumerate(hits)]
+    return schemas.SearchResponse(query=text, results=candidates(engine, links))
+
+
+@router.get("/gaps", response_model=schemas.GapsResponse)
+def gaps(
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> schemas.GapsResponse:
+    """Questions nothing answers well, worst first."""
+    found = engine.gaps()
+    page = found[offset : offset + limit]
+    rows = engine.articles([g.best.article_id for g in page if g.best])
+    items = []
+    for gap in page:
+        best = rows.get(gap.best.article_id) if gap.best else None
+        items.append(
+            schemas.GapItem(question=question_ref(gap.question), best=fact_check(best, gap.best.score) if best and gap.best else None)
+        )
+    return schemas.GapsResponse(total=len(found), gaps=items)

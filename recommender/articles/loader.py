@@ -1,0 +1,77 @@
+"""Read articles from files and folders; every input is parsed before anything is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from recommender.articles.jsonl import parse_jsonl
+from recommender.articles.model import Article, ArticleError, is_valid_id
+from recommender.articles.text_format import decode, parse_text
+
+SUFFIXES = (".txt", ".jsonl")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    article: Article
+    source: str
+
+
+class LoadErrors(Exception):
+    """All the problems found in a batch of inputs (nothing of the batch is stored)."""
+
+    def __init__(self, errors: list[ArticleError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def expand(paths: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise LoadErrors([ArticleError("no such file or folder", str(path))])
+    return files
+
+
+def load_file(path: Path, max_bytes: int) -> list[Loaded]:
+    source = str(path)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ArticleError(f"file is {size} bytes, over the limit of {max_bytes}", source)
+    text = decode(path.read_bytes(), source)
+    if path.suffix == ".jsonl":
+        return [Loaded(a, source) for a in parse_jsonl(text, source)]
+    if not is_valid_id(path.stem):
+        raise ArticleError(f"file name {path.stem!r} is not a valid article id (letters, digits, . _ -)", source)
+    return [Loaded(parse_text(text, path.stem, source), source)]
+
+
+def load_paths(paths: Sequence[Path], max_bytes: int = 1_000_000) -> list[Loaded]:
+    """Parse every article under `paths`; raise LoadErrors listing every bad input."""
+    errors: list[ArticleError] = []
+    loaded: list[Loaded] = []
+    seen: dict[str, str] = {}
+    for path in expand(paths):
+        try:
+            items = load_file(path, max_bytes)
+        except ArticleError as exc:
+            errors.append(exc)
+            continue
+        except OSError as exc:
+            errors.append(ArticleError(f"cannot read: {exc.strerror}", str(path)))
+            continue
+        for item in items:
+            if item.article.id in seen:
+                errors.append(ArticleError(f"duplicate article id {item.article.id!r} (also in {seen[item.article.id]})", item.source))
+                continue
+            seen[item.article.id] = item.source
+            loaded.append(item)
+    if errors:
+        raise LoadErrors(errors)
+    return loaded

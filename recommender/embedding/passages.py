@@ -1,0 +1,78 @@
+"""Split documents into passages the encoder can read whole.
+
+all-MiniLM-L6-v2 silently truncates at 256 word pieces, so long summaries and sections are
+cut at sentence boundaries into passages that fit; a document's score is then the best of its
+passages (see index.dense).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from recommender.articles.model import Article
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(\[]?[A-Z0-9])")
+TokenCounter = Callable[[str], int]
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def pack(text: str, prefix: str, count_tokens: TokenCounter, budget: int) -> list[str]:
+    """Greedily pack sentences of `text` into passages of at most `budget` tokens, each led by `prefix`."""
+    lead = f"{prefix}. " if prefix else ""
+    room = budget - (count_tokens(lead) if lead else 0)
+    if room < 16:  # a heading that eats the budget is not worth repeating
+        lead, room = "", budget
+    passages: list[str] = []
+    current: list[str] = []
+    used = 0
+    for sentence in split_sentences(text):
+        for piece in _fit(sentence, count_tokens, room):
+            size = count_tokens(piece)
+            if current and used + size > room:
+                passages.append(lead + " ".join(current))
+                current, used = [], 0
+            current.append(piece)
+            used += size
+    if current:
+        passages.append(lead + " ".join(current))
+    return passages
+
+
+def _fit(sentence: str, count_tokens: TokenCounter, room: int) -> list[str]:
+    """A sentence longer than the budget is cut between words (rare: tables, run-on text)."""
+    if count_tokens(sentence) <= room:
+        return [sentence]
+    pieces: list[str] = []
+    words = sentence.split()
+    current: list[str] = []
+    for word in words:
+        if current and count_tokens(" ".join([*current, word])) > room:
+            pieces.append(" ".join(current))
+            current = []
+        current.append(word)
+    if current:
+        pieces.append(" ".join(current))
+    return pieces
+
+
+def document_passages(
+    title: str, blocks: Sequence[tuple[str, str]], count_tokens: TokenCounter, max_tokens: int
+) -> list[str]:
+    """Title first, then each (heading, text) block packed under its heading."""
+    budget = max_tokens - 2  # [CLS] and [SEP]
+    passages = pack(title, "", count_tokens, budget) if title else []
+    for heading, text in blocks:
+        if text.strip():
+            passages.extend(pack(text, heading, count_tokens, budget))
+        elif heading.strip():
+            passages.extend(pack(heading, "", count_tokens, budget))
+    return passages
+
+
+def article_passages(article: Article, count_tokens: TokenCounter, max_tokens: int) -> list[str]:
+    blocks = [("", article.summary)] + [(s.heading, s.text) for s in article.sections]
+    return document_passages(article.title, blocks, count_tokens, max_tokens)

@@ -1,0 +1,143 @@
+"""The one ranking path: the API's search, `suggest`, the linker and `evaluate` all call Ranker.rank."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from recommender.embedding.base import Encoder
+from recommender.index.dense import DenseIndex
+from recommender.index.fusion import combine, saturate
+from recommender.index.lexical import LexicalIndex
+
+Method = Literal["dense", "lexical", "hybrid"]
+METHODS: tuple[str, ...] = ("dense", "lexical", "hybrid")
+
+
+@dataclass(frozen=True)
+class RankerConfig:
+    method: Method = "hybrid"
+    dense_weight: float = 0.8
+    lexical_saturation: float = 10.0
+
+
+@dataclass(frozen=True)
+class Hit:
+    doc_id: str
+    score: float
+    dense: float
+    lexical: float
+    passage: int  # position of the best-matching passage in the document (-1: lexical only)
+
+
+class Ranker:
+    """Ranks documents for texts; immutable, so a rebuilt Ranker can be swapped in atomically."""
+
+    def __init__(
+        self,
+        doc_ids: Sequence[str],
+        encoder: Encoder | None,
+        config: RankerConfig,
+        dense: DenseIndex | None = None,
+        lexical: LexicalIndex | None = None,
+    ) -> None:
+        if config.method in ("dense", "hybrid") and (dense is None or encoder is None):
+            raise ValueError(f"method {config.method!r} needs an encoder and a dense index")
+        if config.method in ("lexical", "hybrid") and lexical is None:
+            raise ValueError(f"method {config.method!r} needs a lexical index")
+        self.doc_ids = list(doc_ids)
+        self._position = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
+        self.encoder = encoder
+        self.config = config
+        self.dense = dense
+        self.lexical = lexical
+
+    @property
+    def size(self) -> int:
+        return len(self.doc_ids)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray | None:
+        if self.config.method == "lexical" or self.encoder is None:
+            return None
+        return self.encoder.encode(texts)
+
+    def rank(self, text: str, k: int, exclude: Collection[str] = ()) -> list[Hit]:
+        return self.rank_batch([text], k, [exclude])[0]
+
+    def rank_batch(
+        self,
+        texts: Sequence[str],
+        k: int,
+        excludes: Sequence[Collection[str]] | None = None,
+        vectors: np.ndarray | None = None,
+    ) -> list[list[Hit]]:
+        """Top `k` documents for each text; `vectors` skips encoding when the caller has them."""
+        if not texts:
+            return []
+        excludes = excludes if excludes is not None else [()] * len(texts)
+        if vectors is None:
+            vectors = self.encode(texts)
+        dense_all, lexical_all, scores_all = self.score_matrix(texts, vectors)
+        results: list[list[Hit]] = []
+        for row, exclude in enumerate(excludes):
+            scores = scores_all[row].copy()
+            for doc_id in exclude:
+                position = self._position.get(doc_id)
+                if position is not None:
+                    scores[position] = -np.inf
+            results.append(self._top(row, scores, k, dense_all, lexical_all, vectors))
+        return results
+
+    def score_matrix(
+        self, texts: Sequence[str], vectors: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(dense, lexical, combined) scores, each (texts, documents)."""
+        shape = (len(texts), self.size)
+        dense = np.zeros(shape, np.float32)
+        lexical = np.zeros(shape, np.float32)
+        if self.config.method != "lexical":
+            assert self.dense is not None and vectors is not None
+            dense = self.dense.scores(vectors)
+        if self.config.method != "dense":
+            assert self.lexical is not None
+            raw = np.stack([self.lexical.scores(t) for t in texts]) if self.size else np.zeros(shape, np.float32)
+            lexical = saturate(raw, self.config.lexical_saturation)
+        if self.config.method == "dense":
+            return dense, lexical, dense
+        if self.config.method == "lexical":
+            return dense, lexical, lexical
+        return dense, lexical, combine(dense, lexical, self.config.dense_weight)
+
+    def _top(
+        self,
+        row: int,
+        scores: np.ndarray,
+        k: int,
+        dense: np.ndarray,
+        lexical: np.ndarray,
+        vectors: np.ndarray | None,
+    ) -> list[Hit]:
+        k = min(k, int(np.isfinite(scores).sum()))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        # Stable tie-break on document order keeps results reproducible across runs.
+        top = top[np.lexsort((top, -scores[top]))]
+        hits = []
+        for doc in top:
+            passage = -1
+            if vectors is not None and self.dense is not None:
+                passage, _ = self.dense.best_passage(vectors[row], int(doc))
+            hits.append(
+                Hit(
+                    doc_id=self.doc_ids[doc],
+                    score=float(scores[doc]),
+                    dense=float(dense[row, doc]),
+                    lexical=float(lexical[row, doc]),
+                    passage=passage,
+                )
+            )
+        return hits

@@ -1,0 +1,441 @@
+"""SQLite store: one file, WAL mode, every write one transaction.
+
+Articles, their passages (with vectors), their questions (with vectors) and computed links
+live here. A `generation` counter goes up with every write, so other processes (a CLI ingest
+next to a running server) notice changes and reload their in-memory index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from recommender.articles.model import Article, Section
+from recommender.store.base import (
+    ArticleRow,
+    EncoderMismatch,
+    IndexData,
+    LinkRow,
+    QuestionRow,
+    StoredArticle,
+)
+
+# Ordered migrations: index i brings the schema from version i to i+1. Never edit a shipped one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        checked_on TEXT,
+        summary TEXT NOT NULL,
+        sections TEXT NOT NULL,
+        url TEXT,
+        topic TEXT,
+        body TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE passages (
+        article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (article_id, position)
+    );
+    CREATE INDEX passages_text_hash ON passages(text_hash);
+    CREATE TABLE questions (
+        id TEXT PRIMARY KEY,
+        article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        key TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        needs_link INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX questions_article ON questions(article_id);
+    CREATE INDEX questions_key ON questions(key);
+    CREATE TABLE links (
+        question_id TEXT NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+        rank INTEGER NOT NULL,
+        article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        score REAL NOT NULL,
+        dense REAL NOT NULL,
+        lexical REAL NOT NULL,
+        passage INTEGER NOT NULL,
+        PRIMARY KEY (question_id, rank)
+    );
+    CREATE INDEX links_article ON links(article_id);
+    INSERT INTO meta (key, value) VALUES ('generation', '0');
+    """,
+]
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def _vector(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+class SQLiteStore:
+    def __init__(self, path: Path, model_id: str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.model_id = model_id
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # One connection per thread: FastAPI runs sync endpoints in a thread pool.
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise RuntimeError(f"{self.path} has schema version {version}, newer than this code ({len(MIGRATIONS)})")
+            for step in range(version, len(MIGRATIONS)):
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {step + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- metadata ----------------------------------------------------------------------------
+    def generation(self) -> int:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0])
+
+    def stored_model_ids(self) -> set[str]:
+        conn = self._conn()
+        ids = {r[0] for r in conn.execute("SELECT DISTINCT model_id FROM passages")}
+        ids |= {r[0] for r in conn.execute("SELECT DISTINCT model_id FROM questions")}
+        return ids
+
+    def content_hashes(self) -> dict[str, str]:
+        return dict(self._conn().execute("SELECT id, content_hash FROM articles").fetchall())
+
+    def passage_vectors_by_text(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors already stored for identical passage texts (by this encoder): no re-embedding."""
+        hashes = {_text_hash(t): t for t in texts}
+        found: dict[str, np.ndarray] = {}
+        keys = list(hashes)
+        conn = self._conn()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT text_hash, vector FROM passages WHERE model_id = ? AND text_hash IN ({marks})",
+                [self.model_id, *chunk],
+            )
+            for text_hash, blob in rows:
+                found[hashes[text_hash]] = _vector(blob)
+        return found
+
+    # -- writes ------------------------------------------------------------------------------
+    def upsert(self, items: Sequence[StoredArticle]) -> None:
+        """Store articles with their passages and questions, all or nothing.
+
+        Questions of a changed article, and questions whose links point at it, are marked for
+        relinking in the same transaction, so a crash before relinking loses no work.
+        """
+        now = dt.datetime.now(dt.UTC).isoformat()
+        with self._write() as conn:
+            for item in items:
+                article = item.article
+                if len(item.passages) != len(item.passage_vectors):
+                    raise ValueError("one vector per passage")
+                if len(article.questions) != len(item.question_vectors):
+                    raise ValueError("one vector per question")
+                conn.execute(
+                    "UPDATE questions SET needs_link = 1 WHERE id IN (SELECT question_id FROM links WHERE article_id = ?)",
+                    (article.id,),
+                )
+                conn.execute(
+                    """INSERT INTO articles (id, title, checked_on, summary, sections, url, topic, body, content_hash, updated_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT(id) DO UPDATE SET title=excluded.title, checked_on=excluded.checked_on,
+                         summary=excluded.summary, sections=excluded.sections, url=excluded.url, topic=excluded.topic,
+                         body=excluded.body, content_hash=excluded.content_hash, updated_at=excluded.updated_at""",
+                    (
+                        article.id,
+                        article.title,
+                        article.checked_on.isoformat() if article.checked_on else None,
+                        article.summary,
+                        json.dumps([s.model_dump() for s in article.sections], ensure_ascii=False),
+                        article.url,
+                        article.topic,
+                        article.body_text(),
+                        item.content_hash,
+                        now,
+                    ),
+                )
+                conn.execute("DELETE FROM passages WHERE article_id = ?", (article.id,))
+                conn.executemany(
+                    "INSERT INTO passages (article_id, position, text, text_hash, model_id, vector) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (article.id, i, text, _text_hash(text), self.model_id, _blob(vec))
+                        for i, (text, vec) in enumerate(zip(item.passages, item.passage_vectors))
+                    ],
+                )
+                conn.execute("DELETE FROM questions WHERE article_id = ?", (article.id,))
+                conn.executemany(
+                    "INSERT INTO questions (id, article_id, position, text, key, model_id, vector, needs_link) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+                    [
+                        (q.id, q.article_id, q.position, q.text, q.key, self.model_id, _blob(vec))
+                        for q, vec in zip(article.question_records(), item.question_vectors)
+                    ],
+                )
+
+    def delete_article(self, article_id: str) -> bool:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE questions SET needs_link = 1 WHERE id IN (SELECT question_id FROM links WHERE article_id = ?)",
+                (article_id,),
+            )
+            deleted = conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
+        return deleted > 0
+
+    def mark_for_linking(self, question_ids: Sequence[str]) -> None:
+        with self._write() as conn:
+            conn.executemany("UPDATE questions SET needs_link = 1 WHERE id = ?", [(q,) for q in question_ids])
+
+    def replace_links(self, links: dict[str, list[LinkRow]]) -> None:
+        with self._write() as conn:
+            for question_id, rows in links.items():
+                if conn.execute("SELECT 1 FROM questions WHERE id = ?", (question_id,)).fetchone() is None:
+                    continue  # deleted meanwhile
+                conn.execute("DELETE FROM links WHERE question_id = ?", (question_id,))
+                conn.executemany(
+                    "INSERT INTO links (question_id, rank, article_id, score, dense, lexical, passage) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(r.question_id, r.rank, r.article_id, r.score, r.dense, r.lexical, r.passage) for r in rows],
+                )
+                conn.execute("UPDATE questions SET needs_link = 0 WHERE id = ?", (question_id,))
+
+    def reencode(self, model_id: str, passage_vectors: dict[tuple[str, int], np.ndarray], question_vectors: dict[str, np.ndarray]) -> None:
+        """Swap every vector to another encoder at once and mark every question for relinking."""
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE passages SET vector = ?, model_id = ? WHERE article_id = ? AND position = ?",
+                [(_blob(v), model_id, a, p) for (a, p), v in passage_vectors.items()],
+            )
+            conn.executemany(
+                "UPDATE questions SET vector = ?, model_id = ?, needs_link = 1 WHERE id = ?",
+                [(_blob(v), model_id, q) for q, v in question_vectors.items()],
+            )
+        self.model_id = model_id
+
+    # -- reads -------------------------------------------------------------------------------
+    def all_texts(self) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
+        """(article, position, passage text) and (question id, text): what re-encoding needs."""
+        conn = self._conn()
+        passages = conn.execute("SELECT article_id, position, text FROM passages ORDER BY article_id, position").fetchall()
+        questions = conn.execute("SELECT id, text FROM questions ORDER BY id").fetchall()
+        return passages, questions
+
+    def load_index(self) -> IndexData:
+        with self._read() as conn:
+            foreign = self._foreign_models(conn)
+            if foreign:
+                raise EncoderMismatch(
+                    f"the database holds vectors of {sorted(foreign)}, not of {self.model_id}; re-encode it first"
+                )
+            generation = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+            article_rows = conn.execute(
+                "SELECT id, title, checked_on, url, topic, content_hash, body FROM articles ORDER BY id"
+            ).fetchall()
+            groups: dict[str, list[np.ndarray]] = {}
+            for article_id, blob in conn.execute("SELECT article_id, vector FROM passages ORDER BY article_id, position"):
+                groups.setdefault(article_id, []).append(_vector(blob))
+            question_rows = conn.execute(
+                "SELECT id, article_id, position, text, key, vector FROM questions ORDER BY article_id, position"
+            ).fetchall()
+        articles = [_article_row(r[:6]) for r in article_rows]
+        vectors = [np.stack(groups[a.id]) for a in articles]
+        questions = [QuestionRow(r[0], r[1], r[2], r[3], r[4]) for r in question_rows]
+        q_vectors = np.stack([_vector(r[5]) for r in question_rows]) if question_rows else np.zeros((0, 0), np.float32)
+        return IndexData(generation, articles, [r[6] for r in article_rows], vectors, questions, q_vectors)
+
+    def _foreign_models(self, conn: sqlite3.Connection) -> set[str]:
+        ids = {r[0] for r in conn.execute("SELECT DISTINCT model_id FROM passages")}
+        ids |= {r[0] for r in conn.execute("SELECT DISTINCT model_id FROM questions")}
+        return ids - {self.model_id}
+
+    def questions_to_link(self) -> list[str]:
+        return [r[0] for r in self._conn().execute("SELECT id FROM questions WHERE needs_link = 1 ORDER BY id")]
+
+    def last_candidate_scores(self) -> dict[str, tuple[int, float]]:
+        """Per question: how many candidates are stored and the lowest stored score."""
+        rows = self._conn().execute("SELECT question_id, COUNT(*), MIN(score) FROM links GROUP BY question_id")
+        return {q: (n, s) for q, n, s in rows}
+
+    def get_article(self, article_id: str) -> Article | None:
+        row = self._conn().execute(
+            "SELECT id, title, checked_on, summary, sections, url, topic FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        questions = [
+            r[0] for r in self._conn().execute("SELECT text FROM questions WHERE article_id = ? ORDER BY position", (article_id,))
+        ]
+        return Article(
+            id=row[0],
+            title=row[1],
+            checked_on=dt.date.fromisoformat(row[2]) if row[2] else None,
+            summary=row[3],
+            sections=[Section(**s) for s in json.loads(row[4])],
+            url=row[5],
+            topic=row[6],
+            questions=questions,
+        )
+
+    def get_article_row(self, article_id: str) -> ArticleRow | None:
+        return self.article_rows([article_id]).get(article_id)
+
+    def article_rows(self, ids: Sequence[str]) -> dict[str, ArticleRow]:
+        ids = list(dict.fromkeys(ids))
+        found: dict[str, ArticleRow] = {}
+        conn = self._conn()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                f"SELECT id, title, checked_on, url, topic, content_hash FROM articles WHERE id IN ({marks})", chunk
+            ):
+                found[row[0]] = _article_row(row)
+        return found
+
+    def get_question(self, question_id: str) -> QuestionRow | None:
+        row = self._conn().execute(
+            "SELECT id, article_id, position, text, key FROM questions WHERE id = ?", (question_id,)
+        ).fetchone()
+        return QuestionRow(*row) if row else None
+
+    def questions_of(self, article_id: str) -> list[QuestionRow]:
+        rows = self._conn().execute(
+            "SELECT id, article_id, position, text, key FROM questions WHERE article_id = ? ORDER BY position",
+            (article_id,),
+        )
+        return [QuestionRow(*r) for r in rows]
+
+    def links_of(self, question_ids: Sequence[str]) -> dict[str, list[LinkRow]]:
+        found: dict[str, list[LinkRow]] = {q: [] for q in question_ids}
+        ids = list(found)
+        conn = self._conn()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                f"SELECT question_id, rank, article_id, score, dense, lexical, passage FROM links "
+                f"WHERE question_id IN ({marks}) ORDER BY question_id, rank",
+                chunk,
+            ):
+                found[row[0]].append(LinkRow(*row))
+        return found
+
+    def links_to(self, article_id: str, min_score: float) -> list[LinkRow]:
+        rows = self._conn().execute(
+            "SELECT question_id, rank, article_id, score, dense, lexical, passage FROM links "
+            "WHERE article_id = ? AND score >= ? ORDER BY score DESC",
+            (article_id, min_score),
+        )
+        return [LinkRow(*r) for r in rows]
+
+    def passage_text(self, article_id: str, position: int) -> str | None:
+        row = self._conn().execute(
+            "SELECT text FROM passages WHERE article_id = ? AND position = ?", (article_id, position)
+        ).fetchone()
+        return row[0] if row else None
+
+    def best_links(self) -> list[tuple[QuestionRow, LinkRow | None]]:
+        rows = self._conn().execute(
+            """SELECT q.id, q.article_id, q.position, q.text, q.key,
+                      l.question_id, l.rank, l.article_id, l.score, l.dense, l.lexical, l.passage
+               FROM questions q LEFT JOIN links l ON l.question_id = q.id AND l.rank = 0
+               ORDER BY q.article_id, q.position"""
+        )
+        return [(QuestionRow(*r[:5]), LinkRow(*r[5:]) if r[5] is not None else None) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        conn = self._conn()
+        return {
+            "articles": conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0],
+            "passages": conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0],
+            "questions": conn.execute("SELECT COUNT(*) FROM questions").fetchone()[0],
+            "links": conn.execute("SELECT COUNT(*) FROM links").fetchone()[0],
+            "pending": conn.execute("SELECT COUNT(*) FROM questions WHERE needs_link = 1").fetchone()[0],
+        }
+
+
+def _article_row(row: Sequence) -> ArticleRow:
+    return ArticleRow(
+        id=row[0],
+        title=row[1],
+        checked_on=dt.date.fromisoformat(row[2]) if row[2] else None,
+        url=row[3],
+        topic=row[4],
+        content_hash=row[5],
+    )

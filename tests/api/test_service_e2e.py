@@ -1,0 +1,99 @@
+"""The real service: `recommender serve` in its own process, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from recommender.articles.model import Article, Section
+from recommender.config import Settings
+from recommender.engine import Engine
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture()
+def service(sample_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    db = tmp_path / "service.db"
+    shutil.copy(sample_db, db)
+    port = free_port()
+    env = {**os.environ, "RECOMMENDER_DB": str(db), "RECOMMENDER_MODELS_DIR": str(ROOT / "models"), "HF_HUB_OFFLINE": "1"}
+    log = (tmp_path / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recommender.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited: {(tmp_path / 'server.log').read_text()}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("server did not start in 90 s")
+    yield base, db
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+def test_dive_deeper_over_http(service: tuple[str, Path]) -> None:
+    base, _ = service
+    response = httpx.get(f"{base}/v1/articles/health-measles-outbreaks-2025/dive-deeper", timeout=10)
+    assert response.status_code == 200
+    body = response.json()
+    answers = {q["text"]: q["answer"]["id"] for q in body["questions"]}
+    assert any(target == "health-mmr-autism" for target in answers.values()), answers
+    assert "server" not in {k.lower() for k in response.headers}
+    assert httpx.get(f"{base}/v1/articles/missing/dive-deeper", timeout=10).status_code == 404
+    assert httpx.get(f"{base}/docs", timeout=10).status_code == 200
+
+
+def test_writes_of_another_process_are_served(service: tuple[str, Path], real_encoder) -> None:  # type: ignore[no-untyped-def]
+    base, db = service
+    writer = Engine.open(Settings(db=db, models_dir=ROOT / "models"), encoder=real_encoder)
+    writer.ingest(
+        [
+            Article(
+                id="science-flat-earth",
+                title="Is the Earth flat?",
+                summary="No. Ships vanish hull first over the horizon and satellites photograph a round planet [1].",
+                sections=[Section(heading="Why some people believe it", text="Distrust of institutions drives the belief [2].")],
+                questions=["Was the moon landing faked?"],
+            )
+        ]
+    )
+    writer.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = httpx.get(f"{base}/v1/search", params={"q": "is the earth flat", "k": 1}, timeout=10).json()
+        if found["results"] and found["results"][0]["id"] == "science-flat-earth":
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the server never saw the other process's write")
+    widget = httpx.get(f"{base}/v1/articles/science-flat-earth/dive-deeper", timeout=10).json()
+    assert widget["questions"][0]["answer"]["id"] == "science-moon-landing"

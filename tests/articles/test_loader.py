@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from recommender.articles.jsonl import write_jsonl
+from recommender.articles.loader import LoadErrors, load_paths
+from recommender.articles.text_format import parse_text
+
+GOOD = "Fact check: Is water wet?\nChecked on May 1, 2024\nExecutive Summary\nYes [1].\n1. Physics\nIt is [1].\nWant to dive deeper?\nIs ice wet?\n"
+
+
+def test_loads_folders_of_text_and_jsonl(tmp_path: Path) -> None:
+    (tmp_path / "water.txt").write_text(GOOD)
+    other = parse_text(GOOD.replace("water wet", "fire hot"), "fire")
+    write_jsonl([other], tmp_path / "more.jsonl")
+    loaded = load_paths([tmp_path])
+    assert sorted(item.article.id for item in loaded) == ["fire", "water"]
+
+
+def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "ok.txt").write_text(GOOD)
+    (tmp_path / "bad.txt").write_text("no title here\n")
+    (tmp_path / "bad id!.txt").write_text(GOOD)
+    (tmp_path / "rows.jsonl").write_text(
+        json.dumps({"id": "a", "title": "A"}) + "\n" + "{not json\n" + json.dumps({"id": "b", "title": ""}) + "\n"
+    )
+    with pytest.raises(LoadErrors) as caught:
+        load_paths([tmp_path])
+    text = str(caught.value)
+    assert f"{tmp_path / 'bad.txt'}:1: no 'Fact check:" in text
+    assert "not a valid article id" in text
+    assert f"{tmp_path / 'rows.jsonl'}:2: invalid JSON" in text
+    assert len(caught.value.errors) == 3  # the jsonl file stops at its first bad line
+
+
+def test_duplicate_ids_and_size_limit(tmp_path: Path) -> None:
+    (tmp_path / "water.txt").write_text(GOOD)
+    write_jsonl([parse_text(GOOD, "water")], tmp_path / "dup.jsonl")
+    (tmp_path / "huge.txt").write_text(GOOD + "x" * 5000)
+    with pytest.raises(LoadErrors) as caught:
+        load_paths([tmp_path], max_bytes=2000)
+    text = str(caught.value)
+    assert "duplicate article id 'water'" in text
+    assert "over the limit of 2000" in text
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(LoadErrors, match="no such file"):
+        load_paths([tmp_path / "nope"])
+
+
+def test_jsonl_field_errors_name_the_field(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "a", "title": "T", "questions": ["ok?", " "]}) + "\n")
+    with pytest.raises(LoadErrors, match=r"a.jsonl:1: questions: .*question 2 is empty"):
+        load_paths([tmp_path])

@@ -1,0 +1,73 @@
+"""The `recommender` command: errors name the file and line and store nothing; reads print answers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recommender import cli
+from recommender.config import Settings
+from recommender.engine import Engine
+from tests.conftest import ROOT
+
+runner = CliRunner()
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "recommender.cli", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_ingest_with_a_bad_file_names_it_and_stores_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(ROOT / "data/sample/articles/economy-tariffs-who-pays.txt", folder)
+    (folder / "broken.txt").write_text("Fact check: Is it?\n\nChecked on Smarch 3, 2024\n")
+    db = tmp_path / "cli.db"
+    result = run(["ingest", str(folder)], {"RECOMMENDER_DB": str(db)})
+    assert result.returncode == 1
+    assert f"{folder / 'broken.txt'}:3: unreadable date" in result.stderr
+    assert "nothing stored" in result.stderr
+    assert not db.exists()
+
+
+@pytest.fixture()
+def cli_env(sample_db: Path, tmp_path: Path, real_encoder, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+    db = tmp_path / "cli.db"
+    shutil.copy(sample_db, db)
+    monkeypatch.setenv("RECOMMENDER_DB", str(db))
+    monkeypatch.setenv("RECOMMENDER_MODELS_DIR", str(ROOT / "models"))
+    monkeypatch.setattr(cli, "_engine", lambda settings: Engine.open(settings, encoder=real_encoder))
+    return db
+
+
+@pytest.mark.slow
+def test_suggest_links_and_gaps(cli_env: Path) -> None:
+    suggested = runner.invoke(cli.app, ["suggest", "Who pays for tariffs?", "-k", "2"])
+    assert suggested.exit_code == 0, suggested.output
+    assert suggested.output.splitlines()[0].split()[2] == "economy-tariffs-who-pays"
+    links = runner.invoke(cli.app, ["links", "economy-inflation-2022-causes"])
+    assert links.exit_code == 0 and "-> " in links.output and "related questions:" in links.output
+    assert runner.invoke(cli.app, ["links", "nope"]).exit_code == 1
+    gaps = runner.invoke(cli.app, ["gaps", "--limit", "3"])
+    assert gaps.exit_code == 0 and "gaps (best score below" in gaps.output
+    assert runner.invoke(cli.app, ["suggest", "  "]).exit_code == 1
+
+
+@pytest.mark.slow
+def test_ingest_reports_unchanged_and_updated(cli_env: Path, tmp_path: Path) -> None:
+    source = ROOT / "data/sample/articles/economy-tariffs-who-pays.txt"
+    again = runner.invoke(cli.app, ["ingest", str(source), "--no-progress"])
+    assert again.exit_code == 0 and "0 added, 0 updated, 1 unchanged" in again.output
+    edited = tmp_path / "economy-tariffs-who-pays.txt"
+    edited.write_text(source.read_text().replace("Checked on", "Checked on", 1) + "Who collects tariffs at the border?\n")
+    result = runner.invoke(cli.app, ["ingest", str(edited), "--no-progress"])
+    assert result.exit_code == 0 and "1 updated" in result.output
+    assert Settings().db == cli_env
