@@ -15,7 +15,7 @@ $(BIN)/python:
 # torch first and pinned: anything else would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[torch,dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -24,7 +24,9 @@ run: install
 	$(BIN)/recommender ingest data/sample/articles
 	$(BIN)/recommender serve --host 127.0.0.1 --port $(PORT)
 
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 test: install
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	$(BIN)/python -m pytest -q
 
 # Regenerate data/sample/eval/{corpus,queries}.jsonl from the articles.

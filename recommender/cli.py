@@ -148,7 +148,7 @@ def evaluate(
             qrels,
             method or ["default"],
             settings,
-            lambda: create_encoder(settings.model, settings.models_dir),
+            lambda: create_encoder(settings.model, settings.models_dir, backend=settings.backend),
             progress=sys.stderr.isatty(),
         )
     except (BenchmarkFormatError, ValueError) as exc:
@@ -159,6 +159,40 @@ def evaluate(
         typer.echo(f"queries without any relevant document (skipped): {max(skipped)}")
     if json_out:
         json_out.write_text(json.dumps(to_json(results), indent=2) + "\n")
+
+
+@app.command()
+def train(
+    corpus: Annotated[Path, typer.Option(help="Corpus JSON Lines: {id, title, text}.")],
+    queries: Annotated[Path, typer.Option(help="Training queries JSON Lines.")],
+    qrels: Annotated[Path, typer.Option(help="Training qrels (TREC).")],
+    name: Annotated[str, typer.Option(help="Folder name under models/ for the new model.")],
+    eval_queries: Annotated[Path | None, typer.Option(help="Queries to report before/after (e.g. dev).")] = None,
+    eval_qrels: Annotated[Path | None, typer.Option(help="Qrels of --eval-queries.")] = None,
+    epochs: Annotated[int, typer.Option(min=1, max=20)] = 1,
+    batch_size: Annotated[int, typer.Option(min=2, max=512)] = 32,
+    held_out: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of training queries kept out.")] = 0.1,
+) -> None:
+    """Fine-tune the encoder on benchmark pairs; writes models/NAME/ with a model card."""
+    from recommender.articles.model import is_valid_id
+    from recommender.training.benchmark import EvalSet, train_from_benchmark
+    from recommender.training.finetune import TrainConfig
+
+    settings = Settings()
+    if not is_valid_id(name):
+        _fail(f"--name {name!r}: use letters, digits, '.', '_' or '-'")
+    for path in (corpus, queries, qrels, eval_queries, eval_qrels):
+        if path is not None and not path.is_file():
+            _fail(f"{path}: no such file")
+    if (eval_queries is None) != (eval_qrels is None):
+        _fail("--eval-queries and --eval-qrels go together")
+    sets = [EvalSet("eval", eval_queries, eval_qrels)] if eval_queries and eval_qrels else []
+    card = train_from_benchmark(
+        corpus, queries, qrels, name, settings, TrainConfig(epochs=epochs, batch_size=batch_size),
+        held_out=held_out, eval_sets=sets, progress=sys.stderr.isatty(),
+    )
+    typer.echo((settings.models_dir / name / "README.md").read_text())
+    typer.echo(f"use it with RECOMMENDER_MODEL={card.name}")
 
 
 @app.command()
@@ -179,6 +213,93 @@ def serve(
         server_header=False,
         log_level="info",
     )
+
+
+# -- editors: tokens for the review page and the publishing system ---------------------------------
+editors_app = typer.Typer(no_args_is_help=True, help="Editor tokens (stored hashed; a token is shown once, at creation).")
+app.add_typer(editors_app, name="editors")
+
+
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    """The database without loading a model: editor commands touch no vectors."""
+    from recommender.store.sqlite import SQLiteStore
+
+    return SQLiteStore(settings.db, model_id="-")
+
+
+@editors_app.command("add")
+def editors_add(name: Annotated[str, typer.Argument(help="Editor name, e.g. alice, or publisher for the CMS.")]) -> None:
+    """Create an editor (or renew a revoked one) and print the new token once, on stdout."""
+    from recommender.editorial.auth import NAME_PATTERN, hash_token, new_token, valid_name
+
+    if not valid_name(name):
+        _fail(f"editor name {name!r} must match {NAME_PATTERN}")
+    store = _store(Settings())
+    token = new_token()
+    try:
+        store.add_editor(name, hash_token(token))
+    except ValueError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    typer.echo(f"token for {name!r} (shown only now; send it as 'Authorization: Bearer <token>'):", err=True)
+    typer.echo(token)
+
+
+@editors_app.command("revoke")
+def editors_revoke(name: Annotated[str, typer.Argument(help="Editor name.")]) -> None:
+    """Revoke an editor's token at once (its requests then get 403)."""
+    store = _store(Settings())
+    try:
+        revoked = store.revoke_editor(name)
+    finally:
+        store.close()
+    if not revoked:
+        _fail(f"no active editor named {name!r}")
+    typer.echo(f"revoked the token of {name!r}")
+
+
+@editors_app.command("list")
+def editors_list() -> None:
+    """Editors with when their token was created and revoked (never the tokens)."""
+    store = _store(Settings())
+    try:
+        records = store.editor_records()
+    finally:
+        store.close()
+    if not records:
+        typer.echo("no editors yet: recommender editors add NAME")
+    for record in records:
+        editor = record.editor
+        state = f"revoked {editor.revoked_at}" if editor.revoked_at else "active"
+        typer.echo(f"{editor.name}\tcreated {editor.created_at}\t{state}")
+
+
+# -- models: ONNX exports for the torch-free backend (RECOMMENDER_BACKEND) -------------------------
+models_app = typer.Typer(no_args_is_help=True, help="Model exports for the ONNX Runtime backend.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("export")
+def models_export(
+    name: Annotated[str | None, typer.Option(help="Model name (default RECOMMENDER_MODEL).")] = None,
+    int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also write the int8 (dynamic quantisation) model.")] = True,
+    force: Annotated[bool, typer.Option(help="Export again even if the export matches the model.")] = False,
+) -> None:
+    """Export the model to models/<name>-onnx/ and print how far it is from the torch encoder (needs torch)."""
+    from recommender.embedding.factory import ModelNotFound, torch_available
+
+    settings = Settings()
+    if not torch_available():
+        _fail("exporting needs torch and sentence-transformers (the full install); serving the export does not")
+    from recommender.embedding.export import ExportError, export_onnx
+
+    try:
+        report = export_onnx(name or settings.model, settings.models_dir, quantize=int8, force=force)
+    except (ModelNotFound, ExportError) as exc:
+        _fail(str(exc))
+    for line in report.lines():
+        typer.echo(line)
 
 
 def main() -> None:

@@ -15,12 +15,21 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from recommender.articles.loader import load_paths  # noqa: E402
 from recommender.articles.model import Article  # noqa: E402
 from recommender.config import Settings  # noqa: E402
+from recommender.editorial.auth import hash_token, new_token  # noqa: E402
 from recommender.engine import Engine  # noqa: E402
+from recommender.store.sqlite import SQLiteStore  # noqa: E402
 from tests.fakes import HashingEncoder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 SHARED = ROOT.parent / "shared"
+
+
+def add_editor(store: SQLiteStore, name: str) -> str:
+    """A new editor token (what `recommender editors add NAME` prints)."""
+    token = new_token()
+    store.add_editor(name, hash_token(token))
+    return token
 
 
 @pytest.fixture(scope="session")

@@ -71,3 +71,44 @@ def test_ingest_reports_unchanged_and_updated(cli_env: Path, tmp_path: Path) -> 
     result = runner.invoke(cli.app, ["ingest", str(edited), "--no-progress"])
     assert result.exit_code == 0 and "1 updated" in result.output
     assert Settings().db == cli_env
+
+
+def test_editors_add_list_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recommender.editorial.auth import find_editor
+    from recommender.store.sqlite import SQLiteStore
+
+    db = tmp_path / "editors.db"
+    monkeypatch.setenv("RECOMMENDER_DB", str(db))
+    added = runner.invoke(cli.app, ["editors", "add", "alice"])
+    assert added.exit_code == 0, added.output
+    token = added.stdout.strip()
+    assert token.startswith("dd_") and len(token) > 40 and "shown only now" in added.stderr
+    assert runner.invoke(cli.app, ["editors", "add", "publisher"]).exit_code == 0
+    again = runner.invoke(cli.app, ["editors", "add", "alice"])
+    assert again.exit_code == 1 and "already has an active token" in again.stderr
+    bad = runner.invoke(cli.app, ["editors", "add", "no spaces"])
+    assert bad.exit_code == 1 and "must match" in bad.stderr
+
+    store = SQLiteStore(db, "-")
+    try:
+        assert token not in db.read_bytes().decode("latin-1")  # stored hashed
+        assert find_editor(store.editor_records(), token).name == "alice"  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+    listed = runner.invoke(cli.app, ["editors", "list"])
+    assert listed.exit_code == 0 and "alice" in listed.output and "publisher" in listed.output
+    assert token not in listed.output and "active" in listed.output
+
+    revoked = runner.invoke(cli.app, ["editors", "revoke", "alice"])
+    assert revoked.exit_code == 0 and "revoked" in revoked.output
+    assert runner.invoke(cli.app, ["editors", "revoke", "alice"]).exit_code == 1
+    assert runner.invoke(cli.app, ["editors", "revoke", "nobody"]).exit_code == 1
+    assert "revoked 20" in runner.invoke(cli.app, ["editors", "list"]).output
+    store = SQLiteStore(db, "-")
+    try:
+        assert find_editor(store.editor_records(), token).active is False  # type: ignore[union-attr]
+    finally:
+        store.close()
+    renewed = runner.invoke(cli.app, ["editors", "add", "alice"])
+    assert renewed.exit_code == 0 and renewed.stdout.strip() != token

@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recommender import __version__
-from recommender.api.routes import articles, health, questions, widget
+from recommender.api.routes import articles, editor, health, pages, questions, widget
 from recommender.config import Settings
 from recommender.engine import Engine
 
@@ -66,6 +67,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
-    for module in (widget, questions, articles, health):
+    if settings.cors_origins:
+        # The widget runs on the site's pages: those origins may GET (no cookies, no custom headers).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET"],
+            allow_credentials=False,
+            max_age=600,
+        )
+
+    for module in (widget, questions, articles, editor, health, pages):
         app.include_router(module.router)
+    pages.mount_static(app)
     return app

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from recommender.api import schemas
-from recommender.engine import Engine
+from recommender.editorial.decisions import Ranked
+from recommender.engine import Engine, QuestionStatus
 from recommender.linking.related import Item
-from recommender.store.base import ArticleRow, LinkRow, QuestionRow
+from recommender.store.base import ArticleRow, Decision, LinkRow, QuestionRow
 
 
 def article_ref(row: ArticleRow) -> schemas.ArticleRef:
@@ -56,6 +59,75 @@ def dive_deeper_items(engine: Engine, items: list[Item], related: bool) -> list[
                 answer=fact_check(answer, item.answer.score),
                 source=article_ref(source) if source else None,
                 relevance=round(item.relevance, 4) if related else None,
+                confirmed=item.confirmed,
+            )
+        )
+    return out
+
+
+def ranked_candidates(
+    engine: Engine, ranked: Sequence[Ranked], rows: dict[str, ArticleRow] | None = None, with_passages: bool = True
+) -> list[schemas.Candidate]:
+    """Candidates in the effective order (decisions applied); `rank` is the position in it."""
+    rows = rows if rows is not None else engine.articles([r.link.article_id for r in ranked])
+    out = []
+    for entry in ranked:
+        link = entry.link
+        row = rows.get(link.article_id)
+        if row is None:
+            continue
+        passage = engine.store.passage_text(link.article_id, link.passage) if with_passages and link.passage >= 0 else None
+        out.append(
+            schemas.Candidate(
+                **fact_check(row, link.score).model_dump(),
+                rank=len(out),
+                dense=round(link.dense, 4),
+                lexical=round(link.lexical, 4),
+                passage=passage,
+                pinned=entry.pinned,
+                approved=entry.approved,
+            )
+        )
+    return out
+
+
+def decision_state(decision: Decision | None) -> schemas.DecisionState:
+    if decision is None:
+        return schemas.DecisionState(version=0)
+    return schemas.DecisionState(
+        version=decision.version,
+        pinned=decision.pinned,
+        approved=decision.approved,
+        rejected=list(decision.rejected),
+        hidden=decision.hidden,
+        gap=decision.gap,
+        updated_by=decision.updated_by,
+        updated_at=decision.updated_at,
+    )
+
+
+def question_reviews(
+    engine: Engine, items: Sequence[tuple[QuestionStatus, Sequence[str]]]
+) -> list[schemas.QuestionReview]:
+    """Questions as editors see them: source, answer, why, decision and every candidate."""
+    ids = [s.question.article_id for s, _ in items] + [r.link.article_id for s, _ in items for r in s.effective.ranked]
+    rows = engine.articles(ids)
+    out = []
+    for status, reasons in items:
+        candidates = ranked_candidates(engine, status.effective.ranked, rows)
+        answer = status.effective.answer
+        answer_row = rows.get(answer.link.article_id) if answer else None
+        source = rows.get(status.question.article_id)
+        out.append(
+            schemas.QuestionReview(
+                question=question_ref(status.question),
+                source=article_ref(source) if source else None,
+                state=status.effective.state,
+                answer=fact_check(answer_row, answer.link.score) if answer and answer_row else None,
+                why=candidates[0].passage if candidates else None,
+                decision=decision_state(status.decision),
+                candidates=candidates,
+                reasons=list(reasons),
             )
         )
     return out

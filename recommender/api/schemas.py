@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from recommender.articles.model import Section
+from recommender.articles.model import ID_PATTERN, Section
 
 
 class ArticleRef(BaseModel):
@@ -25,6 +26,8 @@ class Candidate(FactCheck):
     dense: float
     lexical: float
     passage: str | None = Field(None, description="The passage of the fact check that matched best.")
+    pinned: bool = Field(False, description="An editor pinned this fact check to the question.")
+    approved: bool = Field(False, description="An editor approved this suggestion.")
 
 
 class DiveDeeperQuestion(BaseModel):
@@ -33,6 +36,7 @@ class DiveDeeperQuestion(BaseModel):
     answer: FactCheck
     source: ArticleRef | None = Field(None, description="For related questions: the article the question comes from.")
     relevance: float | None = Field(None, description="For related questions: how relevant this article is to it.")
+    confirmed: bool = Field(False, description="An editor pinned or approved this answer.")
 
 
 class DiveDeeperResponse(BaseModel):
@@ -50,7 +54,8 @@ class QuestionRef(BaseModel):
 class SuggestionsResponse(BaseModel):
     question: QuestionRef
     gap: bool
-    candidates: list[Candidate]
+    state: str = Field(description="pinned, approved, suggested, gap or hidden (editors' decisions applied).")
+    candidates: list[Candidate] = Field(description="Pinned first, then approved, then the model's; never a rejected one.")
 
 
 class SearchResponse(BaseModel):
@@ -61,6 +66,7 @@ class SearchResponse(BaseModel):
 class GapItem(BaseModel):
     question: QuestionRef
     best: FactCheck | None
+    marked: bool = Field(False, description="An editor marked the question a gap.")
 
 
 class GapsResponse(BaseModel):
@@ -110,3 +116,109 @@ class Health(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+# -- editors -------------------------------------------------------------------------------------
+DecisionAction = Literal["approve", "reject", "pin", "hide", "unhide", "gap", "clear"]
+BulkAction = Literal["approve", "reject"]
+ArticleIdField = Annotated[str, Field(pattern=ID_PATTERN, max_length=128)]
+
+
+class DecisionIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    action: DecisionAction
+    article_id: ArticleIdField | None = Field(
+        None,
+        description="The fact check acted on: required for pin; approve and reject default to the one shown now; "
+        "clear with it forgets only what concerns that fact check.",
+    )
+
+
+class BulkItem(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    question_id: str = Field(max_length=200)
+    article_id: ArticleIdField | None = None
+
+
+class BulkIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    action: BulkAction
+    items: list[BulkItem] = Field(min_length=1, max_length=500)
+
+
+class DecisionState(BaseModel):
+    version: int = Field(description="Send it back as If-Match to change the decision only if nobody else did.")
+    pinned: str | None = None
+    approved: str | None = None
+    rejected: list[str] = Field(default_factory=list)
+    hidden: bool = False
+    gap: bool = False
+    updated_by: str | None = None
+    updated_at: str | None = None
+
+
+class QuestionReview(BaseModel):
+    question: QuestionRef
+    source: ArticleRef | None = Field(None, description="The article the question belongs to.")
+    state: str = Field(description="pinned, approved, suggested, gap or hidden.")
+    answer: FactCheck | None = Field(None, description="What the widget links the question to (none: not shown).")
+    why: str | None = Field(None, description="The passage of the answer (or best candidate) that matched best.")
+    decision: DecisionState
+    candidates: list[Candidate]
+    reasons: list[str] = Field(default_factory=list, description="Why a changed item needs another look.")
+
+
+class BulkOut(BaseModel):
+    items: list[QuestionReview]
+
+
+class ReviewResponse(BaseModel):
+    kind: str
+    total: int
+    limit: int
+    offset: int
+    items: list[QuestionReview]
+
+
+class AuditItem(BaseModel):
+    id: int
+    at: str
+    editor: str
+    action: str
+    question_id: str
+    question_key: str
+    article_id: str = Field(description="The question's own article.")
+    target_id: str | None = Field(None, description="The fact check acted on.")
+    before: dict
+    after: dict
+
+
+class AuditResponse(BaseModel):
+    total: int
+    items: list[AuditItem]
+
+
+class HistogramBin(BaseModel):
+    start: float
+    end: float
+    count: int
+
+
+class CoverageResponse(BaseModel):
+    questions: int
+    counts: dict[str, int] = Field(description="answered, approved (incl. pinned), rejected, gaps, hidden, unreviewed")
+    shares: dict[str, float] = Field(description="The counts as shares of all questions.")
+    gap_threshold: float
+    histogram: list[HistogramBin] = Field(description="Questions by the score of their best model candidate.")
+
+
+class EditorOut(BaseModel):
+    name: str
+    created_at: str
+
+
+class ConflictBody(ErrorBody):
+    version: int

@@ -20,6 +20,7 @@ from recommender.embedding.cache import EmbeddingCache, encode_cached
 from recommender.evaluation.benchmark import QueryRecord, load_corpus, load_qrels, load_queries
 from recommender.evaluation.metrics import METRIC_KEYS, aggregate, grades
 from recommender.index.builder import benchmark_document, build_ranker
+from recommender.index.query import clean_query
 from recommender.index.ranker import METHODS, Ranker, RankerConfig
 
 DEFAULT_METHOD = "default"
@@ -86,7 +87,7 @@ def ranker_config(method: str, settings: Settings) -> RankerConfig:
     chosen = settings.method if method == DEFAULT_METHOD else method
     if chosen not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join((DEFAULT_METHOD, *METHODS))}")
-    return RankerConfig(chosen, settings.dense_weight, settings.lexical_saturation)  # type: ignore[arg-type]
+    return RankerConfig(chosen, settings.dense_weight, settings.lexical_saturation, settings.clean_queries)  # type: ignore[arg-type]
 
 
 def run_benchmark(
@@ -113,9 +114,9 @@ def run_benchmark(
     try:
         docs = [benchmark_document(r.id, r.title, r.text, encoder) for r in corpus]
         if encoder is not None:
-            query_vectors = encode_cached(
-                encoder, [q.text for q in queries], cache, progress=progress, label="embedding queries"
-            )
+            # Vectors of the text the Ranker will rank (cleaned when the settings say so).
+            texts = [clean_query(q.text) if settings.clean_queries else q.text for q in queries]
+            query_vectors = encode_cached(encoder, texts, cache, progress=progress, label="embedding queries")
         results: dict[str, EvalResult] = {}
         for method, config in configs.items():
             ranker = build_ranker(docs, encoder if config.method != "lexical" else None, config, cache, progress)

@@ -12,6 +12,7 @@ from recommender.embedding.base import Encoder
 from recommender.index.dense import DenseIndex
 from recommender.index.fusion import combine, saturate
 from recommender.index.lexical import LexicalIndex
+from recommender.index.query import clean_query
 
 Method = Literal["dense", "lexical", "hybrid"]
 METHODS: tuple[str, ...] = ("dense", "lexical", "hybrid")
@@ -22,6 +23,7 @@ class RankerConfig:
     method: Method = "hybrid"
     dense_weight: float = 0.8
     lexical_saturation: float = 10.0
+    clean_queries: bool = True  # strip links, handles and tweet trailers before ranking
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class Ranker:
         if not texts:
             return []
         excludes = excludes if excludes is not None else [()] * len(texts)
+        if self.config.clean_queries:
+            texts = [clean_query(t) for t in texts]
         if vectors is None:
             vectors = self.encode(texts)
         dense_all, lexical_all, scores_all = self.score_matrix(texts, vectors)

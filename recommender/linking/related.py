@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -16,39 +17,54 @@ class Item:
     question: QuestionRow
     answer: LinkRow  # the fact check the question links to
     relevance: float  # own questions: 1.0; related: how well this article matches the question
+    confirmed: bool = False  # an editor pinned or approved this answer
 
 
-def own_items(questions: Sequence[QuestionRow], links: dict[str, list[LinkRow]], gap_threshold: float) -> list[Item]:
-    """The article's own questions with their best fact check; gaps are left out."""
+class Answer(Protocol):
+    """What a question shows, after editors' decisions (recommender.editorial.decisions.Ranked)."""
+
+    link: LinkRow
+
+    @property
+    def confirmed(self) -> bool: ...
+
+
+def own_items(questions: Sequence[QuestionRow], answers: Mapping[str, Answer | None]) -> list[Item]:
+    """The article's own questions with their answer; gaps and hidden questions (no answer) are left out."""
     items = []
     for question in questions:
-        ranked = links.get(question.id, [])
-        if ranked and ranked[0].score >= gap_threshold:
-            items.append(Item(question, ranked[0], 1.0))
+        answer = answers.get(question.id)
+        if answer is not None:
+            items.append(Item(question, answer.link, 1.0, answer.confirmed))
     return items
 
 
 def related_items(
     article_id: str,
     incoming: Sequence[LinkRow],
-    questions: dict[str, QuestionRow],
-    links: dict[str, list[LinkRow]],
-    gap_threshold: float,
+    questions: Mapping[str, QuestionRow],
+    answers: Mapping[str, Answer | None],
+    snapshot: Snapshot,
+    min_relevance: float,
 ) -> list[Item]:
-    """Questions of other articles that this article is relevant to, answered by a third article.
+    """Questions of other articles that are relevant here, answered by a third article.
 
-    A question whose best answer is this very article is left out: the reader already has it.
+    Relevance averages how close the question is to this article (dense) and how close its
+    answer is to this article (topic): a question that only shares a year or a country with
+    the article, but is answered by something unrelated, stays out. A question whose answer
+    is this very article is left out too: the reader already has it.
     """
     items = []
     for link in incoming:
         question = questions.get(link.question_id)
-        ranked = links.get(link.question_id, [])
-        if question is None or question.article_id == article_id or not ranked:
+        answer = answers.get(link.question_id)
+        if question is None or question.article_id == article_id or answer is None:
             continue
-        best = ranked[0]
-        if best.article_id == article_id or best.score < gap_threshold:
+        if answer.link.article_id == article_id:
             continue
-        items.append(Item(question, best, link.score))
+        relevance = 0.5 * link.dense + 0.5 * snapshot.article_similarity(article_id, answer.link.article_id)
+        if relevance >= min_relevance:
+            items.append(Item(question, answer.link, relevance, answer.confirmed))
     items.sort(key=lambda item: (-item.relevance, item.question.id))
     return items
 
@@ -70,4 +86,16 @@ def drop_duplicates(
         keys.add(item.question.key)
         if vector is not None:
             vectors.append(vector)
+    return kept
+
+
+def one_per_answer(items: Sequence[Item], taken: Sequence[Item] = ()) -> list[Item]:
+    """At most one related question per fact check, and none for a fact check the article's own
+    questions already lead to: six ways of asking the same thing are one link's worth to a reader."""
+    used = {item.answer.article_id for item in taken}
+    kept = []
+    for item in items:
+        if item.answer.article_id not in used:
+            kept.append(item)
+            used.add(item.answer.article_id)
     return kept

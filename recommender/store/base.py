@@ -10,6 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from recommender.articles.model import Article
+from recommender.editorial.auth import EditorRecord
 
 
 class EncoderMismatch(RuntimeError):
@@ -91,4 +92,91 @@ class Store(Protocol):
     def passage_text(self, article_id: str, position: int) -> str | None: ...
     def best_links(self) -> list[tuple[QuestionRow, LinkRow | None]]: ...
     def counts(self) -> dict[str, int]: ...
+    # editorial: decisions keyed by (article id, question key), their audit log, editor tokens
+    def counters(self) -> tuple[int, int]: ...
+    def get_decision(self, article_id: str, key: str) -> Decision | None: ...
+    def decisions_for(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Decision]: ...
+    def all_decisions(self) -> dict[tuple[str, str], Decision]: ...
+    def save_decisions(self, changes: Sequence[tuple[int, Decision, AuditEntry]]) -> None: ...
+    def audit_entries(
+        self,
+        question: tuple[str, str] | None = None,
+        question_id: str | None = None,
+        article_id: str | None = None,
+        editor: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[int, list[AuditEntry]]: ...
+    def add_editor(self, name: str, token_hash: str) -> None: ...
+    def revoke_editor(self, name: str) -> bool: ...
+    def editor_records(self) -> list[EditorRecord]: ...
     def close(self) -> None: ...
+
+
+class VersionConflict(RuntimeError):
+    """A decision changed since the version the caller read (optimistic concurrency)."""
+
+    def __init__(self, article_id: str, key: str, current: int) -> None:
+        self.article_id = article_id
+        self.key = key
+        self.current = current
+        super().__init__(f"the decision changed meanwhile: it is at version {current}")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One editor decision: who, when, what, and the decision before and after."""
+
+    at: str
+    editor: str
+    action: str
+    question_id: str
+    question_key: str
+    article_id: str  # the question's own article
+    target_id: str | None  # the fact check acted on, if any
+    before: dict
+    after: dict
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What editors decided about one question (keyed by source article + wording key)."""
+
+    article_id: str
+    key: str
+    pinned: str | None = None
+    approved: str | None = None
+    rejected: tuple[str, ...] = ()
+    hidden: bool = False
+    gap: bool = False
+    version: int = 0  # 0: nothing stored yet; each stored change adds one (optimistic concurrency)
+    updated_by: str | None = None
+    updated_at: str | None = None
+    # The pinned/approved fact check as it was when the editor chose it, to notice later changes.
+    target_hash: str | None = None
+    target_score: float | None = None
+
+    @property
+    def target(self) -> str | None:
+        return self.pinned or self.approved
+
+    @property
+    def reviewed(self) -> bool:
+        """An editor settled what the widget shows for this question."""
+        return bool(self.pinned or self.approved or self.hidden or self.gap)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.pinned or self.approved or self.rejected or self.hidden or self.gap)
+
+    def state(self) -> dict:
+        """The editorial part, as stored in the audit log (before/after)."""
+        return {
+            "pinned": self.pinned,
+            "approved": self.approved,
+            "rejected": list(self.rejected),
+            "hidden": self.hidden,
+            "gap": self.gap,
+            "version": self.version,
+        }

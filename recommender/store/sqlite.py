@@ -1,8 +1,10 @@
 """SQLite store: one file, WAL mode, every write one transaction.
 
 Articles, their passages (with vectors), their questions (with vectors) and computed links
-live here. A `generation` counter goes up with every write, so other processes (a CLI ingest
-next to a running server) notice changes and reload their in-memory index.
+live here. A `generation` counter goes up with every write of them, so other processes (a CLI
+ingest next to a running server) notice changes and reload their in-memory index. Editors'
+decisions, their audit log and editor tokens live here too, keyed apart from computed rows;
+decision writes bump a `decisions` counter instead (widget ETags use both).
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from recommender.articles.model import Article, Section
+from recommender.editorial.auth import Editor, EditorRecord
 from recommender.store.base import (
     ArticleRow,
+    AuditEntry,
+    Decision,
     EncoderMismatch,
     IndexData,
     LinkRow,
     QuestionRow,
     StoredArticle,
+    VersionConflict,
 )
 
 # Ordered migrations: index i brings the schema from version i to i+1. Never edit a shipped one.
@@ -79,6 +85,50 @@ MIGRATIONS: list[str] = [
     CREATE INDEX links_article ON links(article_id);
     INSERT INTO meta (key, value) VALUES ('generation', '0');
     """,
+    # 2: editorial decisions, their audit log and editor tokens. Decisions are keyed by the
+    # question's own article and its wording key, apart from computed rows: ingest, relinking and
+    # re-encoding never touch them. Their writes bump the `decisions` counter, not `generation`
+    # (no index rebuild for an editor's click).
+    """
+    CREATE TABLE decisions (
+        article_id TEXT NOT NULL,
+        question_key TEXT NOT NULL,
+        pinned TEXT,
+        approved TEXT,
+        rejected TEXT NOT NULL DEFAULT '[]',
+        hidden INTEGER NOT NULL DEFAULT 0,
+        gap INTEGER NOT NULL DEFAULT 0,
+        target_hash TEXT,
+        target_score REAL,
+        version INTEGER NOT NULL,
+        updated_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (article_id, question_key)
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        editor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        question_id TEXT NOT NULL,
+        question_key TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        target_id TEXT,
+        before TEXT NOT NULL,
+        after TEXT NOT NULL
+    );
+    CREATE INDEX audit_question ON audit(article_id, question_key);
+    CREATE INDEX audit_question_id ON audit(question_id);
+    CREATE INDEX audit_target ON audit(target_id);
+    CREATE INDEX audit_editor ON audit(editor);
+    CREATE TABLE editors (
+        name TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    INSERT INTO meta (key, value) VALUES ('decisions', '0');
+    """,
 ]
 
 
@@ -120,12 +170,14 @@ class SQLiteStore:
         return conn
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, counter: str | None = "generation") -> Iterator[sqlite3.Connection]:
+        """One transaction; bumps `counter` in meta (generation: articles and links changed)."""
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
-            conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+            if counter is not None:
+                conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = ?", (counter,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -430,6 +482,158 @@ class SQLiteStore:
         }
 
 
+    # -- editorial ---------------------------------------------------------------------------
+    def counters(self) -> tuple[int, int]:
+        """(generation, decisions): what a cached widget response depends on."""
+        rows = dict(self._conn().execute("SELECT key, value FROM meta WHERE key IN ('generation', 'decisions')"))
+        return int(rows["generation"]), int(rows.get("decisions", 0))
+
+    def get_decision(self, article_id: str, key: str) -> Decision | None:
+        return self.decisions_for([(article_id, key)]).get((article_id, key))
+
+    def decisions_for(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Decision]:
+        """Decisions of the given (article id, question key) pairs that have one."""
+        wanted = set(pairs)
+        articles = sorted({a for a, _ in wanted})
+        found: dict[tuple[str, str], Decision] = {}
+        conn = self._conn()
+        for start in range(0, len(articles), 500):
+            chunk = articles[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE article_id IN ({marks})", chunk):
+                decision = _decision(row)
+                if (decision.article_id, decision.key) in wanted:
+                    found[(decision.article_id, decision.key)] = decision
+        return found
+
+    def all_decisions(self) -> dict[tuple[str, str], Decision]:
+        rows = self._conn().execute(f"SELECT {_DECISION_COLUMNS} FROM decisions")
+        return {(d.article_id, d.key): d for d in map(_decision, rows)}
+
+    def save_decisions(self, changes: Sequence[tuple[int, Decision, AuditEntry]]) -> None:
+        """Store (expected version, new decision, audit entry) triples, all or nothing.
+
+        Raises VersionConflict when a stored decision is not at the expected version.
+        """
+        with self._write("decisions") as conn:
+            for expected, decision, entry in changes:
+                row = conn.execute(
+                    "SELECT version FROM decisions WHERE article_id = ? AND question_key = ?",
+                    (decision.article_id, decision.key),
+                ).fetchone()
+                current = row[0] if row else 0
+                if current != expected:
+                    raise VersionConflict(decision.article_id, decision.key, current)
+                conn.execute(
+                    """INSERT INTO decisions (article_id, question_key, pinned, approved, rejected, hidden, gap,
+                           target_hash, target_score, version, updated_by, updated_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT(article_id, question_key) DO UPDATE SET pinned=excluded.pinned,
+                         approved=excluded.approved, rejected=excluded.rejected, hidden=excluded.hidden,
+                         gap=excluded.gap, target_hash=excluded.target_hash, target_score=excluded.target_score,
+                         version=excluded.version, updated_by=excluded.updated_by, updated_at=excluded.updated_at""",
+                    (
+                        decision.article_id,
+                        decision.key,
+                        decision.pinned,
+                        decision.approved,
+                        json.dumps(list(decision.rejected)),
+                        int(decision.hidden),
+                        int(decision.gap),
+                        decision.target_hash,
+                        decision.target_score,
+                        decision.version,
+                        decision.updated_by,
+                        decision.updated_at,
+                    ),
+                )
+                conn.execute(
+                    """INSERT INTO audit (at, editor, action, question_id, question_key, article_id, target_id, before, after)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        entry.at,
+                        entry.editor,
+                        entry.action,
+                        entry.question_id,
+                        entry.question_key,
+                        entry.article_id,
+                        entry.target_id,
+                        json.dumps(entry.before, ensure_ascii=False),
+                        json.dumps(entry.after, ensure_ascii=False),
+                    ),
+                )
+
+    def audit_entries(
+        self,
+        question: tuple[str, str] | None = None,
+        question_id: str | None = None,
+        article_id: str | None = None,
+        editor: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[int, list[AuditEntry]]:
+        """(total, newest first page) of audit entries matching every given filter.
+
+        `question` is (own article id, wording key): the question's whole history, across reordering
+        and trivial rewording; `article_id` matches the question's article or the fact check acted on.
+        """
+        where, params = [], []
+        if question is not None:
+            where.append("article_id = ? AND question_key = ?")
+            params.extend(question)
+        if question_id is not None:
+            where.append("question_id = ?")
+            params.append(question_id)
+        if article_id is not None:
+            where.append("(article_id = ? OR target_id = ?)")
+            params.extend([article_id, article_id])
+        if editor is not None:
+            where.append("editor = ?")
+            params.append(editor)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._read() as conn:
+            total = conn.execute(f"SELECT COUNT(*) FROM audit {clause}", params).fetchone()[0]
+            rows = conn.execute(
+                f"SELECT id, at, editor, action, question_id, question_key, article_id, target_id, before, after "
+                f"FROM audit {clause} ORDER BY id DESC LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            ).fetchall()
+        entries = [
+            AuditEntry(
+                id=r[0], at=r[1], editor=r[2], action=r[3], question_id=r[4], question_key=r[5], article_id=r[6],
+                target_id=r[7], before=json.loads(r[8]), after=json.loads(r[9]),
+            )
+            for r in rows
+        ]
+        return total, entries
+
+    def add_editor(self, name: str, token_hash: str) -> None:
+        """Create an editor, or give a revoked one a new token; an active editor is an error."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self._write(None) as conn:
+            row = conn.execute("SELECT revoked_at FROM editors WHERE name = ?", (name,)).fetchone()
+            if row is not None and row[0] is None:
+                raise ValueError(f"editor {name!r} already has an active token; revoke it first")
+            conn.execute(
+                """INSERT INTO editors (name, token_hash, created_at, revoked_at) VALUES (?, ?, ?, NULL)
+                   ON CONFLICT(name) DO UPDATE SET token_hash=excluded.token_hash, created_at=excluded.created_at,
+                     revoked_at=NULL""",
+                (name, token_hash, now),
+            )
+
+    def revoke_editor(self, name: str) -> bool:
+        """Revoke an editor's token; False when there is no active editor of that name."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self._write(None) as conn:
+            changed = conn.execute(
+                "UPDATE editors SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (now, name)
+            ).rowcount
+        return changed > 0
+
+    def editor_records(self) -> list[EditorRecord]:
+        rows = self._conn().execute("SELECT name, created_at, revoked_at, token_hash FROM editors ORDER BY name")
+        return [EditorRecord(Editor(r[0], r[1], r[2]), r[3]) for r in rows]
+
 def _article_row(row: Sequence) -> ArticleRow:
     return ArticleRow(
         id=row[0],
@@ -438,4 +642,27 @@ def _article_row(row: Sequence) -> ArticleRow:
         url=row[3],
         topic=row[4],
         content_hash=row[5],
+    )
+
+
+_DECISION_COLUMNS = (
+    "article_id, question_key, pinned, approved, rejected, hidden, gap, version, updated_by, updated_at, "
+    "target_hash, target_score"
+)
+
+
+def _decision(row: Sequence) -> Decision:
+    return Decision(
+        article_id=row[0],
+        key=row[1],
+        pinned=row[2],
+        approved=row[3],
+        rejected=tuple(json.loads(row[4])),
+        hidden=bool(row[5]),
+        gap=bool(row[6]),
+        version=row[7],
+        updated_by=row[8],
+        updated_at=row[9],
+        target_hash=row[10],
+        target_score=row[11],
     )

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from recommender.api import create_app
 from recommender.engine import Engine
+from tests.conftest import add_editor
 
 pytestmark = pytest.mark.slow
 
@@ -16,7 +17,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture()
 def client(writable_sample_engine: Engine) -> Iterator[TestClient]:
     app = create_app(writable_sample_engine.settings, engine=writable_sample_engine)
-    with TestClient(app) as test_client:
+    token = add_editor(writable_sample_engine.store, "publisher")  # PUT and DELETE need a token
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as test_client:
         yield test_client
 
 

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from recommender.api import schemas
 from recommender.api.convert import question_ref
-from recommender.api.deps import EngineDep
+from recommender.api.deps import EditorDep, EngineDep
 from recommender.articles.model import ID_PATTERN, Article
 
 router = APIRouter(prefix="/v1", tags=["articles"])
@@ -34,12 +34,19 @@ def get_article(engine: EngineDep, article_id: str = ArticleId) -> schemas.Artic
 @router.put(
     "/articles/{article_id}",
     response_model=schemas.UpsertResponse,
-    responses={201: {"model": schemas.UpsertResponse}, 422: {"model": schemas.ErrorBody}},
+    responses={
+        201: {"model": schemas.UpsertResponse},
+        401: {"model": schemas.ErrorBody},
+        403: {"model": schemas.ErrorBody},
+        422: {"model": schemas.ErrorBody},
+    },
 )
 def put_article(
-    body: schemas.ArticleIn, response: Response, engine: EngineDep, article_id: str = ArticleId
+    body: schemas.ArticleIn, response: Response, engine: EngineDep, editor: EditorDep, article_id: str = ArticleId
 ) -> schemas.UpsertResponse:
-    """Create or replace an article; relinks its questions and every question it may answer."""
+    """Create or replace an article (editor token needed); relinks its questions and every question it may answer.
+
+    Editors' decisions on its questions are kept (they are keyed by article and wording)."""
     if body.id is not None and body.id != article_id:
         raise HTTPException(422, f"body id {body.id!r} does not match the URL id {article_id!r}")
     try:
@@ -62,9 +69,13 @@ def put_article(
     return schemas.UpsertResponse(id=article_id, status=state, relinked=report.relinked)
 
 
-@router.delete("/articles/{article_id}", status_code=204, responses={404: {"model": schemas.ErrorBody}})
-def delete_article(engine: EngineDep, article_id: str = ArticleId) -> Response:
-    """Remove an article; questions that linked to it are relinked at once."""
+@router.delete(
+    "/articles/{article_id}",
+    status_code=204,
+    responses={401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody}, 404: {"model": schemas.ErrorBody}},
+)
+def delete_article(engine: EngineDep, editor: EditorDep, article_id: str = ArticleId) -> Response:
+    """Remove an article (editor token needed); questions that linked to it are relinked at once."""
     if not engine.delete(article_id):
         raise HTTPException(404, f"article {article_id!r} not found")
     return Response(status_code=204)

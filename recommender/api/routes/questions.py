@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from recommender.api import schemas
-from recommender.api.convert import candidates, fact_check, question_ref
+from recommender.api.convert import candidates, fact_check, question_ref, ranked_candidates
 from recommender.api.deps import EngineDep, SettingsDep
 from recommender.store.base import LinkRow
 
@@ -20,13 +20,15 @@ router = APIRouter(prefix="/v1", tags=["questions"])
     responses={404: {"model": schemas.ErrorBody}},
 )
 def suggestions(question_id: str, engine: EngineDep) -> schemas.SuggestionsResponse:
-    """Ranked fact checks for one dive-deeper question (never its own article)."""
-    found = engine.suggestions(question_id)
+    """Ranked fact checks for one dive-deeper question (never its own article), editors' decisions applied."""
+    found = engine.status(question_id)
     if found is None:
         raise HTTPException(404, f"question {question_id!r} not found")
-    question, links = found
     return schemas.SuggestionsResponse(
-        question=question_ref(question), gap=engine.is_gap(links), candidates=candidates(engine, links)
+        question=question_ref(found.question),
+        gap=found.effective.state == "gap",
+        state=found.effective.state,
+        candidates=ranked_candidates(engine, found.effective.ranked),
     )
 
 
@@ -56,7 +58,7 @@ def gaps(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> schemas.GapsResponse:
-    """Questions nothing answers well, worst first."""
+    """Questions nothing answers well: those editors marked first, then worst first."""
     found = engine.gaps()
     page = found[offset : offset + limit]
     rows = engine.articles([g.best.article_id for g in page if g.best])
@@ -64,6 +66,10 @@ def gaps(
     for gap in page:
         best = rows.get(gap.best.article_id) if gap.best else None
         items.append(
-            schemas.GapItem(question=question_ref(gap.question), best=fact_check(best, gap.best.score) if best and gap.best else None)
+            schemas.GapItem(
+                question=question_ref(gap.question),
+                best=fact_check(best, gap.best.score) if best and gap.best else None,
+                marked=gap.marked,
+            )
         )
     return schemas.GapsResponse(total=len(found), gaps=items)

@@ -1,28 +1,83 @@
-"""What the site's widget reads: one lookup, no model call."""
+"""What the site's widget reads: one lookup, no model call, cacheable (ETag + Cache-Control)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Path
+import hashlib
+from typing import Annotated
 
+from fastapi import APIRouter, Header, HTTPException, Path, Request, Response
+
+from recommender import __version__
 from recommender.api import schemas
 from recommender.api.convert import article_ref, dive_deeper_items
-from recommender.api.deps import EngineDep
+from recommender.api.deps import EngineDep, SettingsDep
 from recommender.articles.model import ID_PATTERN
+from recommender.config import Settings
 
 router = APIRouter(prefix="/v1", tags=["widget"])
 ArticleId = Path(pattern=ID_PATTERN, description="Article id")
 
 
+def _settings_tag(settings: Settings) -> str:
+    """Code version and the settings that shape the payload: a restart with others changes every ETag."""
+    shape = f"{__version__}|{settings.model}|{settings.method}|{settings.gap_threshold}|{settings.related_threshold}|"
+    shape += f"{settings.duplicate_threshold}|{settings.max_related}|{settings.dense_weight}"
+    return hashlib.sha256(shape.encode()).hexdigest()[:8]
+
+
+def widget_etag(request: Request, generation: int, decisions: int, article_id: str) -> str:
+    state = request.app.state
+    tag = getattr(state, "etag_tag", None)
+    if tag is None:
+        tag = state.etag_tag = _settings_tag(state.settings)
+    digest = hashlib.sha256(f"{tag}|{article_id}".encode()).hexdigest()[:10]
+    return f'W/"{generation}.{decisions}.{digest}"'
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """Weak comparison (RFC 9110): W/ prefixes do not matter; `*` matches anything."""
+    wanted = etag.removeprefix("W/")
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == wanted:
+            return True
+    return False
+
+
 @router.get(
     "/articles/{article_id}/dive-deeper",
     response_model=schemas.DiveDeeperResponse,
-    responses={404: {"model": schemas.ErrorBody}},
+    responses={
+        304: {"description": "Not modified (If-None-Match matched the ETag)"},
+        404: {"model": schemas.ErrorBody},
+    },
 )
-def dive_deeper(article_id: str, engine: EngineDep) -> schemas.DiveDeeperResponse:
-    """The article's answered questions and related questions, each with its best fact check."""
+def dive_deeper(
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    settings: SettingsDep,
+    article_id: str = ArticleId,
+    if_none_match: Annotated[str | None, Header()] = None,
+):  # type: ignore[no-untyped-def]
+    """The article's answered questions and related questions, each with its best fact check.
+
+    Editors' decisions apply: pinned and approved answers, never a rejected one, no hidden question
+    and no gap. The ETag changes at once with any article update or editor decision.
+    """
+    # Read the counters before the data: a write in between gives new data under the old ETag, which
+    # only costs one extra download later, never a stale answer cached under a new ETag.
+    generation, decisions = engine.counters()
+    headers = {
+        "ETag": widget_etag(request, generation, decisions, article_id),
+        "Cache-Control": settings.widget_cache_control,
+    }
+    if if_none_match is not None and _matches(if_none_match, headers["ETag"]):
+        return Response(status_code=304, headers=headers)
     result = engine.dive_deeper(article_id)
     if result is None:
         raise HTTPException(404, f"article {article_id!r} not found")
+    response.headers.update(headers)
     return schemas.DiveDeeperResponse(
         article=article_ref(result.article),
         questions=dive_deeper_items(engine, result.questions, related=False),

@@ -1,0 +1,212 @@
+"""Editors: decisions on suggestions, the review queue, the audit log and coverage (bearer token needed)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi.responses import JSONResponse
+
+from recommender.api import schemas
+from recommender.api.convert import question_reviews
+from recommender.api.deps import EditorDep, EngineDep
+from recommender.articles.model import ID_PATTERN
+from recommender.editorial.decisions import DecisionError
+from recommender.editorial.review import KINDS, coverage, queue
+from recommender.engine import QuestionStatus
+from recommender.store.base import VersionConflict
+
+_AUTH_ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody}}
+router = APIRouter(prefix="/v1", tags=["editors"], responses=_AUTH_ERRORS)
+_VERSION = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def _review(engine: EngineDep, status: QuestionStatus, response: Response | None = None) -> schemas.QuestionReview:
+    if response is not None:
+        response.headers["ETag"] = f'"{status.decision.version if status.decision else 0}"'
+    return question_reviews(engine, [(status, [])])[0]
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    found = _VERSION.match(if_match)
+    if not found:
+        raise HTTPException(422, f'If-Match must be a decision version such as "3", not {if_match!r}')
+    return int(found.group(1))
+
+
+def _conflict(exc: VersionConflict) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": f"the decision changed meanwhile: it is at version {exc.current}; reload and try again",
+            "version": exc.current,
+        },
+        status_code=409,
+        headers={"ETag": f'"{exc.current}"'},
+    )
+
+
+@router.get("/editors/me", response_model=schemas.EditorOut)
+def me(editor: EditorDep) -> schemas.EditorOut:
+    """Who the token belongs to (the review page's sign-in check)."""
+    return schemas.EditorOut(name=editor.name, created_at=editor.created_at)
+
+
+@router.get(
+    "/questions/{question_id}/decision",
+    response_model=schemas.QuestionReview,
+    responses={404: {"model": schemas.ErrorBody}},
+)
+def get_decision(question_id: str, engine: EngineDep, editor: EditorDep, response: Response) -> schemas.QuestionReview:
+    """A question as editors see it: its decision (version in the ETag), answer and every candidate."""
+    status = engine.status(question_id)
+    if status is None:
+        raise HTTPException(404, f"question {question_id!r} not found")
+    return _review(engine, status, response)
+
+
+@router.post(
+    "/questions/{question_id}/decision",
+    response_model=schemas.QuestionReview,
+    responses={
+        404: {"model": schemas.ErrorBody},
+        409: {"model": schemas.ConflictBody},
+        422: {"model": schemas.ErrorBody},
+    },
+)
+def decide(
+    question_id: str,
+    body: schemas.DecisionIn,
+    engine: EngineDep,
+    editor: EditorDep,
+    response: Response,
+    if_match: Annotated[
+        str | None, Header(description="The decision version you saw; 409 if it changed since.")
+    ] = None,
+):  # type: ignore[no-untyped-def]
+    """Approve, reject, pin, hide, unhide, mark a gap, or clear; returns the question's new state.
+
+    approve and reject without article_id act on the fact check the widget shows now. A rejected
+    fact check never comes back for the question; a pinned one shows first whatever the model says.
+    """
+    expected = _expected_version(if_match)
+    try:
+        status = engine.decide(question_id, body.action, body.article_id, editor.name, expected)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except DecisionError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except VersionConflict as exc:
+        return _conflict(exc)
+    return _review(engine, status, response)
+
+
+@router.post(
+    "/decisions/bulk",
+    response_model=schemas.BulkOut,
+    responses={409: {"model": schemas.ConflictBody}, 422: {"model": schemas.ErrorBody}},
+)
+def decide_bulk(body: schemas.BulkIn, engine: EngineDep, editor: EditorDep):  # type: ignore[no-untyped-def]
+    """Approve or reject for a list of questions, all or nothing (an error names the item)."""
+    items = [(item.question_id, item.article_id) for item in body.items]
+    try:
+        statuses = engine.decide_many(items, body.action, editor.name)
+    except (LookupError, DecisionError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    except VersionConflict as exc:
+        return _conflict(exc)
+    return schemas.BulkOut(items=question_reviews(engine, [(s, []) for s in statuses]))
+
+
+@router.get("/review", response_model=schemas.ReviewResponse, responses={422: {"model": schemas.ErrorBody}})
+def review(
+    engine: EngineDep,
+    editor: EditorDep,
+    kind: Annotated[str, Query(description="unreviewed, changed or gaps")] = "unreviewed",
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    article_id: Annotated[
+        str | None, Query(pattern=ID_PATTERN, max_length=128, description="Only this article's questions.")
+    ] = None,
+) -> schemas.ReviewResponse:
+    """The review queue: unreviewed suggestions (lowest confidence first), approved or pinned
+    suggestions that changed since (fact check edited or deleted, or dropped by the model), and gaps."""
+    if kind not in KINDS:
+        raise HTTPException(422, f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if article_id is not None and engine.store.get_article_row(article_id) is None:
+        raise HTTPException(404, f"article {article_id!r} not found")
+    statuses = engine.statuses(article_id)
+    targets = {t for s in statuses if s.decision and (t := s.decision.target)}
+    hashes = {a: row.content_hash for a, row in engine.articles(sorted(targets)).items()}
+    found = queue(statuses, kind, hashes)
+    page = found[offset : offset + limit]
+    return schemas.ReviewResponse(
+        kind=kind,
+        total=len(found),
+        limit=limit,
+        offset=offset,
+        items=question_reviews(engine, [(item.status, item.reasons) for item in page]),  # type: ignore[misc]
+    )
+
+
+@router.get("/audit", response_model=schemas.AuditResponse)
+def audit(
+    engine: EngineDep,
+    editor: EditorDep,
+    question_id: Annotated[str | None, Query(max_length=200, description="A question's whole history.")] = None,
+    article_id: Annotated[
+        str | None,
+        Query(max_length=128, description="Decisions on the article's questions or about it as a fact check."),
+    ] = None,
+    editor_name: Annotated[
+        str | None, Query(alias="editor", max_length=64, description="Decisions by this editor.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> schemas.AuditResponse:
+    """Every decision with editor, time, and the decision before and after; newest first."""
+    question = None
+    if question_id is not None and (row := engine.store.get_question(question_id)) is not None:
+        question, question_id = (row.article_id, row.key), None  # its history across reordering and rewording
+    total, entries = engine.store.audit_entries(question, question_id, article_id, editor_name, limit, offset)
+    return schemas.AuditResponse(
+        total=total,
+        items=[
+            schemas.AuditItem(
+                id=e.id,
+                at=e.at,
+                editor=e.editor,
+                action=e.action,
+                question_id=e.question_id,
+                question_key=e.question_key,
+                article_id=e.article_id,
+                target_id=e.target_id,
+                before=e.before,
+                after=e.after,
+            )
+            for e in entries
+        ],
+    )
+
+
+@router.get("/coverage", response_model=schemas.CoverageResponse)
+def coverage_numbers(engine: EngineDep, editor: EditorDep) -> schemas.CoverageResponse:
+    """The dashboard: how many questions are answered, approved, rejected, gaps; best-score histogram."""
+    found = coverage(engine.statuses())
+    counts = {
+        "answered": found.answered,
+        "approved": found.approved,
+        "rejected": found.rejected,
+        "gaps": found.gaps,
+        "hidden": found.hidden,
+        "unreviewed": found.unreviewed,
+    }
+    return schemas.CoverageResponse(
+        questions=found.questions,
+        counts=counts,
+        shares={k: found.share(v) for k, v in counts.items()},
+        gap_threshold=engine.settings.gap_threshold,
+        histogram=[schemas.HistogramBin(start=a, end=b, count=n) for a, b, n in found.histogram],
+    )

@@ -1,0 +1,343 @@
+/* The review page: plain JavaScript, no build step. Every text goes in with textContent. */
+(function () {
+  "use strict";
+  var BASE = location.pathname.replace(/\/editor(\/.*)?$/, "");
+  var KEY = "dive-deeper-editor-token";
+  var LIMIT = 20;
+  var view = { tab: "unreviewed", offset: 0, article: "" };
+
+  function $(id) { return document.getElementById(id); }
+  function token() { return sessionStorage.getItem(KEY); }
+
+  function say(text, isError) {
+    var box = $("message");
+    box.textContent = text || "";
+    box.className = "message" + (isError ? " error" : "");
+  }
+
+  function api(method, path, body, headers) {
+    var options = { method: method, headers: { Authorization: "Bearer " + token() }, credentials: "omit", cache: "no-store" };
+    for (var name in headers || {}) options.headers[name] = headers[name];
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(BASE + path, options).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (response.status === 401 || response.status === 403) {
+          signOut(data.detail || "Please sign in again.");
+          throw new Error(data.detail || "not signed in");
+        }
+        if (!response.ok) {
+          var error = new Error(data.detail || "HTTP " + response.status);
+          error.status = response.status;
+          throw error;
+        }
+        return data;
+      });
+    });
+  }
+
+  // -- sign in -------------------------------------------------------------------------------
+  function showSignedIn(name) {
+    $("who-name").textContent = name;
+    $("who").hidden = false;
+    $("sign-in").hidden = true;
+    $("app").hidden = false;
+    show(view.tab);
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem(KEY);
+    $("who").hidden = true;
+    $("app").hidden = true;
+    $("sign-in").hidden = false;
+    $("sign-in-error").textContent = message || "";
+  }
+
+  $("sign-in-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var value = $("token").value.trim();
+    if (!value) return;
+    sessionStorage.setItem(KEY, value);
+    $("token").value = "";
+    api("GET", "/v1/editors/me").then(function (me) { showSignedIn(me.name); }, function () {});
+  });
+  $("sign-out").addEventListener("click", function () { signOut(""); });
+
+  // -- tabs and filter -----------------------------------------------------------------------
+  var tabs = document.querySelectorAll("[data-tab]");
+  for (var t = 0; t < tabs.length; t++) {
+    tabs[t].addEventListener("click", function (event) {
+      view.offset = 0;
+      say("");
+      show(event.currentTarget.getAttribute("data-tab"));
+    });
+  }
+  $("filter").addEventListener("submit", function (event) {
+    event.preventDefault();
+    view.article = $("filter-article").value.trim();
+    view.offset = 0;
+    show(view.tab);
+  });
+  $("prev").addEventListener("click", function () { view.offset = Math.max(0, view.offset - LIMIT); show(view.tab); });
+  $("next").addEventListener("click", function () { view.offset += LIMIT; show(view.tab); });
+
+  function show(tab) {
+    view.tab = tab;
+    for (var i = 0; i < tabs.length; i++) {
+      tabs[i].setAttribute("aria-selected", String(tabs[i].getAttribute("data-tab") === tab));
+    }
+    $("queue-view").hidden = tab === "dashboard" || tab === "audit";
+    $("dashboard-view").hidden = tab !== "dashboard";
+    $("audit-view").hidden = tab !== "audit";
+    $("filter").hidden = tab === "dashboard";
+    if (tab === "dashboard") return loadCoverage();
+    if (tab === "audit") return loadAudit();
+    return loadQueue();
+  }
+
+  // -- queue ---------------------------------------------------------------------------------
+  function query(params) {
+    var parts = [];
+    for (var name in params) {
+      if (params[name] !== "" && params[name] !== undefined) parts.push(name + "=" + encodeURIComponent(params[name]));
+    }
+    return parts.join("&");
+  }
+
+  function loadQueue() {
+    var q = query({ kind: view.tab, limit: LIMIT, offset: view.offset, article_id: view.article });
+    return api("GET", "/v1/review?" + q).then(renderQueue, function (error) { say(error.message, true); });
+  }
+
+  var LABELS = {
+    unreviewed: "suggestions to review, lowest confidence first",
+    changed: "approved or pinned answers that changed since",
+    gaps: "gaps: questions nothing answers"
+  };
+
+  function renderQueue(data) {
+    var list = $("queue");
+    list.textContent = "";
+    $("queue-summary").textContent = data.total + " " + LABELS[data.kind];
+    var end = Math.min(data.offset + data.items.length, data.total);
+    $("page").textContent = data.total ? data.offset + 1 + "–" + end + " of " + data.total : "";
+    $("prev").disabled = data.offset === 0;
+    $("next").disabled = end >= data.total;
+    for (var i = 0; i < data.items.length; i++) list.appendChild(renderItem(data.items[i]));
+    // what the list shows now (for scripts and tests that wait for a reload)
+    list.setAttribute("data-kind", data.kind);
+    list.setAttribute("data-article", view.article);
+  }
+
+  function renderItem(item) {
+    var node = $("item-template").content.firstElementChild.cloneNode(true);
+    node.setAttribute("data-question-id", item.question.id);
+    var badge = node.querySelector(".badge");
+    badge.textContent = item.state + (item.decision.rejected.length ? " · " + item.decision.rejected.length + " rejected" : "");
+    badge.classList.add(item.state);
+    node.querySelector(".question").textContent = item.question.text;
+    node.querySelector(".source").textContent =
+      "From " + (item.source ? item.source.title + " (" + item.source.id + ")" : item.question.article_id);
+    var reasons = node.querySelector(".reasons");
+    for (var r = 0; r < item.reasons.length; r++) {
+      var li = document.createElement("li");
+      li.textContent = item.reasons[r];
+      reasons.appendChild(li);
+    }
+    if (item.why) node.querySelector(".why-text").textContent = item.why;
+    else node.querySelector(".why").hidden = true;
+    var body = node.querySelector(".candidates tbody");
+    var shown = item.answer ? item.answer.id : null;
+    var extra = [];
+    for (var c = 0; c < item.candidates.length; c++) {
+      var row = candidateRow(item, item.candidates[c], shown);
+      if (c >= SHOWN_CANDIDATES) {
+        row.hidden = true;
+        extra.push(row);
+      }
+      body.appendChild(row);
+    }
+    if (extra.length) body.appendChild(moreToggle(extra));
+    if (!item.candidates.length) node.querySelector(".candidates").hidden = true;
+    node.querySelector('[data-action="hide"]').hidden = item.decision.hidden;
+    node.querySelector('[data-action="unhide"]').hidden = !item.decision.hidden;
+    node.querySelector('[data-action="gap"]').hidden = item.decision.gap;
+    var buttons = node.querySelectorAll(".actions > button");
+    for (var b = 0; b < buttons.length; b++) {
+      buttons[b].addEventListener("click", function (event) {
+        decide(item, event.currentTarget.getAttribute("data-action"), null);
+      });
+    }
+    node.querySelector(".pin-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var target = event.currentTarget.querySelector(".pin-input").value.trim();
+      if (target) decide(item, "pin", target);
+    });
+    return node;
+  }
+
+  var SHOWN_CANDIDATES = 5;
+
+  function moreToggle(rows) {
+    var tr = document.createElement("tr");
+    tr.className = "more-toggle";
+    var td = document.createElement("td");
+    td.colSpan = 4;
+    var button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Show " + rows.length + " more";
+    button.addEventListener("click", function () {
+      for (var i = 0; i < rows.length; i++) rows[i].hidden = false;
+      tr.hidden = true;
+    });
+    td.appendChild(button);
+    tr.appendChild(td);
+    return tr;
+  }
+
+  function candidateRow(item, candidate, shown) {
+    var tr = document.createElement("tr");
+    tr.setAttribute("data-article", candidate.id);
+    if (candidate.id === shown) tr.className = "shown";
+    var rank = document.createElement("td");
+    rank.textContent = String(candidate.rank + 1);
+    var title = document.createElement("td");
+    var name = document.createElement("span");
+    name.textContent = candidate.title;
+    title.appendChild(name);
+    if (candidate.pinned || candidate.approved) {
+      var flag = document.createElement("span");
+      flag.className = "flag";
+      flag.textContent = candidate.pinned ? "pinned" : "approved";
+      title.appendChild(flag);
+    }
+    var id = document.createElement("span");
+    id.className = "id";
+    id.textContent = candidate.id;
+    title.appendChild(id);
+    var score = document.createElement("td");
+    score.className = "score";
+    score.textContent = candidate.score.toFixed(3);
+    var act = document.createElement("td");
+    act.className = "act";
+    ["approve", "reject"].forEach(function (action) {
+      if (action === "approve" && (candidate.approved || candidate.pinned)) return;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.setAttribute("data-action", action);
+      button.textContent = action === "approve" ? "Approve" : "Reject";
+      button.addEventListener("click", function () { decide(item, action, candidate.id); });
+      act.appendChild(button);
+    });
+    tr.appendChild(rank);
+    tr.appendChild(title);
+    tr.appendChild(score);
+    tr.appendChild(act);
+    return tr;
+  }
+
+  var PAST = { approve: "Approved", reject: "Rejected", pin: "Pinned", hide: "Hid", unhide: "Unhid", gap: "Marked as a gap", clear: "Cleared the decisions of" };
+
+  function decide(item, action, articleId) {
+    var body = { action: action };
+    if (articleId) body.article_id = articleId;
+    var headers = { "If-Match": '"' + item.decision.version + '"' };
+    return api("POST", "/v1/questions/" + encodeURIComponent(item.question.id) + "/decision", body, headers).then(
+      function (result) {
+        var what = articleId && action !== "pin" ? " " + articleId + " for" : "";
+        say(PAST[action] + what + " “" + result.question.text + "”" + (action === "pin" ? " → " + articleId : "") + ".");
+        return show(view.tab);
+      },
+      function (error) {
+        say(error.status === 409 ? "Someone else changed this question meanwhile; the list is reloaded." : error.message, true);
+        if (error.status === 409) show(view.tab);
+      }
+    );
+  }
+
+  // -- coverage dashboard --------------------------------------------------------------------
+  function loadCoverage() {
+    return api("GET", "/v1/coverage").then(renderCoverage, function (error) { say(error.message, true); });
+  }
+
+  function card(label, value, share) {
+    var box = document.createElement("div");
+    box.className = "card";
+    var v = document.createElement("div");
+    v.className = "value";
+    var percent = share * 100;
+    v.textContent = share === undefined ? String(value) : (percent > 0 && percent < 10 ? percent.toFixed(1) : Math.round(percent)) + "%";
+    var l = document.createElement("div");
+    l.className = "label";
+    l.textContent = share === undefined ? label : label + " (" + value + ")";
+    box.appendChild(v);
+    box.appendChild(l);
+    return box;
+  }
+
+  function renderCoverage(data) {
+    var cards = $("cards");
+    cards.textContent = "";
+    cards.appendChild(card("questions", data.questions));
+    [["answered", "answered"], ["approved", "approved or pinned"], ["rejected", "with a rejection"], ["gaps", "gaps"], ["hidden", "hidden"], ["unreviewed", "to review"]].forEach(
+      function (pair) { cards.appendChild(card(pair[1], data.counts[pair[0]], data.shares[pair[0]])); }
+    );
+    var histogram = $("histogram");
+    histogram.textContent = "";
+    var most = 1;
+    data.histogram.forEach(function (bin) { most = Math.max(most, bin.count); });
+    data.histogram.forEach(function (bin) {
+      var bar = document.createElement("div");
+      bar.className = "bar" + (bin.end <= data.gap_threshold ? " below" : "");
+      bar.style.height = (100 * bin.count) / most + "%";
+      bar.title = bin.start.toFixed(1) + "–" + bin.end.toFixed(1) + ": " + bin.count;
+      var count = document.createElement("b");
+      count.textContent = String(bin.count);
+      var label = document.createElement("span");
+      label.textContent = bin.start.toFixed(1);
+      bar.appendChild(count);
+      bar.appendChild(label);
+      histogram.appendChild(bar);
+    });
+    $("histogram-hint").textContent = "Red bars: below the gap threshold (" + data.gap_threshold + "); such questions show nothing unless an editor pins or approves an answer.";
+  }
+
+  // -- audit log -----------------------------------------------------------------------------
+  function loadAudit() {
+    return api("GET", "/v1/audit?" + query({ limit: 100, article_id: view.article })).then(renderAudit, function (error) {
+      say(error.message, true);
+    });
+  }
+
+  function brief(state) {
+    var parts = [];
+    if (state.pinned) parts.push("pinned " + state.pinned);
+    if (state.approved) parts.push("approved " + state.approved);
+    if (state.rejected && state.rejected.length) parts.push("rejected " + state.rejected.join(", "));
+    if (state.hidden) parts.push("hidden");
+    if (state.gap) parts.push("gap");
+    return parts.join("; ") || "—";
+  }
+
+  function renderAudit(data) {
+    var rows = $("audit-rows");
+    rows.textContent = "";
+    data.items.forEach(function (entry) {
+      var tr = document.createElement("tr");
+      [entry.at.replace("T", " ").slice(0, 19), entry.editor, entry.action, entry.question_id, entry.target_id || "",
+        brief(entry.before) + " → " + brief(entry.after)].forEach(function (text) {
+        var td = document.createElement("td");
+        td.textContent = text;
+        tr.appendChild(td);
+      });
+      rows.appendChild(tr);
+    });
+    say(data.total + (data.total === 1 ? " decision" : " decisions") + (view.article ? " about " + view.article : ""));
+  }
+
+  if (token()) {
+    api("GET", "/v1/editors/me").then(function (me) { showSignedIn(me.name); }, function () {});
+  }
+})();

@@ -1,0 +1,94 @@
+"""The editors' review queue and coverage numbers, assembled from question statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from recommender.editorial.decisions import Effective, changed_reasons
+from recommender.store.base import Decision, LinkRow, QuestionRow
+
+Kind = Literal["unreviewed", "changed", "gaps"]
+KINDS: tuple[str, ...] = ("unreviewed", "changed", "gaps")
+
+
+class Status(Protocol):
+    """recommender.engine.QuestionStatus"""
+
+    question: QuestionRow
+    decision: Decision | None
+    links: list[LinkRow]
+    effective: Effective
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    status: Status
+    reasons: list[str]  # why a "changed" item needs another look
+
+
+def queue(statuses: Sequence[Status], kind: str, hashes: dict[str, str]) -> list[ReviewItem]:
+    """Items of one kind of the review queue, most urgent first.
+
+    unreviewed: the widget shows a model suggestion nobody confirmed; lowest confidence first.
+    changed: an approved or pinned fact check was edited or deleted, or the model dropped the approved
+    one (`hashes`: current content hash of each existing fact check); oldest decision first.
+    gaps: nothing answers the question (an editor said so, or no candidate scores well); marked ones
+    first, then the worst-answered.
+    """
+    if kind == "unreviewed":
+        found = [ReviewItem(s, []) for s in statuses if s.effective.state == "suggested"]
+        found.sort(key=lambda i: (i.status.effective.answer.link.score, i.status.question.id))  # type: ignore[union-attr]
+        return found
+    if kind == "changed":
+        found = []
+        for s in statuses:
+            reasons = changed_reasons(s.decision, s.links, hashes)
+            if reasons:
+                found.append(ReviewItem(s, reasons))
+        found.sort(key=lambda i: (i.status.decision.updated_at or "", i.status.question.id))  # type: ignore[union-attr]
+        return found
+    if kind == "gaps":
+        found = [ReviewItem(s, []) for s in statuses if s.effective.state == "gap"]
+
+        def order(item: ReviewItem) -> tuple:
+            best = item.status.effective.model_best
+            return (not item.status.effective.marked_gap, best.score if best else -1.0, item.status.question.id)
+
+        found.sort(key=order)
+        return found
+    raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    questions: int
+    answered: int  # the widget shows an answer
+    approved: int  # an editor approved or pinned the answer
+    rejected: int  # at least one suggestion was rejected
+    gaps: int
+    hidden: int
+    unreviewed: int
+    histogram: list[tuple[float, float, int]]  # (from, to, questions whose best model score falls there)
+
+    def share(self, count: int) -> float:
+        return round(count / self.questions, 4) if self.questions else 0.0
+
+
+def coverage(statuses: Sequence[Status], bins: int = 10) -> Coverage:
+    counts = {"answered": 0, "approved": 0, "rejected": 0, "gaps": 0, "hidden": 0, "unreviewed": 0}
+    histogram = [0] * bins
+    for s in statuses:
+        state = s.effective.state
+        counts["answered"] += s.effective.answer is not None
+        counts["approved"] += state in ("approved", "pinned")
+        counts["rejected"] += bool(s.decision and s.decision.rejected)
+        counts["gaps"] += state == "gap"
+        counts["hidden"] += state == "hidden"
+        counts["unreviewed"] += state == "suggested"
+        if s.links:
+            score = min(max(s.links[0].score, 0.0), 1.0)
+            histogram[min(int(score * bins), bins - 1)] += 1
+    edges = [(round(i / bins, 4), round((i + 1) / bins, 4), n) for i, n in enumerate(histogram)]
+    return Coverage(questions=len(statuses), histogram=edges, **counts)
