@@ -15,7 +15,7 @@ $(BIN)/python:
 # torch first and pinned: anything else would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[torch,dev]'
+	$(BIN)/pip install --quiet -e '.[torch,learn,dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -25,8 +25,11 @@ run: install
 	$(BIN)/recommender serve --host 127.0.0.1 --port $(PORT)
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+# The storage and API tests also run on PostgreSQL + pgvector, started (and on first use installed) by
+# scripts/start_postgres.sh on 127.0.0.1; when it cannot start, those runs are skipped with the reason.
 test: install
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@bash scripts/start_postgres.sh >/dev/null || echo "PostgreSQL could not be started: its test runs will be skipped"
 	$(BIN)/python -m pytest -q
 
 # Regenerate data/sample/eval/{corpus,queries}.jsonl from the articles.
@@ -34,4 +37,5 @@ sample-eval: install
 	$(BIN)/python scripts/make_sample_eval.py
 
 clean:
+	-bash scripts/stop_postgres.sh
 	rm -rf var .cache .pytest_cache

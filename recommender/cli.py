@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from recommender.config import Settings
+from recommender.store.factory import describe_store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="dive-deeper: related questions for fact checks.")
 
@@ -48,7 +49,7 @@ def ingest(
         engine.close()
     typer.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged; "
-        f"{report.relinked} questions relinked ({settings.db})"
+        f"{report.relinked} questions relinked ({describe_store(settings)})"
     )
 
 
@@ -96,7 +97,7 @@ def links(article_id: Annotated[str, typer.Argument(help="Article id.")]) -> Non
             typer.echo(f"  {item.question.text}\n    -> {item.answer.score:.3f} {item.answer.article_id}: {titles[item.answer.article_id].title}")
         for question_id in sorted(own - shown):
             question = engine.store.get_question(question_id)
-            typer.echo(f"  {question.text if question else question_id}\n    -> gap (nothing answers it well)")
+            typer.echo(f"  {question.text if question else question_id}\n    -> not shown (a gap, hidden, or waiting for review)")
         typer.echo("related questions:")
         for item in result.related:
             typer.echo(
@@ -116,7 +117,7 @@ def gaps(limit: Annotated[int, typer.Option(help="How many to list.")] = 50) -> 
         found = engine.gaps()
     finally:
         engine.close()
-    typer.echo(f"{len(found)} gaps (best score below {settings.gap_threshold})")
+    typer.echo(f"{len(found)} gaps (best score below {engine.thresholds.gap_score:.3f})")
     for gap in found[:limit]:
         best = f"{gap.best.score:.3f} {gap.best.article_id}" if gap.best else "no candidate"
         typer.echo(f"  {gap.question.id}: {gap.question.text}  (best: {best})")
@@ -163,42 +164,250 @@ def evaluate(
 
 @app.command()
 def train(
-    corpus: Annotated[Path, typer.Option(help="Corpus JSON Lines: {id, title, text}.")],
-    queries: Annotated[Path, typer.Option(help="Training queries JSON Lines.")],
-    qrels: Annotated[Path, typer.Option(help="Training qrels (TREC).")],
     name: Annotated[str, typer.Option(help="Folder name under models/ for the new model.")],
+    corpus: Annotated[Path | None, typer.Option(help="Corpus JSON Lines: {id, title, text}.")] = None,
+    queries: Annotated[Path | None, typer.Option(help="Training queries JSON Lines.")] = None,
+    qrels: Annotated[Path | None, typer.Option(help="Training qrels (TREC).")] = None,
     eval_queries: Annotated[Path | None, typer.Option(help="Queries to report before/after (e.g. dev).")] = None,
     eval_qrels: Annotated[Path | None, typer.Option(help="Qrels of --eval-queries.")] = None,
+    from_decisions: Annotated[
+        bool, typer.Option("--from-decisions", help="Train on editors' decisions in the database instead of --corpus/--queries/--qrels.")
+    ] = False,
+    benchmark: Annotated[
+        Path | None,
+        typer.Option(help="With --from-decisions: a benchmark folder (corpus.jsonl, dev.*, train.*) whose dev split is reported before/after and gates the model."),
+    ] = None,
+    with_benchmark_pairs: Annotated[bool, typer.Option(help="With --benchmark: also train on its train pairs.")] = False,
+    key: Annotated[
+        Path | None, typer.Option(help="With --from-decisions: an answer key (qrels of the database's questions) for calibration when decisions are few.")
+    ] = None,
+    use: Annotated[bool, typer.Option("--use", help="Switch the database to the new model if its gate passed.")] = False,
     epochs: Annotated[int, typer.Option(min=1, max=20)] = 1,
     batch_size: Annotated[int, typer.Option(min=2, max=512)] = 32,
-    held_out: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of training queries kept out.")] = 0.1,
+    held_out: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Share of training queries (or decided questions) kept out to judge the model.")
+    ] = 0.1,
 ) -> None:
-    """Fine-tune the encoder on benchmark pairs; writes models/NAME/ with a model card."""
+    """Fine-tune the encoder on benchmark pairs or on editors' decisions; writes models/NAME/ with a model card."""
     from recommender.articles.model import is_valid_id
-    from recommender.training.benchmark import EvalSet, train_from_benchmark
     from recommender.training.finetune import TrainConfig
 
     settings = Settings()
     if not is_valid_id(name):
         _fail(f"--name {name!r}: use letters, digits, '.', '_' or '-'")
-    for path in (corpus, queries, qrels, eval_queries, eval_qrels):
+    for path in (corpus, queries, qrels, eval_queries, eval_qrels, key):
         if path is not None and not path.is_file():
             _fail(f"{path}: no such file")
+    config = TrainConfig(epochs=epochs, batch_size=batch_size)
+    if from_decisions:
+        if benchmark is not None:
+            for file in ("corpus.jsonl", "dev.queries.jsonl", "dev.qrels") + (("train.queries.jsonl", "train.qrels") if with_benchmark_pairs else ()):
+                if not (benchmark / file).is_file():
+                    _fail(f"{benchmark / file}: no such file (--benchmark needs corpus.jsonl and dev.*)")
+        elif with_benchmark_pairs:
+            _fail("--with-benchmark-pairs needs --benchmark")
+        _train_from_decisions(settings, name, config, held_out, benchmark, with_benchmark_pairs, key, use)
+        return
+    if corpus is None or queries is None or qrels is None:
+        _fail("--corpus, --queries and --qrels are needed (or --from-decisions)")
     if (eval_queries is None) != (eval_qrels is None):
         _fail("--eval-queries and --eval-qrels go together")
+    from recommender.training.benchmark import EvalSet, train_from_benchmark
+
     sets = [EvalSet("eval", eval_queries, eval_qrels)] if eval_queries and eval_qrels else []
     card = train_from_benchmark(
-        corpus, queries, qrels, name, settings, TrainConfig(epochs=epochs, batch_size=batch_size),
+        corpus, queries, qrels, name, settings, config,  # type: ignore[arg-type]
         held_out=held_out, eval_sets=sets, progress=sys.stderr.isatty(),
     )
     typer.echo((settings.models_dir / name / "README.md").read_text())
     typer.echo(f"use it with RECOMMENDER_MODEL={card.name}")
 
 
+def _train_from_decisions(settings: Settings, name: str, config, held_out: float, benchmark, pairs: bool, key, use: bool) -> None:  # type: ignore[no-untyped-def]
+    from recommender.learning.retrain import NotEnoughDecisions, train_from_decisions
+
+    engine = _engine(settings)
+    try:
+        try:
+            card = train_from_decisions(engine, name, config, held_out, benchmark, pairs, key, progress=sys.stderr.isatty())
+        except NotEnoughDecisions as exc:
+            _fail(str(exc))
+        typer.echo((settings.models_dir / name / "README.md").read_text())
+        if use and card.gate.get("passed"):
+            job = engine.switch_model(name, background=False)
+            if job.state != "done":
+                _fail(f"switching to {name!r} failed: {job.error}")
+            typer.echo(f"the database now serves {name!r} ({job.model_id})")
+        elif use:
+            _fail(f"not switching: the gate did not pass ({card.gate.get('reason')}); the live model stays")
+        else:
+            typer.echo(f"switch with: recommender models use {name}")
+    finally:
+        engine.close()
+
+
+@app.command()
+def calibrate(
+    key: Annotated[
+        Path | None,
+        typer.Option(help="An answer key (TREC qrels over the database's question ids) used when editors' decisions are too few."),
+    ] = None,
+    method: Annotated[str | None, typer.Option(help="logistic or isotonic (default RECOMMENDER_CALIBRATION_METHOD).")] = None,
+) -> None:
+    """Fit the confidence calibrator on editors' decisions (plus --key when they are few) for the live model."""
+    from recommender.evaluation.benchmark import BenchmarkFormatError, load_qrels
+    from recommender.learning.calibration import (
+        METHODS,
+        CalibrationError,
+        brier,
+        calibrator_path,
+        examples_from_decisions,
+        examples_from_key,
+        fit,
+        training_examples,
+    )
+
+    settings = Settings()
+    chosen = method or settings.calibration_method
+    if chosen not in METHODS:
+        _fail(f"--method must be one of {', '.join(METHODS)}, not {chosen!r}")
+    if key is not None and not key.is_file():
+        _fail(f"{key}: no such file")
+    try:
+        qrels = load_qrels(key) if key is not None else {}
+    except BenchmarkFormatError as exc:
+        _fail(str(exc))
+    engine = _engine(settings)
+    try:
+        statuses = engine.statuses()
+        decided = examples_from_decisions(statuses)
+        links = engine.store.links_of([q for q in qrels if engine.store.get_question(q) is not None])
+        examples, source = training_examples(decided, examples_from_key(links, qrels, settings.top_k), settings.calibration_min_decisions)
+        ranking = {"method": settings.method, "dense_weight": settings.dense_weight, "lexical_saturation": settings.lexical_saturation}
+        try:
+            fitted = fit([e.score for e in examples], [e.label for e in examples], chosen, engine.encoder.model_id, source, ranking)  # type: ignore[arg-type]
+        except CalibrationError as exc:
+            _fail(f"{exc} (pass --key with an answer key to fill in)")
+        path = calibrator_path(settings.models_dir, engine.model_name)
+        fitted.save(path)
+        probs = fitted.predict([e.score for e in examples])
+        typer.echo(f"fitted {chosen} on {source}; in-sample Brier {brier(probs, [e.label for e in examples]):.4f}")
+        typer.echo(f"wrote {path} (used at the next start: RECOMMENDER_CALIBRATION=auto)")
+        for label, p in (("gap below", settings.review_threshold), ("live from", settings.auto_approve_threshold)):
+            typer.echo(f"  {label} probability {p:.2f} = score {fitted.score_for(p):.3f}")
+    finally:
+        engine.close()
+
+
+@app.command()
+def clusters(
+    rebuild: Annotated[bool, typer.Option(help="Recompute the clusters now (needs scikit-learn).")] = False,
+    limit: Annotated[int, typer.Option(help="How many clusters to list.")] = 50,
+) -> None:
+    """Duplicate-question clusters across the site (RECOMMENDER_CLUSTER_THRESHOLD), largest first."""
+    from recommender.learning.clusters import sklearn_available
+
+    settings = Settings()
+    engine = _engine(settings)
+    try:
+        if rebuild:
+            if not sklearn_available():
+                _fail("clustering needs scikit-learn (pip install '.[learn]')")
+            engine.recluster()
+        found = engine.clusters()
+        groups: dict[str, list[str]] = {}
+        for question_id, cluster in found.items():
+            groups.setdefault(cluster, []).append(question_id)
+        typer.echo(f"{len(groups)} clusters of {len(found)} questions (threshold {settings.cluster_threshold})")
+        for cluster, members in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))[:limit]:
+            typer.echo(f"{cluster} ({len(members)}):")
+            for question_id in sorted(members):
+                row = engine.store.get_question(question_id)
+                typer.echo(f"  {question_id}: {row.text if row else '?'}")
+    finally:
+        engine.close()
+
+
+@app.command()
+def reindex(
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Texts per transaction (default RECOMMENDER_REINDEX_BATCH_SIZE).")
+    ] = None,
+    fresh: Annotated[bool, typer.Option(help="Discard vectors staged by an interrupted run instead of reusing them.")] = False,
+) -> None:
+    """Re-embed every passage and question with the current model and relink every question.
+
+    New vectors are staged in batches and swapped in with the new links at once: the service keeps
+    serving the old index meanwhile, and an interrupted run resumes where it stopped."""
+    settings = Settings()
+    engine = _engine(settings)
+    try:
+        job = engine.reindex(batch_size, fresh)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    finally:
+        engine.close()
+    counts = f"{job.done} passages and questions re-embedded" if job.done else "every vector was already staged"
+    typer.echo(f"reindexed with {job.model_id}: {counts}; every question relinked ({describe_store(settings)})")
+
+
+@app.command("export")
+def export_cmd(
+    out: Annotated[Path | None, typer.Argument(help="Backup file to write (JSON Lines); stdout when left out.")] = None,
+    editors: Annotated[bool, typer.Option(help="Include editors (names and token hashes, never tokens).")] = True,
+) -> None:
+    """Back up articles, editors' decisions, the audit log and editors as JSON Lines (no vectors)."""
+    from recommender.backup import write_backup
+
+    settings = Settings()
+    store = _store(settings)  # no model needed: vectors are not exported
+    try:
+        dump = store.dump()
+        model = store.live_model()[1]
+    finally:
+        store.close()
+    counts = write_backup(dump, out, model_id=model, editors=editors)
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items() if kind != "header")
+    typer.echo(f"exported {summary} to {out or 'stdout'}", err=True)
+
+
+@app.command("import")
+def import_cmd(
+    backup: Annotated[Path, typer.Argument(help="A file written by `recommender export`.")],
+    force: Annotated[bool, typer.Option(help="Replace what the database holds (otherwise it must be empty).")] = False,
+) -> None:
+    """Restore a backup: every line is checked first, then everything is written in one transaction."""
+    from recommender.backup import BackupError, read_backup
+
+    settings = Settings()
+    try:
+        parsed = read_backup(backup)
+    except BackupError as exc:
+        for error in exc.errors:
+            typer.echo(f"error: {error}", err=True)
+        typer.echo("nothing imported", err=True)
+        raise typer.Exit(1) from None
+    engine = _engine(settings)
+    try:
+        if not force and not engine.is_empty():
+            _fail(f"{describe_store(settings)} is not empty; import into an empty database, or pass --force to replace its content")
+        linked = engine.restore(parsed.dump, replace=force, progress=sys.stderr.isatty())
+    finally:
+        engine.close()
+    dump = parsed.dump
+    typer.echo(
+        f"imported {len(dump.articles)} articles, {len(dump.decisions)} decisions, {len(dump.audit)} audit entries, "
+        f"{len(dump.superseded)} superseded, {len(dump.editors)} editors; {linked} questions linked ({describe_store(settings)})"
+    )
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default RECOMMENDER_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default RECOMMENDER_PORT).")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes, each with its own index in memory (see docs/performance.md).")
+    ] = 1,
 ) -> None:
     """Run the HTTP API."""
     import uvicorn
@@ -206,6 +415,17 @@ def serve(
     from recommender.api import create_app
 
     settings = Settings()
+    if workers > 1:  # uvicorn starts each worker from the app factory (settings come from the environment)
+        uvicorn.run(
+            "recommender.api:create_app",
+            factory=True,
+            workers=workers,
+            host=host or settings.host,
+            port=port or settings.port,
+            server_header=False,
+            log_level="info",
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -222,9 +442,9 @@ app.add_typer(editors_app, name="editors")
 
 def _store(settings: Settings):  # type: ignore[no-untyped-def]
     """The database without loading a model: editor commands touch no vectors."""
-    from recommender.store.sqlite import SQLiteStore
+    from recommender.store.factory import open_store
 
-    return SQLiteStore(settings.db, model_id="-")
+    return open_store(settings, model_id="-")
 
 
 @editors_app.command("add")
@@ -276,7 +496,7 @@ def editors_list() -> None:
 
 
 # -- models: ONNX exports for the torch-free backend (RECOMMENDER_BACKEND) -------------------------
-models_app = typer.Typer(no_args_is_help=True, help="Model exports for the ONNX Runtime backend.")
+models_app = typer.Typer(no_args_is_help=True, help="Model exports for the ONNX Runtime backend; switching the live model.")
 app.add_typer(models_app, name="models")
 
 
@@ -302,8 +522,43 @@ def models_export(
         typer.echo(line)
 
 
+@models_app.command("use")
+def models_use(
+    name: Annotated[str, typer.Argument(help="A model from the registry or a trained folder under models/.")],
+    force: Annotated[bool, typer.Option(help="Switch even when the model card's gate did not pass.")] = False,
+) -> None:
+    """Switch the database to another model: re-embed beside the live vectors, then swap in one transaction.
+
+    A server on the same database keeps serving the old model until the swap and follows it at once.
+    """
+    from recommender.embedding.factory import BackendUnavailable, ModelNotFound
+    from recommender.learning.retrain import read_card
+
+    settings = Settings()
+    card = read_card(settings.models_dir, name)
+    if card is not None and not card.get("gate", {}).get("passed", True) and not force:
+        _fail(f"{name!r} did not pass its gate ({card['gate'].get('reason')}); --force to switch anyway")
+    engine = _engine(settings)
+    try:
+        try:
+            job = engine.switch_model(name, background=False)
+        except (ModelNotFound, BackendUnavailable, RuntimeError) as exc:
+            _fail(str(exc))
+        if job.state != "done":
+            _fail(f"switching to {name!r} failed: {job.error}")
+        typer.echo(f"the database now serves {name!r} ({job.model_id}); {job.done} texts re-embedded; decisions untouched")
+    finally:
+        engine.close()
+
+
 def main() -> None:
-    app()
+    from recommender.store.base import StoreUnavailable
+
+    try:
+        app()
+    except StoreUnavailable as exc:  # e.g. PostgreSQL unreachable: a message, not a traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

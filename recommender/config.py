@@ -20,21 +20,43 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RECOMMENDER_", extra="ignore")
 
-    db: Path = Field(Path("var/recommender.db"), description="SQLite database file (created if missing).")
+    db: Path = Field(
+        Path("var/recommender.db"), description="SQLite database file (created if missing); unused when `database_url` is set."
+    )
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL (with pgvector) to store everything in instead of the SQLite file, e.g. "
+        "`postgresql://user:password@host:5432/recommender`. The schema is created and migrated on start; several "
+        "API processes may share it. See docs/operations.md.",
+    )
+    database_read_url: str | None = Field(
+        None,
+        description="Optional read replica of `database_url` for the widget's lookups and public suggestions; "
+        "writes, editors' reads and the index's change check stay on the primary. Replica data may lag a little "
+        "(see docs/operations.md).",
+    )
+    database_pool_min: int = Field(1, ge=0, le=100, description="PostgreSQL connections each process keeps open (per pool).")
+    database_pool_max: int = Field(
+        10, ge=1, le=1000, description="Most PostgreSQL connections each process opens (per pool: primary, replica)."
+    )
+    database_timeout: float = Field(
+        30.0, gt=0, description="Seconds to wait for a PostgreSQL connection (connecting, or a free one in the pool)."
+    )
     model: str = Field(
         "all-MiniLM-L6-v2",
         description="Encoder name from models/registry.json, or a folder under models/ holding a trained model.",
     )
     models_dir: Path = Field(Path("models"), description="Model registry folder.")
     backend: Backend = Field(
-        "auto",
+        "onnx-int8",
         description=(
             "Encoder runtime. `torch`: sentence-transformers (the reference). `onnx`: ONNX Runtime on the export "
-            "in models/<model>-onnx/ (same vectors as torch, about twice as fast, no torch needed). `onnx-int8`: "
-            "its int8 quantisation (about 4x faster than torch, cosine to torch ~0.99, vectors get their own model "
-            "id so the database is re-encoded). `auto`: `onnx` if a current export exists or torch is not "
+            "in models/<model>-onnx/ (same vectors as torch, no torch needed). `onnx-int8`: its int8 quantisation "
+            "(the default: the fastest backend whose MAP@5 is within 0.005 of torch's on checkthat2020 dev and the "
+            "sample answer key, see docs/performance.md; vectors get their own model id, so a database made with "
+            "another backend is re-encoded once). `auto`: `onnx` if a current export exists or torch is not "
             "installed, else `torch`. Exports are made by `recommender models export`, or on demand for "
-            "`onnx`/`onnx-int8` where torch is installed."
+            "`onnx`/`onnx-int8` where torch is installed (so `make run` needs no extra step)."
         ),
     )
     cache_dir: Path = Field(Path(".cache"), description="Embedding cache for `evaluate` (keyed by model and text).")
@@ -47,7 +69,51 @@ class Settings(BaseSettings):
     top_k: int = Field(3, ge=1, le=20, description="Fact checks linked to each question.")
     candidates: int = Field(10, ge=1, le=50, description="Candidates stored per question (review, related questions).")
     gap_threshold: float = Field(
-        0.46, description="A question whose best fact check scores below this is a gap (chosen on the sample answer key)."
+        0.46,
+        description="Raw-score gap threshold, used only when no calibrator applies (`calibration` = `none`, or no "
+        "calibrator fits the encoder): a question whose best fact check scores below this is a gap, every other "
+        "suggestion goes live (chosen on the sample answer key). With a calibrator, `review_threshold` decides.",
+    )
+    calibration: str = Field(
+        "auto",
+        description="Calibrator turning scores into the probability that an editor approves a link "
+        "(recommender/learning/calibration.py). `auto`: models/calibration/<model>.json (`recommender calibrate`), "
+        "else models/<model>/calibration.json (`recommender train`), else the one shipped for the default model; "
+        "a path: that JSON file; `none`: raw scores and `gap_threshold`.",
+    )
+    calibration_method: Literal["isotonic", "logistic"] = Field(
+        "logistic", description="How `recommender calibrate` fits: logistic (smooth, robust with few decisions) or isotonic."
+    )
+    calibration_min_decisions: int = Field(
+        50, ge=2, description="Fewer labelled links from editors than this: `recommender calibrate` adds the answer key."
+    )
+    review_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Calibrated probability below which a question is a gap (nothing shown; listed for a new fact "
+        "check). 0.5 is a raw score of 0.463 with the shipped calibrator: the old gap threshold (docs/learning.md).",
+    )
+    auto_approve_threshold: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="Calibrated probability from which a suggestion goes live unreviewed; between `review_threshold` "
+        "and this it waits in the review queue and the widget leaves it out until an editor approves it (0.9: every "
+        "such link on the sample answer key was right; docs/learning.md).",
+    )
+    cluster_threshold: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Cosine of question vectors from which questions form one duplicate cluster (average linkage; "
+        "chosen on the sample's recurring questions by scripts/cluster_threshold.py).",
+    )
+    freshness_margin: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Two candidates whose scores differ by at most this are a tie: the more recently checked one ranks first.",
     )
     related_threshold: float = Field(
         0.40, description="Minimum score of an article for another article's question to count as related to it."
@@ -59,6 +125,24 @@ class Settings(BaseSettings):
     max_search_k: int = Field(50, ge=1, description="Largest k accepted by /v1/search.")
     max_query_chars: int = Field(2000, ge=1, description="Longest query accepted by /v1/search.")
     max_article_bytes: int = Field(1_000_000, ge=1, description="Largest article file or request body accepted.")
+    rate_limit_per_minute: int = Field(
+        1200,
+        ge=0,
+        description="Requests a minute each client address may make to the public GET endpoints (widget, search, "
+        "suggestions, gaps, articles) on average; more get 429 with Retry-After. 0 turns the limit off.",
+    )
+    rate_limit_burst: int = Field(
+        120, ge=1, description="Requests a client may make at once before the per-minute rate applies."
+    )
+    ingest_batch_size: int = Field(
+        100,
+        ge=1,
+        description="Articles embedded and stored per transaction by an ingest: a crash loses at most the batch in "
+        "progress, and running the ingest again completes the rest.",
+    )
+    reindex_batch_size: int = Field(
+        256, ge=1, description="Passages or questions re-embedded per transaction by `recommender reindex`."
+    )
     refresh_seconds: float = Field(
         1.0, ge=0, description="How often a server checks the database for writes made by other processes."
     )
@@ -77,7 +161,23 @@ class Settings(BaseSettings):
         "public, max-age=60, stale-while-revalidate=600",
         description="Cache-Control of the widget's responses (they also carry an ETag).",
     )
+    widget_cache_entries: int = Field(
+        10_000,
+        ge=0,
+        description="Rendered widget responses kept in memory per process (one per article, valid until the next "
+        "write or editor decision), so repeated reads skip the database. 0 turns it off; off anyway with a read "
+        "replica.",
+    )
     demo_article: str | None = Field(None, description="Article shown at /demo/ (default: the first one with questions).")
+
+    @field_validator("database_url", "database_read_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            raise ValueError("must be a PostgreSQL URL starting with postgresql://")
+        return value.strip()
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -6,8 +6,9 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -27,12 +28,33 @@ from recommender.editorial.decisions import (
 from recommender.embedding.passages import article_passages
 from recommender.index.ranker import Hit, RankerConfig
 from recommender.index.snapshot import Snapshot
+from recommender.learning.calibration import CalibrationError, Calibrator, Thresholds, find_calibrator, thresholds_for
+from recommender.learning.clusters import cluster_questions, sklearn_available
+from recommender.learning.freshness import follow_superseded, prefer_recent, successor
+from recommender.learning.switch import SwitchJob, run_switch
+from recommender.linking.duplicates import QuestionChange, update_clusters
+from recommender.linking.floors import CandidateFloors
 from recommender.linking.linker import compute_links, could_enter
-from recommender.linking.related import Item, drop_duplicates, one_per_answer, own_items, related_items
-from recommender.store.base import ArticleRow, AuditEntry, LinkRow, QuestionRow, StoredArticle, VersionConflict
-from recommender.store.sqlite import SQLiteStore
+from recommender.linking.related import Item, drop_duplicates, one_per_answer, one_per_cluster, own_items, related_items
+from recommender.store.base import (
+    ArticleRow,
+    AuditEntry,
+    Dump,
+    LinkRow,
+    QuestionRow,
+    Restore,
+    StoredArticle,
+    VersionConflict,
+)
+from recommender.store.base import Store
+from recommender.store.factory import open_store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# A write of up to this many articles (or this share of the index) updates the snapshot in place of a
+# full build; beyond that, building afresh is about as fast and leaves no dead rows behind.
+INCREMENTAL_MINIMUM = 200
+INCREMENTAL_FRACTION = 0.05
 
 
 @dataclass(frozen=True)
@@ -68,7 +90,7 @@ class QuestionStatus:
 
 
 class Engine:
-    def __init__(self, settings: Settings, store: SQLiteStore, encoder: Encoder) -> None:
+    def __init__(self, settings: Settings, store: Store, encoder: Encoder) -> None:
         self.settings = settings
         self.store = store
         self.encoder = encoder
@@ -76,14 +98,26 @@ class Engine:
         self._write_lock = threading.Lock()
         self._snapshot_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        self._floors: CandidateFloors | None = None  # of the snapshot's generation (see _candidate_floors)
+        # Questions changed by this process's writes since the stored clusters were current (None: unknown).
+        self._question_changes: list[QuestionChange] | None = None
+        self._clustered_fingerprint: str | None = None  # the fingerprint those clusters were computed for
         self._checked_at = 0.0
+        self.model_name = settings.model  # the name the encoder was loaded by (a switch changes it)
+        self.switch_job: SwitchJob | None = None
+        self._clusters: tuple[tuple[int, int], dict[str, str]] | None = None  # (counters, question -> cluster)
+        self._set_calibrator()
         self._reencode_if_needed()
         self.relink()
 
     @classmethod
     def open(cls, settings: Settings, encoder: Encoder | None = None) -> Engine:
+        if encoder is None and "model" not in settings.model_fields_set:
+            # A database switched to another model (`recommender models use`) keeps it until switched again;
+            # an explicit RECOMMENDER_MODEL wins (and re-encodes at open).
+            settings = settings.model_copy(update={"model": _live_model_name(settings) or settings.model})
         encoder = encoder or create_encoder(settings.model, settings.models_dir, backend=settings.backend)
-        return cls(settings, SQLiteStore(settings.db, encoder.model_id), encoder)
+        return cls(settings, open_store(settings, encoder.model_id), encoder)
 
     def close(self) -> None:
         self.store.close()
@@ -98,22 +132,66 @@ class Engine:
         self._checked_at = now
         if current is not None and current.generation == self.store.generation():
             return current
+        if current is not None and self._write_lock.locked():
+            return current  # a write of this process is under way and updates the snapshot itself
         return self._rebuild()
 
     def _rebuild(self) -> Snapshot:
+        """The snapshot of the store's current generation: the one kept up to date by this process's
+        writes (see _write_index), or a full build after another process wrote or dead rows piled up."""
         with self._snapshot_lock:
             generation = self.store.generation()
-            if self._snapshot is not None and self._snapshot.generation == generation:
-                return self._snapshot
+            current = self._snapshot
+            if current is not None and current.generation == generation and not current.needs_compaction:
+                return current
+            if current is None or current.generation != generation:
+                self._question_changes = None  # the store changed behind this process's back: cluster afresh
+            if current is not None and current.generation > generation:
+                return current  # asked from inside an older consistent read: never swap the index back
+            self._follow_live_model()
             snapshot = Snapshot.build(self.store.load_index(), self.encoder, self.ranker_config)
             self._snapshot = snapshot  # one reference swap: readers see the old or the new index
             return snapshot
 
+    def _write_index(
+        self, write: Callable[[], T], written: Sequence[StoredArticle] = (), deleted: Sequence[str] = ()
+    ) -> T:
+        """Run one store write that adds one to the generation, and carry the snapshot over to it.
+
+        When the generation moved by exactly this write (no other process wrote meanwhile), the next
+        snapshot is derived from the current one and what was written (Snapshot.apply), which costs
+        milliseconds where a full build reads and indexes everything; otherwise the snapshot is left
+        stale and the next _rebuild builds afresh. Large writes build afresh too (cheaper than deltas).
+        """
+        with self._snapshot_lock:
+            current = self._snapshot
+            before = self.store.generation()
+            result = write()
+            after = self.store.generation()
+            small = len(written) + len(deleted) <= max(INCREMENTAL_MINIMUM, INCREMENTAL_FRACTION * len(current.articles)) if current else False
+            if current is not None and current.generation == before and after == before + 1 and small:
+                self._snapshot = current.apply(written, deleted, after) if written or deleted else current.at(after)
+                if (written or deleted) and self._question_changes is not None:
+                    self._question_changes.append(_question_change(current, self._snapshot, written, deleted))
+                if self._floors is not None and self._floors.generation == before:
+                    # Links changed only where questions are relinked next anyway (see could_enter).
+                    self._floors = self._floors.carried(after, self._snapshot.table)
+            elif written or deleted or after != before + 1:
+                self._question_changes = None  # not known question by question: cluster from scratch
+        return result
+
     # -- writes ------------------------------------------------------------------------------
     def ingest(self, articles: Sequence[Article], progress: bool = False) -> IngestReport:
-        """Store new and changed articles (all or nothing), then relink what they affect."""
+        """Store new and changed articles, then relink what they affect.
+
+        Articles are embedded and stored in batches of `ingest_batch_size`, one transaction each:
+        every article is either fully old or fully new, a crash loses at most the batch in progress,
+        and running the same ingest again completes the rest (stored ones are unchanged by hash).
+        Each batch's ids are recorded as pending *before* it is written, so the questions it may
+        now answer are relinked even if the process dies before relinking (see `relink`).
+        """
         with self._write_lock:
-            hashes = self.store.content_hashes()
+            hashes = self._content_hashes(articles)
             added, updated, unchanged = [], [], []
             changed: list[tuple[Article, str]] = []
             for article in articles:
@@ -124,14 +202,26 @@ class Engine:
                     continue
                 (updated if old else added).append(article.id)
                 changed.append((article, digest))
-            if changed:
-                self.store.upsert(self._embed(changed, progress))
-            relinked = self._relink_locked({a.id for a, _ in changed}) if changed else self._relink_locked(set())
+            size = self.settings.ingest_batch_size
+            for start in range(0, len(changed), size):
+                batch = changed[start : start + size]
+                self.store.add_pending_articles({a.id: digest for a, digest in batch})
+                items = self._embed(batch, progress)
+                self._write_index(lambda: self.store.upsert(items), written=items)
+            relinked = self._relink_locked({a.id for a, _ in changed})
         return IngestReport(added, updated, unchanged, relinked)
+
+    def _content_hashes(self, articles: Sequence[Article]) -> dict[str, str]:
+        """Stored content hashes: from the snapshot when it is current (no pass over the table for a
+        one-article upsert), else from the store."""
+        snapshot = self._snapshot
+        if len(articles) <= INCREMENTAL_MINIMUM and snapshot is not None and snapshot.generation == self.store.generation():
+            return {a.id: row.content_hash for a in articles if (row := snapshot.articles.get(a.id))}
+        return self.store.content_hashes()
 
     def delete(self, article_id: str) -> bool:
         with self._write_lock:
-            deleted = self.store.delete_article(article_id)
+            deleted = self._write_index(lambda: self.store.delete_article(article_id), deleted=[article_id])
             if deleted:
                 self._relink_locked(set())
         return deleted
@@ -143,21 +233,75 @@ class Engine:
 
     def relink_all(self) -> int:
         with self._write_lock:
-            self.store.mark_for_linking([q.id for q in self._rebuild().questions])
+            ids = [q.id for q in self._rebuild().questions]
+            self._write_index(lambda: self.store.mark_for_linking(ids))
             return self._relink_locked(set())
 
+    def restore(self, dump: Dump, replace: bool = False, progress: bool = False) -> int:
+        """Write a backup in one transaction (articles embedded with this encoder, the editorial record
+        as it was), then link every question; returns how many were linked. See backup.py."""
+        with self._write_lock:
+            items = self._embed([(a, a.content_hash()) for a in dump.articles], progress) if dump.articles else []
+            self.store.restore(Restore(items, dump.decisions, dump.audit, dump.editors, dump.superseded), replace)
+            return self._relink_locked(set())
+
+    def is_empty(self) -> bool:
+        """No articles, decisions, audit entries or editors: what `import` may fill without --force."""
+        store = self.store
+        return (
+            store.counts()["articles"] == 0
+            and not store.all_decisions()
+            and store.audit_entries(limit=1)[0] == 0
+            and not store.editor_records()
+        )
+
+    def reindex(self, batch_size: int | None = None, fresh: bool = False) -> SwitchJob:
+        """Re-embed every passage and question with the current encoder and relink every question.
+
+        A model switch to the same model (learning/switch.py): vectors are staged beside the live
+        ones in batches of `batch_size` texts, one transaction each, then swapped in with freshly
+        computed links in one transaction, so readers never see a half-built index. After a crash
+        the live index is intact and the next reindex resumes from the staged batches (`fresh`
+        discards them first). Raises RuntimeError when the run fails.
+        """
+        if fresh:
+            self.store.discard_staged()
+        job = SwitchJob(self.model_name, self.encoder.model_id)
+        run_switch(self, self.encoder, job, batch=batch_size or self.settings.reindex_batch_size)
+        if job.state != "done":
+            raise RuntimeError(f"reindex failed: {job.error}")
+        return job
+
     def _relink_locked(self, changed: set[str]) -> int:
+        recorded = self.store.pending_articles()  # also those of an ingest that died before relinking
+        changed = changed | set(recorded)
         snapshot = self._rebuild()
         pending = set(self.store.questions_to_link())
         if changed:
-            stored = self.store.last_candidate_scores()
-            pending |= could_enter(snapshot, changed, stored, self.settings.candidates)
-        if not pending:
-            return 0
-        links = compute_links(snapshot, sorted(pending), self.settings.candidates)
-        self.store.replace_links(links)
+            floors = self._candidate_floors(snapshot)
+            pending |= could_enter(snapshot, changed, floors, self.settings.candidates, pending)
+        links = compute_links(snapshot, sorted(pending), self.settings.candidates) if pending else {}
+        if links:
+            self._write_index(lambda: self.store.replace_links(links))
+            if self._floors is not None and self._snapshot is not None and self._floors.generation == self._snapshot.generation:
+                self._floors.remember(self._snapshot.table, links)
+            else:
+                self._floors = None  # another process wrote too: read them again when next needed
+        # Forget a pending article only once the version recorded for it was linked (another process
+        # may be writing a newer one right now).
+        done = {a: h for a, h in recorded.items() if (row := snapshot.articles.get(a)) and row.content_hash == h}
+        if done:
+            self.store.clear_pending_articles(done)
         self._rebuild()
+        self._recluster_if_needed()
         return len(links)
+
+    def _candidate_floors(self, snapshot: Snapshot) -> CandidateFloors:
+        """Stored candidate counts and lowest scores by question row: read from the store once, then
+        kept up to date with the links this process writes (read again after another process wrote)."""
+        if self._floors is None or self._floors.generation != snapshot.generation:
+            self._floors = CandidateFloors(snapshot.generation, snapshot.table, self.store.last_candidate_scores())
+        return self._floors
 
     def _embed(self, changed: list[tuple[Article, str]], progress: bool) -> list[StoredArticle]:
         split = [article_passages(a, self.encoder.count_tokens, self.encoder.max_tokens) or [a.title] for a, _ in changed]
@@ -215,9 +359,16 @@ class Engine:
         return found.question, [r.link for r in found.effective.ranked]
 
     def is_gap(self, links: Sequence[LinkRow]) -> bool:
-        return not links or links[0].score < self.settings.gap_threshold
+        return not links or max(link.score for link in links) < self.thresholds.gap_score
 
     def dive_deeper(self, article_id: str) -> DiveDeeper | None:
+        # One database snapshot for the whole answer: a relink committing meanwhile is seen whole or not at
+        # all. The index is brought up to date first, outside it.
+        self.snapshot()
+        with self.store.consistent_read():
+            return self._dive_deeper(article_id)
+
+    def _dive_deeper(self, article_id: str) -> DiveDeeper | None:
         article = self.store.get_article_row(article_id)
         if article is None:
             return None
@@ -226,17 +377,23 @@ class Engine:
         incoming = self.store.links_to(article_id, 0.0)
         other_ids = [link.question_id for link in incoming]
         links = self.store.links_of([q.id for q in own] + other_ids)
-        questions = {q.id: q for q in snapshot.questions}
+        table = snapshot.table
+        questions = {q.id: q for q in own}
         for question_id in other_ids:
-            if question_id not in questions and (row := self.store.get_question(question_id)):
-                questions[question_id] = row
+            row = table.row_of.get(question_id)
+            if row is not None:
+                questions[question_id] = table.rows[row]
+            elif found := self.store.get_question(question_id):
+                questions[question_id] = found
         statuses = self._statuses(own + [questions[q] for q in other_ids if q in questions], links)
         answers = {s.question.id: s.effective.answer for s in statuses}
         rejected = {s.question.id: set(s.decision.rejected) for s in statuses if s.decision}
         incoming = [link for link in incoming if link.article_id not in rejected.get(link.question_id, ())]
-        mine = own_items(own, answers)
+        clusters = self.clusters()
+        mine = one_per_cluster(own_items(own, answers), clusters)
         related = related_items(article_id, incoming, questions, answers, snapshot, self.settings.related_threshold)
         related = drop_duplicates(related, snapshot, self.settings.duplicate_threshold, seen=own)
+        related = one_per_cluster(related, clusters, taken=own)
         related = one_per_answer(related, taken=mine)
         return DiveDeeper(article, mine, related[: self.settings.max_related])
 
@@ -274,27 +431,41 @@ class Engine:
             return self._statuses(self.store.questions_of(article_id))
         return self._statuses([q for q, _ in self.store.best_links()])
 
+    def question_statuses(self, questions: Sequence[QuestionRow]) -> list[QuestionStatus]:
+        return self._statuses(questions)
+
     def _statuses(
         self, questions: Sequence[QuestionRow], links: dict[str, list[LinkRow]] | None = None
     ) -> list[QuestionStatus]:
         missing = [q.id for q in questions if links is None or q.id not in links]
         links = {**(links or {}), **(self.store.links_of(missing) if missing else {})}
         decisions = self.store.decisions_for([(q.article_id, q.key) for q in questions])
+        superseded = self.store.superseded_map()
         targets = {t for d in decisions.values() if (t := d.pinned or d.approved)}
+        targets |= {successor(t, superseded) for t in targets}
         existing = set(self.store.article_rows(sorted(targets))) if targets else set()
+        dates = self.snapshot().checked_on
         out = []
         for question in questions:
             decision = decisions.get((question.article_id, question.key))
-            ranked = links.get(question.id, [])
-            out.append(
-                QuestionStatus(
-                    question,
-                    decision,
-                    ranked,
-                    effective(question.id, decision, ranked, self.settings.gap_threshold, existing),
-                )
-            )
+            ranked = self._candidates(question, links.get(question.id, []), superseded, dates)
+            shown = _follow(decision, superseded) if decision is not None and superseded else decision
+            out.append(QuestionStatus(question, decision, ranked, self._effective(question, shown, ranked, existing)))
         return out
+
+    def _candidates(
+        self, question: QuestionRow, links: list[LinkRow], superseded: dict[str, str], dates: dict
+    ) -> list[LinkRow]:
+        """The model's candidates as served: superseded fact checks replaced by their successor, then
+        close calls given to the more recently checked fact check."""
+        links = follow_superseded(links, superseded, question.article_id)
+        return prefer_recent(links, dates, self.settings.freshness_margin)
+
+    def _effective(
+        self, question: QuestionRow, decision: Decision | None, links: Sequence[LinkRow], existing: object
+    ) -> Effective:
+        t = self.thresholds
+        return effective(question.id, decision, links, t.gap_score, existing, live_threshold=t.live_score)  # type: ignore[arg-type]
 
     def decide(
         self,
@@ -327,9 +498,24 @@ class Engine:
                     raise
         raise AssertionError("unreachable")
 
+    def decide_each(self, items: Sequence[tuple[str, str, str | None]], editor: str) -> list[QuestionStatus]:
+        """(question id, action, fact check or None) items, each with its own action, all or nothing."""
+        for attempt in range(3):
+            try:
+                return self._decide_once([(q, t) for q, _, t in items], [a for _, a, _ in items], editor, None)
+            except VersionConflict:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     def _decide_once(
-        self, items: Sequence[tuple[str, str | None]], action: str, editor: str, expected_version: int | None
+        self,
+        items: Sequence[tuple[str, str | None]],
+        action: str | Sequence[str],
+        editor: str,
+        expected_version: int | None,
     ) -> list[QuestionStatus]:
+        actions = [action] * len(items) if isinstance(action, str) else list(action)
         now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
         questions = []
         for n, (question_id, _) in enumerate(items):
@@ -345,12 +531,13 @@ class Engine:
         pending: dict[tuple[str, str], Decision] = {}
         changes: list[tuple[int, Decision, AuditEntry]] = []
         for n, ((_, target), status) in enumerate(zip(items, statuses)):
+            action = actions[n]
             question = status.question
             key = (question.article_id, question.key)
             base = pending.get(key) or status.decision or Decision(question.article_id, question.key)
             if expected_version is not None and base.version != expected_version:
                 raise VersionConflict(question.article_id, question.key, base.version)
-            current = effective(question.id, base, status.links, self.settings.gap_threshold, rows)
+            current = self._effective(question, base, status.links, rows)
             chosen = target or default_target(action, current)
             try:
                 new = apply_action(
@@ -388,6 +575,155 @@ class Engine:
         self.store.save_decisions(changes)
         return self._statuses(questions)
 
+    # -- learning: calibrated confidence, clusters, superseded fact checks, model switch ----------
+    def _set_calibrator(self, strict: bool = True) -> None:
+        """strict (at open): a configured calibrator file that does not fit the encoder is an error;
+        after a model switch it is skipped with a warning (the automatic lookup applies)."""
+        s = self.settings
+        try:
+            found = find_calibrator(s.calibration, s.models_dir, self.model_name, self.encoder.model_id)
+        except CalibrationError:
+            if strict:
+                raise
+            log.warning("RECOMMENDER_CALIBRATION does not fit %s any more: looking for one that does", self.encoder.model_id)
+            found = find_calibrator("auto", s.models_dir, self.model_name, self.encoder.model_id)
+        self.calibrator: Calibrator | None = found
+        self.thresholds: Thresholds = thresholds_for(self.calibrator, s.review_threshold, s.auto_approve_threshold, s.gap_threshold)
+        if self.calibrator is None and s.calibration != "none":
+            log.warning("no calibrator fits %s: raw scores and gap_threshold decide", self.encoder.model_id)
+
+    def set_thresholds(self, review: float | None = None, auto_approve: float | None = None) -> Thresholds:
+        """Change the probability thresholds of this engine (RECOMMENDER_REVIEW/AUTO_APPROVE_THRESHOLD)."""
+        update = {k: v for k, v in (("review_threshold", review), ("auto_approve_threshold", auto_approve)) if v is not None}
+        self.settings = self.settings.model_copy(update=update)
+        s = self.settings
+        self.thresholds = thresholds_for(self.calibrator, s.review_threshold, s.auto_approve_threshold, s.gap_threshold)
+        return self.thresholds
+
+    def confidence(self, score: float) -> float | None:
+        """The calibrated probability that an editor approves a link of this score (None: uncalibrated)."""
+        return None if self.calibrator is None else round(self.calibrator.probability(score), 4)
+
+    def clusters(self) -> dict[str, str]:
+        """Question id -> duplicate cluster id (questions in a cluster of two or more)."""
+        counters = self.store.counters()
+        cached = self._clusters
+        if cached is not None and cached[0] == counters:
+            return cached[1]
+        found = self.store.all_clusters()
+        self._clusters = (counters, found)
+        return found
+
+    def _cluster_fingerprint(self, snapshot: Snapshot) -> str:
+        """Which questions (ids and wordings), model and threshold the clusters come from. The question
+        part is the table's order-independent digest, kept up to date by each write (no pass over all)."""
+        import hashlib
+
+        table = snapshot.table
+        key = f"2|{self.encoder.model_id}|{self.settings.cluster_threshold}|{int(table.alive.sum())}|{table.digest:016x}"
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def _recluster_if_needed(self) -> None:
+        """Recompute duplicate clusters when the questions changed (needs scikit-learn; a serving-only
+        install keeps the stored clusters and the widget's cosine duplicate filter)."""
+        snapshot = self._snapshot or self._rebuild()
+        fingerprint = self._cluster_fingerprint(snapshot)
+        stored = self.store.cluster_fingerprint()
+        changes, self._question_changes = self._question_changes, []
+        if stored == fingerprint or not sklearn_available():
+            self._clustered_fingerprint = stored
+            return
+        if changes and stored is not None and stored == self._clustered_fingerprint:
+            # The stored clusters were current before this process's writes: redo only what they touch.
+            diff = update_clusters(snapshot.table, changes, self.settings.cluster_threshold)
+            self.store.update_clusters(diff.assign, diff.unassign, fingerprint)
+        else:
+            self.recluster(snapshot, fingerprint)
+        self._clustered_fingerprint = fingerprint
+
+    def recluster(self, snapshot: Snapshot | None = None, fingerprint: str | None = None) -> dict[str, str]:
+        snapshot = snapshot or self._rebuild()
+        questions = snapshot.questions
+        found = cluster_questions(
+            [q.id for q in questions], [q.key for q in questions], snapshot.question_vectors, self.settings.cluster_threshold
+        )
+        self.store.replace_clusters(found, fingerprint or self._cluster_fingerprint(snapshot))
+        return found
+
+    def cluster_members(self, question_id: str) -> list[QuestionRow]:
+        """The other questions of a question's cluster."""
+        clusters = self.clusters()
+        cluster = clusters.get(question_id)
+        if cluster is None:
+            return []
+        ids = sorted(q for q, c in clusters.items() if c == cluster and q != question_id)
+        return [row for q in ids if (row := self.store.get_question(q)) is not None]
+
+    def supersede(self, article_id: str, by_article_id: str | None, editor: str) -> None:
+        """Mark a fact check superseded by a newer one (None: not superseded any more), audited.
+        Raises LookupError for unknown articles and DecisionError for a self-reference or a cycle."""
+        wanted = [article_id] + ([by_article_id] if by_article_id else [])
+        rows = self.store.article_rows(wanted)
+        for name in wanted:
+            if name not in rows:
+                raise LookupError(f"article {name!r} not found")
+        current = self.store.superseded_map()
+        if by_article_id is not None:
+            if by_article_id == article_id:
+                raise DecisionError("a fact check cannot supersede itself")
+            if successor(by_article_id, current) == article_id:
+                raise DecisionError(f"{by_article_id!r} is itself superseded by {article_id!r}: that would be a cycle")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        entry = AuditEntry(
+            at=now,
+            editor=editor,
+            action="supersede" if by_article_id else "unsupersede",
+            question_id="",
+            question_key="",
+            article_id=article_id,
+            target_id=by_article_id,
+            before={"superseded_by": current.get(article_id)},
+            after={"superseded_by": by_article_id},
+        )
+        self.store.set_superseded(article_id, by_article_id, entry)
+
+    def switch_model(self, name: str, background: bool = True, encoder: Encoder | None = None) -> SwitchJob:
+        """Re-embed everything with model `name` (or `encoder`) beside the live vectors and swap at once
+        (see learning/switch.py). Raises RuntimeError while another switch runs; loading errors raise here."""
+        if self.switch_job is not None and self.switch_job.running:
+            raise RuntimeError(f"a switch to {self.switch_job.name!r} is already running")
+        encoder = encoder or create_encoder(name, self.settings.models_dir, backend=self.settings.backend)
+        job = SwitchJob(name, encoder.model_id)
+        self.switch_job = job
+        if encoder.model_id == self.encoder.model_id:
+            job.state, job.finished = "done", job.started
+            return job
+        if background:
+            job.thread = threading.Thread(target=run_switch, args=(self, encoder, job), name="model-switch", daemon=True)
+            job.thread.start()
+        else:
+            run_switch(self, encoder, job)
+        return job
+
+    def _use_encoder(self, encoder: Encoder, name: str) -> None:
+        """Serve with another encoder whose vectors are now live (after a swap, here or in another process)."""
+        self.encoder = encoder
+        self.model_name = name
+        self.store.model_id = encoder.model_id
+        self._set_calibrator(strict=False)
+        self._rebuild()
+
+    def _follow_live_model(self) -> None:
+        """Another process switched the database's model: load that encoder before reading its vectors."""
+        name, model_id = self.store.live_model()
+        if not name or not model_id or model_id == self.encoder.model_id or self.store.stored_model_ids() != {model_id}:
+            return
+        log.warning("the database was switched to %s (%s): loading it", name, model_id)
+        self.encoder = create_encoder(name, self.settings.models_dir, backend=self.settings.backend)
+        self.model_name = name
+        self.store.model_id = self.encoder.model_id
+        self._set_calibrator(strict=False)
+
     def _score(self, question: QuestionRow, target: str, links: Sequence[LinkRow]) -> float | None:
         """The model's score of a fact check for a question, also when it is not a stored candidate."""
         for link in links:
@@ -402,3 +738,36 @@ class Engine:
             vectors=vector[None, :] if vector is not None else None,
         )[0]
         return next((h.score for h in hits if h.doc_id == target), None)
+
+
+def _question_change(
+    before: Snapshot, after: Snapshot, written: Sequence[StoredArticle], deleted: Sequence[str]
+) -> QuestionChange:
+    """The questions a write removed (as they were) and added, for updating duplicate clusters."""
+    articles = {item.article.id for item in written} | set(deleted)
+    table = before.table
+    removed = tuple(
+        (table.rows[r].id, table.rows[r].key, table.vectors[r].copy()) for a in articles for r in table.by_article.get(a, ())
+    )
+    added = tuple(after.table.rows[r].id for a in articles for r in after.table.by_article.get(a, ()))
+    return QuestionChange(removed, added)
+
+
+def _live_model_name(settings: Settings) -> str | None:
+    """The model a database was switched to, read without loading any model."""
+    if not settings.database_url and not settings.db.exists():
+        return None
+    store = open_store(settings, model_id="-")
+    try:
+        return store.live_model()[0]
+    finally:
+        store.close()
+
+
+def _follow(decision: Decision, superseded: dict[str, str]) -> Decision:
+    """A decision whose pinned or approved fact check was superseded shows the successor instead."""
+    pinned = successor(decision.pinned, superseded) if decision.pinned else None
+    approved = successor(decision.approved, superseded) if decision.approved else None
+    if (pinned, approved) == (decision.pinned, decision.approved):
+        return decision
+    return replace(decision, pinned=pinned, approved=approved)

@@ -11,21 +11,31 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests choose their store themselves: an operator's PostgreSQL in the environment must never be written to.
+for _name in ("RECOMMENDER_DATABASE_URL", "RECOMMENDER_DATABASE_READ_URL"):
+    os.environ.pop(_name, None)
 
 from recommender.articles.loader import load_paths  # noqa: E402
 from recommender.articles.model import Article  # noqa: E402
 from recommender.config import Settings  # noqa: E402
 from recommender.editorial.auth import hash_token, new_token  # noqa: E402
 from recommender.engine import Engine  # noqa: E402
-from recommender.store.sqlite import SQLiteStore  # noqa: E402
+from recommender.store.base import Store  # noqa: E402
 from tests.fakes import HashingEncoder  # noqa: E402
+from tests.pg import KnownVectors, PgServer, PostgresUnavailable, connect_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 SHARED = ROOT.parent / "shared"
 
 
-def add_editor(store: SQLiteStore, name: str) -> str:
+# Modules whose tests run on both stores override the `store_backend` fixture with these params:
+#     @pytest.fixture(params=BOTH_STORES)
+#     def store_backend(request): return request.param
+BOTH_STORES = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
+
+
+def add_editor(store: Store, name: str) -> str:
     """A new editor token (what `recommender editors add NAME` prints)."""
     token = new_token()
     store.add_editor(name, hash_token(token))
@@ -43,8 +53,42 @@ def fake_encoder() -> HashingEncoder:
 
 
 @pytest.fixture()
-def settings(tmp_path: Path) -> Settings:
-    return Settings(db=tmp_path / "test.db", cache_dir=tmp_path / "cache", refresh_seconds=0)
+def store_backend() -> str:
+    """The store a test runs on: SQLite, unless its module asks for both (BOTH_STORES).
+
+    RECOMMENDER_TEST_STORE=postgres runs every test built on these fixtures on PostgreSQL instead.
+    """
+    return os.environ.get("RECOMMENDER_TEST_STORE", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """The PostgreSQL + pgvector test server (scripts/start_postgres.sh); skips when it cannot start."""
+    try:
+        server = connect_server()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL with pgvector could not be started, so the PostgreSQL runs are skipped: {exc}")
+    yield server
+    server.drop_all_of_this_session()
+
+
+@pytest.fixture()
+def database_url(store_backend: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for SQLite; for PostgreSQL the URL of an empty database of this test's own."""
+    if store_backend != "postgres":
+        yield None
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    name = server.create()
+    yield server.url_of(name)
+    server.drop(name)
+
+
+@pytest.fixture()
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(
+        db=tmp_path / "test.db", database_url=database_url, cache_dir=tmp_path / "cache", refresh_seconds=0
+    )
 
 
 @pytest.fixture()
@@ -58,7 +102,8 @@ def fake_engine(settings: Settings, fake_encoder: HashingEncoder) -> Iterator[En
 def real_encoder():  # type: ignore[no-untyped-def]
     from recommender.embedding.factory import create_encoder
 
-    return create_encoder("all-MiniLM-L6-v2", ROOT / "models")
+    # The service's default backend: servers started by the tests then find their vectors current.
+    return create_encoder("all-MiniLM-L6-v2", ROOT / "models", backend=Settings().backend)
 
 
 @pytest.fixture(scope="session")
@@ -79,10 +124,36 @@ def sample_engine(sample_db: Path, real_encoder) -> Iterator[Engine]:  # type: i
     engine.close()
 
 
+@pytest.fixture(scope="session")
+def sample_pg(pg_server: PgServer, sample_db: Path, real_encoder, sample_articles) -> str:  # type: ignore[no-untyped-def]
+    """The sample corpus in a PostgreSQL database, made once and used as a template (copied per test).
+
+    Its vectors are the SQLite sample's (KnownVectors): the same model, without encoding it all again.
+    """
+    name = pg_server.create()
+    encoder = KnownVectors(real_encoder, sample_db)
+    engine = Engine.open(Settings(database_url=pg_server.url_of(name), models_dir=ROOT / "models"), encoder=encoder)
+    engine.ingest(sample_articles)
+    engine.close()
+    return name
+
+
 @pytest.fixture()
-def writable_sample_engine(sample_db: Path, tmp_path: Path, real_encoder) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+def sample_settings(store_backend: str, tmp_path: Path, sample_db: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """Settings of a writable copy of the ingested sample, on this test's store backend."""
+    if store_backend == "postgres":
+        server: PgServer = request.getfixturevalue("pg_server")
+        name = server.create(template=request.getfixturevalue("sample_pg"))
+        yield Settings(database_url=server.url_of(name), models_dir=ROOT / "models", refresh_seconds=0)
+        server.drop(name)
+        return
     path = tmp_path / "copy.db"
     shutil.copy(sample_db, path)
-    engine = Engine.open(Settings(db=path, models_dir=ROOT / "models", refresh_seconds=0), encoder=real_encoder)
+    yield Settings(db=path, models_dir=ROOT / "models", refresh_seconds=0)
+
+
+@pytest.fixture()
+def writable_sample_engine(sample_settings: Settings, real_encoder) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    engine = Engine.open(sample_settings, encoder=real_encoder)
     yield engine
     engine.close()

@@ -13,7 +13,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recommender import __version__
-from recommender.api.routes import articles, editor, health, pages, questions, widget
+from recommender.api import openapi
+from recommender.api.bodylimit import BodyLimit
+from recommender.api.ratelimit import TokenBucketLimiter
+from recommender.api.routes import articles, editor, health, models, pages, questions, widget
+from recommender.api.security import SecurityHeaders
 from recommender.config import Settings
 from recommender.engine import Engine
 
@@ -38,17 +42,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rate_limiter = (
+        TokenBucketLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        if settings.rate_limit_per_minute > 0
+        else None
+    )
     if engine is not None:
         app.state.engine = engine
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_article_bytes):
-            return JSONResponse(
-                {"detail": f"request body over the limit of {settings.max_article_bytes} bytes"}, status_code=413
-            )
-        return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -60,7 +60,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+        detail = str(exc.detail)
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body" and exc.__cause__:
+            detail = f"request body is not readable JSON: {exc.__cause__}"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -77,7 +80,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             max_age=600,
         )
 
-    for module in (widget, questions, articles, editor, health, pages):
+    # Counts bodies sent without Content-Length (chunked) too.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_article_bytes)
+    # Outermost (added last): every response, errors and static files included, gets the headers.
+    app.add_middleware(SecurityHeaders)
+
+    for module in (widget, questions, articles, editor, models, health, pages):
         app.include_router(module.router)
     pages.mount_static(app)
+    openapi.install(app)
     return app

@@ -38,6 +38,7 @@ def candidates(engine: Engine, links: list[LinkRow], with_passages: bool = True)
                 dense=round(link.dense, 4),
                 lexical=round(link.lexical, 4),
                 passage=passage,
+                confidence=engine.confidence(link.score),
             )
         )
     return out
@@ -86,6 +87,7 @@ def ranked_candidates(
                 passage=passage,
                 pinned=entry.pinned,
                 approved=entry.approved,
+                confidence=engine.confidence(link.score),
             )
         )
     return out
@@ -128,6 +130,34 @@ def question_reviews(
                 decision=decision_state(status.decision),
                 candidates=candidates,
                 reasons=list(reasons),
+                confidence=max((c.confidence for c in candidates if c.confidence is not None), default=None),
+                cluster=cluster_out(engine, status),
             )
         )
     return out
+
+
+def cluster_out(engine: Engine, status: QuestionStatus) -> schemas.ClusterOut | None:
+    """The question's duplicate cluster, with the decision of its most recently decided member offered to the rest."""
+    from recommender.learning.offers import offer, source_of
+
+    cluster = engine.clusters().get(status.question.id)
+    if cluster is None:
+        return None
+    members = engine.question_statuses(engine.cluster_members(status.question.id))
+    everyone = [status, *members]
+    source = source_of(everyone)
+    items = offer(source, everyone) if source is not None else []
+    return schemas.ClusterOut(
+        id=cluster,
+        members=[
+            schemas.ClusterMember(
+                question=question_ref(m.question),
+                state=m.effective.state,
+                decided=m.decision is not None and not m.decision.empty,
+            )
+            for m in members
+        ],
+        offer_from=source.question.id if source is not None and items else None,
+        offer=[schemas.OfferItem(question_id=q, action=a, article_id=t) for q, a, t in items],
+    )

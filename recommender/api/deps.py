@@ -12,11 +12,13 @@ from recommender.editorial.auth import Editor, find_editor
 from recommender.engine import Engine
 
 
-def get_engine(request: Request) -> Engine:
+# Async on purpose: FastAPI runs plain `def` dependencies in its thread pool, a thread hop per request
+# for an attribute read.
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

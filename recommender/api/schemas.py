@@ -28,6 +28,9 @@ class Candidate(FactCheck):
     passage: str | None = Field(None, description="The passage of the fact check that matched best.")
     pinned: bool = Field(False, description="An editor pinned this fact check to the question.")
     approved: bool = Field(False, description="An editor approved this suggestion.")
+    confidence: float | None = Field(
+        None, description="Calibrated probability that an editor approves this link (none: no calibrator fits the model)."
+    )
 
 
 class DiveDeeperQuestion(BaseModel):
@@ -114,6 +117,10 @@ class Health(BaseModel):
     pending: int
 
 
+# Largest page offset accepted anywhere: deeper pages are no use, and SQLite integers are 64-bit.
+MAX_OFFSET = 1_000_000
+
+
 class ErrorBody(BaseModel):
     detail: str
 
@@ -160,6 +167,51 @@ class DecisionState(BaseModel):
     updated_at: str | None = None
 
 
+class ClusterMember(BaseModel):
+    question: QuestionRef
+    state: str
+    decided: bool = Field(description="An editor made a decision on this question itself.")
+
+
+class OfferItem(BaseModel):
+    question_id: str
+    action: str
+    article_id: str | None = None
+
+
+class ClusterOut(BaseModel):
+    id: str
+    members: list[ClusterMember] = Field(description="The other questions of the cluster (same question, other wording).")
+    offer_from: str | None = Field(None, description="The question whose decision is offered to the undecided members.")
+    offer: list[OfferItem] = Field(
+        default_factory=list,
+        description="Decisions that would repeat it on the undecided members; accept with POST /v1/clusters/{id}/apply.",
+    )
+
+
+class ClusterApplyIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    from_question_id: str = Field(max_length=200, description="The decided question whose decision to repeat.")
+    question_ids: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        None, max_length=500, description="Only these members (default: every undecided member)."
+    )
+
+
+class SupersedeIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    by_article_id: ArticleIdField | None = Field(
+        description="The newer fact check that replaces this one; null: not superseded any more."
+    )
+
+
+class SupersedeOut(BaseModel):
+    article_id: str
+    superseded_by: str | None
+    superseded: dict[str, str] = Field(description="Every superseded fact check and its successor.")
+
+
 class QuestionReview(BaseModel):
     question: QuestionRef
     source: ArticleRef | None = Field(None, description="The article the question belongs to.")
@@ -169,6 +221,10 @@ class QuestionReview(BaseModel):
     decision: DecisionState
     candidates: list[Candidate]
     reasons: list[str] = Field(default_factory=list, description="Why a changed item needs another look.")
+    confidence: float | None = Field(
+        None, description="Calibrated probability that an editor approves the best candidate (none: uncalibrated)."
+    )
+    cluster: ClusterOut | None = Field(None, description="The question's duplicate cluster, if it has one.")
 
 
 class BulkOut(BaseModel):
@@ -211,7 +267,10 @@ class CoverageResponse(BaseModel):
     questions: int
     counts: dict[str, int] = Field(description="answered, approved (incl. pinned), rejected, gaps, hidden, unreviewed")
     shares: dict[str, float] = Field(description="The counts as shares of all questions.")
-    gap_threshold: float
+    gap_threshold: float = Field(description="Best score below which a question is a gap (from review_threshold when calibrated).")
+    live_threshold: float = Field(description="Best score from which a suggestion goes live unreviewed.")
+    review_threshold: float | None = Field(None, description="The gap threshold as a calibrated probability.")
+    auto_approve_threshold: float | None = Field(None, description="The live threshold as a calibrated probability.")
     histogram: list[HistogramBin] = Field(description="Questions by the score of their best model candidate.")
 
 
@@ -222,3 +281,36 @@ class EditorOut(BaseModel):
 
 class ConflictBody(ErrorBody):
     version: int
+
+
+# -- models ----------------------------------------------------------------------------------------
+class ModelUseIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    name: Annotated[str, Field(pattern=ID_PATTERN, max_length=128)]
+    force: bool = Field(False, description="Switch even when the model card does not show it at least as good.")
+
+
+class SwitchOut(BaseModel):
+    name: str
+    model_id: str
+    state: str = Field(description="staging, swapping, done or failed")
+    done: int
+    total: int
+    error: str | None = None
+    started: str
+    finished: str | None = None
+
+
+class ModelInfo(BaseModel):
+    name: str
+    gate: dict | None = Field(None, description="The model card's verdict: at least as good as its base on held-out data?")
+    created: str | None = None
+
+
+class ModelsOut(BaseModel):
+    live: str
+    model_id: str
+    calibrator: dict | None = Field(None, description="The calibrator in use (none: raw scores).")
+    switch: SwitchOut | None = None
+    trained: list[ModelInfo] = Field(description="Models under models/ with a model card.")

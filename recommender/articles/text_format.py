@@ -90,6 +90,7 @@ def parse_text(text: str, article_id: str, source: str | None = None) -> Article
         raise ArticleError("'Fact check:' line has no question or claim", source, title_at + 1)
 
     checked_on: dt.date | None = None
+    checked_line = title_at + 1
     summary = _Block("summary", title_at + 1)
     sections: list[_Block] = []
     questions: list[tuple[int, str]] = []
@@ -108,6 +109,7 @@ def parse_text(text: str, article_id: str, source: str | None = None) -> Article
         checked = _CHECKED.match(line)
         if checked and checked_on is None and not sections and not summary.paragraphs:
             checked_on = parse_date(checked.group("date"))
+            checked_line = number
             if checked_on is None:
                 raise ArticleError(f"unreadable date {checked.group('date')!r} (expected e.g. 'October 4, 2025')", source, number)
             continue
@@ -147,7 +149,8 @@ def parse_text(text: str, article_id: str, source: str | None = None) -> Article
             questions=[q for _, q in questions],
         )
     except ValidationError as exc:
-        raise ArticleError(_first_error(exc), source, title_at + 1) from None
+        field = exc.errors()[0]["loc"][:1]
+        raise ArticleError(_first_error(exc), source, checked_line if field == ("checked_on",) else title_at + 1) from None
 
 
 def _first_error(exc: ValidationError) -> str:

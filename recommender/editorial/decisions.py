@@ -28,7 +28,8 @@ __all__ = [
 
 Action = Literal["approve", "reject", "pin", "hide", "unhide", "gap", "clear"]
 ACTIONS: tuple[str, ...] = ("approve", "reject", "pin", "hide", "unhide", "gap", "clear")
-State = Literal["pinned", "approved", "suggested", "gap", "hidden"]
+# suggested: the model's answer is live unreviewed; pending: it waits for an editor (not shown yet).
+State = Literal["pinned", "approved", "suggested", "pending", "gap", "hidden"]
 
 
 class DecisionError(ValueError):
@@ -77,8 +78,12 @@ def effective(
     links: Sequence[LinkRow],
     gap_threshold: float,
     existing: Container[str] = (),
+    live_threshold: float | None = None,
 ) -> Effective:
     """Apply a decision to the model's ranked links.
+
+    Undecided questions: best score below `gap_threshold` is a gap, from `live_threshold` (default:
+    the gap threshold) the answer goes live unreviewed, in between it is pending (waits for review).
 
     `existing` holds the ids of fact checks that still exist among the pinned/approved targets: a
     deleted target no longer shows (the review queue lists the question as changed).
@@ -106,8 +111,11 @@ def effective(
         return Effective("pinned", ranked, ranked[0])
     if approved:
         return Effective("approved", ranked, ranked[0])
-    if not ranked or ranked[0].link.score < gap_threshold:
+    best = max((r.link.score for r in ranked), default=None)
+    if best is None or best < gap_threshold:
         return Effective("gap", ranked, None)
+    if live_threshold is not None and best < live_threshold:
+        return Effective("pending", ranked, None)
     return Effective("suggested", ranked, ranked[0])
 
 
@@ -117,7 +125,7 @@ def default_target(action: str, current: Effective) -> str | None:
         return None
     if current.answer is not None:
         return current.answer.link.article_id
-    return current.ranked[0].link.article_id if current.ranked else None
+    return current.ranked[0].link.article_id if current.ranked else None  # a pending or gap question's best
 
 
 def apply_action(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -26,20 +26,38 @@ class Status(Protocol):
 class ReviewItem:
     status: Status
     reasons: list[str]  # why a "changed" item needs another look
+    members: tuple[Status, ...] = ()  # other questions of its duplicate cluster in the same queue
+
+
+def group_clusters(items: Sequence[ReviewItem], clusters: Mapping[str, str]) -> list[ReviewItem]:
+    """One item per duplicate cluster: the most urgent member leads, the others ride along as members."""
+    out: list[ReviewItem] = []
+    lead: dict[str, int] = {}
+    for item in items:
+        cluster = clusters.get(item.status.question.id)
+        if cluster is None:
+            out.append(item)
+        elif cluster in lead:
+            first = out[lead[cluster]]
+            out[lead[cluster]] = ReviewItem(first.status, first.reasons, (*first.members, item.status))
+        else:
+            lead[cluster] = len(out)
+            out.append(item)
+    return out
 
 
 def queue(statuses: Sequence[Status], kind: str, hashes: dict[str, str]) -> list[ReviewItem]:
     """Items of one kind of the review queue, most urgent first.
 
-    unreviewed: the widget shows a model suggestion nobody confirmed; lowest confidence first.
+    unreviewed: a model suggestion nobody confirmed, live or waiting for review; lowest confidence first.
     changed: an approved or pinned fact check was edited or deleted, or the model dropped the approved
     one (`hashes`: current content hash of each existing fact check); oldest decision first.
     gaps: nothing answers the question (an editor said so, or no candidate scores well); marked ones
     first, then the worst-answered.
     """
     if kind == "unreviewed":
-        found = [ReviewItem(s, []) for s in statuses if s.effective.state == "suggested"]
-        found.sort(key=lambda i: (i.status.effective.answer.link.score, i.status.question.id))  # type: ignore[union-attr]
+        found = [ReviewItem(s, []) for s in statuses if s.effective.state in ("suggested", "pending")]
+        found.sort(key=lambda i: (max(r.link.score for r in i.status.effective.ranked), i.status.question.id))
         return found
     if kind == "changed":
         found = []
@@ -69,7 +87,8 @@ class Coverage:
     rejected: int  # at least one suggestion was rejected
     gaps: int
     hidden: int
-    unreviewed: int
+    unreviewed: int  # live or pending suggestions nobody reviewed
+    pending: int  # of those, the ones waiting for review (not shown)
     histogram: list[tuple[float, float, int]]  # (from, to, questions whose best model score falls there)
 
     def share(self, count: int) -> float:
@@ -77,7 +96,7 @@ class Coverage:
 
 
 def coverage(statuses: Sequence[Status], bins: int = 10) -> Coverage:
-    counts = {"answered": 0, "approved": 0, "rejected": 0, "gaps": 0, "hidden": 0, "unreviewed": 0}
+    counts = {"answered": 0, "approved": 0, "rejected": 0, "gaps": 0, "hidden": 0, "unreviewed": 0, "pending": 0}
     histogram = [0] * bins
     for s in statuses:
         state = s.effective.state
@@ -86,7 +105,8 @@ def coverage(statuses: Sequence[Status], bins: int = 10) -> Coverage:
         counts["rejected"] += bool(s.decision and s.decision.rejected)
         counts["gaps"] += state == "gap"
         counts["hidden"] += state == "hidden"
-        counts["unreviewed"] += state == "suggested"
+        counts["unreviewed"] += state in ("suggested", "pending")
+        counts["pending"] += state == "pending"
         if s.links:
             score = min(max(s.links[0].score, 0.0), 1.0)
             histogram[min(int(score * bins), bins - 1)] += 1

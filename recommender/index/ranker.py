@@ -45,20 +45,49 @@ class Ranker:
         config: RankerConfig,
         dense: DenseIndex | None = None,
         lexical: LexicalIndex | None = None,
+        alive: np.ndarray | None = None,
     ) -> None:
         if config.method in ("dense", "hybrid") and (dense is None or encoder is None):
             raise ValueError(f"method {config.method!r} needs an encoder and a dense index")
         if config.method in ("lexical", "hybrid") and lexical is None:
             raise ValueError(f"method {config.method!r} needs a lexical index")
         self.doc_ids = list(doc_ids)
-        self._position = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
+        # Positions of replaced or deleted documents stay (dead) until the next full build: see with_changes.
+        self.alive = alive if alive is not None else np.ones(len(self.doc_ids), dtype=bool)
+        self._dead = np.flatnonzero(~self.alive)
+        self._position = {doc_id: i for i, doc_id in enumerate(self.doc_ids) if self.alive[i]}
         self.encoder = encoder
         self.config = config
         self.dense = dense
         self.lexical = lexical
 
+    def with_changes(
+        self, added: Sequence[tuple[str, np.ndarray, str]], removed: Collection[str] = ()
+    ) -> Ranker:
+        """A new Ranker with documents (id, passage vectors, text) added (replacing any of the same id)
+        and the ids in `removed` gone. This one is unchanged; the two share every unchanged row.
+
+        Replaced documents keep their position, dead (never ranked), and new ones are appended, so ties
+        between exactly equal scores may order differently than after a full build.
+        """
+        gone = [self._position[d] for d in {*removed, *(a[0] for a in added)} if d in self._position]
+        alive = np.concatenate([self.alive, np.ones(len(added), dtype=bool)])
+        alive[gone] = False
+        dense = self.dense.appended([a[1] for a in added]) if self.dense is not None else None
+        lexical = self.lexical.updated([a[2] for a in added], gone) if self.lexical is not None else None
+        return Ranker([*self.doc_ids, *(a[0] for a in added)], self.encoder, self.config, dense, lexical, alive)
+
+    def position(self, doc_id: str) -> int | None:
+        """Where a live document sits in the score vectors."""
+        return self._position.get(doc_id)
+
+    @property
+    def live_size(self) -> int:
+        return len(self._position)
+
     @property
     def size(self) -> int:
+        """Positions in the score vectors, dead ones included (see live_size)."""
         return len(self.doc_ids)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray | None:
@@ -107,13 +136,17 @@ class Ranker:
             dense = self.dense.scores(vectors)
         if self.config.method != "dense":
             assert self.lexical is not None
-            raw = np.stack([self.lexical.scores(t) for t in texts]) if self.size else np.zeros(shape, np.float32)
+            raw = self.lexical.scores_batch(texts) if self.size else np.zeros(shape, np.float32)
             lexical = saturate(raw, self.config.lexical_saturation)
         if self.config.method == "dense":
-            return dense, lexical, dense
-        if self.config.method == "lexical":
-            return dense, lexical, lexical
-        return dense, lexical, combine(dense, lexical, self.config.dense_weight)
+            combined = dense.copy() if len(self._dead) else dense
+        elif self.config.method == "lexical":
+            combined = lexical.copy() if len(self._dead) else lexical
+        else:
+            combined = combine(dense, lexical, self.config.dense_weight)
+        if len(self._dead):
+            combined[:, self._dead] = -np.inf  # replaced or deleted documents are never ranked
+        return dense, lexical, combined
 
     def _top(
         self,

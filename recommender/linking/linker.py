@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from recommender.index.fusion import combine
+from recommender.index.fusion import combine, saturate
 from recommender.index.ranker import Hit
 from recommender.index.snapshot import Snapshot
+from recommender.linking.floors import CandidateFloors
 from recommender.store.base import LinkRow
 
 
@@ -19,50 +20,67 @@ def link_rows(question_id: str, hits: Sequence[Hit]) -> list[LinkRow]:
     ]
 
 
+def question_scores(snapshot: Snapshot, docs: Sequence[int]) -> Iterator[np.ndarray]:
+    """Per document (ranker position): its score for every question row, as Ranker.rank_batch gives it
+    (fused, on the question text as cleaned for ranking), computed for all questions at once."""
+    ranker, table = snapshot.ranker, snapshot.table
+    method = ranker.config.method
+    zeros = np.zeros(len(table), dtype=np.float32)
+    lexical: dict[int, np.ndarray] = {}
+    if method != "dense" and ranker.lexical is not None:
+        for doc, weights in ranker.lexical.weights(docs):
+            lexical[doc] = saturate(table.token_sums(weights), ranker.config.lexical_saturation)
+    for doc in docs:
+        dense = zeros
+        if method != "lexical" and ranker.dense is not None:
+            dense = (table.vectors @ ranker.dense.passages(doc).T).max(axis=1)
+        if method == "dense":
+            yield dense
+        elif method == "lexical":
+            yield lexical.get(doc, zeros)
+        else:
+            yield combine(dense, lexical.get(doc, zeros), ranker.config.dense_weight)
+
+
 def could_enter(
     snapshot: Snapshot,
     changed: Collection[str],
-    stored: dict[str, tuple[int, float]],
+    floors: CandidateFloors,
     candidates: int,
+    pending: Collection[str] = (),
 ) -> set[str]:
-    """Questions whose stored candidates a changed article might now join.
+    """Questions whose stored candidates a changed article now joins.
 
-    Exact pruning: lexical evidence is bounded by 1, so a question whose dense score for every
-    changed article cannot lift the combined score above its lowest stored candidate is skipped.
+    Each changed article is scored exactly against every question at once, as the ranker would score
+    it (best-passage cosine with the question vectors, BM25 of the article's terms with the questions'
+    tokens, fused), and a question is affected when that beats its lowest stored candidate, or fewer
+    than `candidates` are stored. Questions that pointed at a changed article are marked for
+    relinking by the store; an article's own questions never link to it. Questions already
+    `pending` (relinked anyway) are not scored.
     """
-    ranker = snapshot.ranker
-    positions = [i for i, doc in enumerate(ranker.doc_ids) if doc in changed]
-    if not positions or not snapshot.questions:
+    table = snapshot.table
+    positions = [p for doc in changed if (p := snapshot.ranker.position(doc)) is not None]
+    if not positions or not len(table) or len(pending) >= int(table.alive.sum()):
         return set()
-    method = ranker.config.method
-    if method == "lexical" or ranker.dense is None:
-        return {q.id for q in snapshot.questions}
-    dense = ranker.dense
-    best = np.full(len(snapshot.questions), -np.inf, dtype=np.float32)
-    for doc in positions:
-        block = dense.vectors[dense.offsets[doc] : dense.offsets[doc + 1]]
-        best = np.maximum(best, (snapshot.question_vectors @ block.T).max(axis=1))
-    bound = best if method == "dense" else combine(best, np.float32(1.0), ranker.config.dense_weight)
-    affected: set[str] = set()
-    for question, upper in zip(snapshot.questions, bound):
-        if question.article_id in changed:
-            continue  # its own article is never a candidate
-        count, lowest = stored.get(question.id, (0, -np.inf))
-        if count < candidates or upper > lowest:
-            affected.add(question.id)
-    return affected
+    best = np.full(len(table), -np.inf, dtype=np.float32)
+    for scores in question_scores(snapshot, positions):
+        np.maximum(best, scores, out=best)
+    wanted = table.alive & ((floors.count < candidates) | (best > floors.lowest))
+    for article_id in changed:
+        wanted[list(table.by_article.get(article_id, ()))] = False  # its own article is never a candidate
+    return {table.rows[r].id for r in np.flatnonzero(wanted)}
 
 
 def compute_links(
     snapshot: Snapshot, question_ids: Sequence[str], candidates: int, batch: int = 256
 ) -> dict[str, list[LinkRow]]:
     """Rank every given question (never against its own article) with the stored question vectors."""
-    by_id = {q.id: q for q in snapshot.questions}
-    wanted = [by_id[q] for q in question_ids if q in by_id]
+    table = snapshot.table
+    wanted = [table.rows[r] for q in question_ids if (r := table.row_of.get(q)) is not None]
     links: dict[str, list[LinkRow]] = {}
     for start in range(0, len(wanted), batch):
         chunk = wanted[start : start + batch]
-        vectors = np.stack([snapshot.question_vectors[snapshot.question_row[q.id]] for q in chunk])
+        vectors = table.vectors[[table.row_of[q.id] for q in chunk]]
         results = snapshot.ranker.rank_batch(
             [q.text for q in chunk], candidates, [[q.article_id] for q in chunk], vectors=vectors
         )

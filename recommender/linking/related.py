@@ -99,3 +99,19 @@ def one_per_answer(items: Sequence[Item], taken: Sequence[Item] = ()) -> list[It
             kept.append(item)
             used.add(item.answer.article_id)
     return kept
+
+
+def one_per_cluster(
+    items: Sequence[Item], clusters: Mapping[str, str], taken: Sequence[QuestionRow] = ()
+) -> list[Item]:
+    """At most one question per duplicate cluster, and none from a cluster already shown (`taken`)."""
+    used = {clusters[q.id] for q in taken if q.id in clusters}
+    kept = []
+    for item in items:
+        cluster = clusters.get(item.question.id)
+        if cluster is None:
+            kept.append(item)
+        elif cluster not in used:
+            kept.append(item)
+            used.add(cluster)
+    return kept

@@ -14,7 +14,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,7 +30,11 @@ from recommender.store.base import (
     IndexData,
     LinkRow,
     QuestionRow,
+    StaleStage,
+    Dump,
+    Restore,
     StoredArticle,
+    Superseded,
     VersionConflict,
 )
 
@@ -129,6 +133,43 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO meta (key, value) VALUES ('decisions', '0');
     """,
+    # 3: learning. `superseded`: an editor's word that a newer fact check replaces an older one
+    # (suggestions follow the newer one). `question_clusters`: near-duplicate questions across the
+    # site (recomputed after ingest; writes bump `decisions`, the widget's other ETag counter).
+    # `staged_*`: vectors of another encoder made in the background while the live ones serve;
+    # `swap_model` moves them in with the new links in one transaction.
+    """
+    CREATE TABLE superseded (
+        article_id TEXT PRIMARY KEY,
+        by_article_id TEXT NOT NULL,
+        updated_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE question_clusters (
+        question_id TEXT PRIMARY KEY REFERENCES questions(id) ON DELETE CASCADE,
+        cluster TEXT NOT NULL
+    );
+    CREATE INDEX question_clusters_cluster ON question_clusters(cluster);
+    CREATE TABLE staged_passages (
+        model_id TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        text_hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model_id, article_id, position)
+    );
+    CREATE TABLE staged_questions (
+        model_id TEXT NOT NULL,
+        question_id TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model_id, question_id)
+    );
+    """,
+    # 4: finding the questions to relink after a write was a scan of every question.
+    """
+    CREATE INDEX questions_needs_link ON questions(id) WHERE needs_link = 1;
+    """,
 ]
 
 
@@ -185,12 +226,22 @@ class SQLiteStore:
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction (a WAL snapshot); inside another one it simply joins it."""
         conn = self._conn()
+        if conn.in_transaction:
+            yield conn
+            return
         conn.execute("BEGIN")
         try:
             yield conn
         finally:
             conn.execute("COMMIT")
+
+    @contextmanager
+    def consistent_read(self) -> Iterator[None]:
+        """Every read of this thread inside sees the same committed state (no write half-seen)."""
+        with self._read():
+            yield
 
     def _migrate(self) -> None:
         conn = self._conn()
@@ -254,53 +305,64 @@ class SQLiteStore:
         Questions of a changed article, and questions whose links point at it, are marked for
         relinking in the same transaction, so a crash before relinking loses no work.
         """
-        now = dt.datetime.now(dt.UTC).isoformat()
         with self._write() as conn:
-            for item in items:
-                article = item.article
-                if len(item.passages) != len(item.passage_vectors):
-                    raise ValueError("one vector per passage")
-                if len(article.questions) != len(item.question_vectors):
-                    raise ValueError("one vector per question")
-                conn.execute(
-                    "UPDATE questions SET needs_link = 1 WHERE id IN (SELECT question_id FROM links WHERE article_id = ?)",
-                    (article.id,),
-                )
-                conn.execute(
-                    """INSERT INTO articles (id, title, checked_on, summary, sections, url, topic, body, content_hash, updated_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT(id) DO UPDATE SET title=excluded.title, checked_on=excluded.checked_on,
-                         summary=excluded.summary, sections=excluded.sections, url=excluded.url, topic=excluded.topic,
-                         body=excluded.body, content_hash=excluded.content_hash, updated_at=excluded.updated_at""",
-                    (
-                        article.id,
-                        article.title,
-                        article.checked_on.isoformat() if article.checked_on else None,
-                        article.summary,
-                        json.dumps([s.model_dump() for s in article.sections], ensure_ascii=False),
-                        article.url,
-                        article.topic,
-                        article.body_text(),
-                        item.content_hash,
-                        now,
-                    ),
-                )
-                conn.execute("DELETE FROM passages WHERE article_id = ?", (article.id,))
-                conn.executemany(
-                    "INSERT INTO passages (article_id, position, text, text_hash, model_id, vector) VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (article.id, i, text, _text_hash(text), self.model_id, _blob(vec))
-                        for i, (text, vec) in enumerate(zip(item.passages, item.passage_vectors))
-                    ],
-                )
-                conn.execute("DELETE FROM questions WHERE article_id = ?", (article.id,))
-                conn.executemany(
-                    "INSERT INTO questions (id, article_id, position, text, key, model_id, vector, needs_link) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
-                    [
-                        (q.id, q.article_id, q.position, q.text, q.key, self.model_id, _blob(vec))
-                        for q, vec in zip(article.question_records(), item.question_vectors)
-                    ],
-                )
+            self._write_articles(conn, items)
+
+    def _write_articles(self, conn: sqlite3.Connection, items: Sequence[StoredArticle]) -> None:
+        now = dt.datetime.now(dt.UTC).isoformat()
+        for item in items:
+            article = item.article
+            if len(item.passages) != len(item.passage_vectors):
+                raise ValueError("one vector per passage")
+            if len(article.questions) != len(item.question_vectors):
+                raise ValueError("one vector per question")
+            conn.execute(
+                "UPDATE questions SET needs_link = 1 WHERE id IN (SELECT question_id FROM links WHERE article_id = ?)",
+                (article.id,),
+            )
+            conn.execute(
+                """INSERT INTO articles (id, title, checked_on, summary, sections, url, topic, body, content_hash, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(id) DO UPDATE SET title=excluded.title, checked_on=excluded.checked_on,
+                     summary=excluded.summary, sections=excluded.sections, url=excluded.url, topic=excluded.topic,
+                     body=excluded.body, content_hash=excluded.content_hash, updated_at=excluded.updated_at""",
+                (
+                    article.id,
+                    article.title,
+                    article.checked_on.isoformat() if article.checked_on else None,
+                    article.summary,
+                    json.dumps([s.model_dump() for s in article.sections], ensure_ascii=False),
+                    article.url,
+                    article.topic,
+                    article.body_text(),
+                    item.content_hash,
+                    now,
+                ),
+            )
+            conn.execute("DELETE FROM passages WHERE article_id = ?", (article.id,))
+            conn.executemany(
+                "INSERT INTO passages (article_id, position, text, text_hash, model_id, vector) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (article.id, i, text, _text_hash(text), self.model_id, _blob(vec))
+                    for i, (text, vec) in enumerate(zip(item.passages, item.passage_vectors))
+                ],
+            )
+            # A question kept (same id, same wording key) keeps its links until it is relinked, so
+            # readers are not shown an empty block while an ingest runs; any other goes, links and all.
+            records = article.question_records()
+            kept = {(q.id, q.key) for q in records}
+            existing = conn.execute("SELECT id, key FROM questions WHERE article_id = ?", (article.id,)).fetchall()
+            conn.executemany("DELETE FROM questions WHERE id = ?", [(i,) for i, k in existing if (i, k) not in kept])
+            conn.executemany(
+                """INSERT INTO questions (id, article_id, position, text, key, model_id, vector, needs_link)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+                   ON CONFLICT(id) DO UPDATE SET position=excluded.position, text=excluded.text, key=excluded.key,
+                     model_id=excluded.model_id, vector=excluded.vector, needs_link=1""",
+                [
+                    (q.id, q.article_id, q.position, q.text, q.key, self.model_id, _blob(vec))
+                    for q, vec in zip(records, item.question_vectors)
+                ],
+            )
 
     def delete_article(self, article_id: str) -> bool:
         with self._write() as conn:
@@ -359,17 +421,27 @@ class SQLiteStore:
             article_rows = conn.execute(
                 "SELECT id, title, checked_on, url, topic, content_hash, body FROM articles ORDER BY id"
             ).fetchall()
-            groups: dict[str, list[np.ndarray]] = {}
-            for article_id, blob in conn.execute("SELECT article_id, vector FROM passages ORDER BY article_id, position"):
-                groups.setdefault(article_id, []).append(_vector(blob))
-            question_rows = conn.execute(
-                "SELECT id, article_id, position, text, key, vector FROM questions ORDER BY article_id, position"
-            ).fetchall()
+            # Vectors go straight into one matrix each (with spare rows for the index to append to):
+            # per-row arrays and their blobs would hold every vector two or three times at once.
+            passages = _read_matrix(
+                conn, "SELECT article_id, vector FROM passages ORDER BY article_id, position", "passages"
+            )
+            questions = _read_matrix(
+                conn,
+                "SELECT id, article_id, position, text, key, vector FROM questions ORDER BY article_id, position",
+                "questions",
+            )
         articles = [_article_row(r[:6]) for r in article_rows]
-        vectors = [np.stack(groups[a.id]) for a in articles]
-        questions = [QuestionRow(r[0], r[1], r[2], r[3], r[4]) for r in question_rows]
-        q_vectors = np.stack([_vector(r[5]) for r in question_rows]) if question_rows else np.zeros((0, 0), np.float32)
-        return IndexData(generation, articles, [r[6] for r in article_rows], vectors, questions, q_vectors)
+        matrix, owners = passages
+        starts: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        for row, owner in enumerate(owners):
+            starts.setdefault(owner[0], row)
+            counts[owner[0]] = counts.get(owner[0], 0) + 1
+        vectors = [matrix[starts[a.id] : starts[a.id] + counts[a.id]] for a in articles]
+        q_matrix, q_rows = questions
+        question_list = [QuestionRow(*r) for r in q_rows]
+        return IndexData(generation, articles, [r[6] for r in article_rows], vectors, question_list, q_matrix)
 
     def _foreign_models(self, conn: sqlite3.Connection) -> set[str]:
         ids = {r[0] for r in conn.execute("SELECT DISTINCT model_id FROM passages")}
@@ -385,13 +457,16 @@ class SQLiteStore:
         return {q: (n, s) for q, n, s in rows}
 
     def get_article(self, article_id: str) -> Article | None:
-        row = self._conn().execute(
+        return self._get_article(self._conn(), article_id)
+
+    def _get_article(self, conn: sqlite3.Connection, article_id: str) -> Article | None:
+        row = conn.execute(
             "SELECT id, title, checked_on, summary, sections, url, topic FROM articles WHERE id = ?", (article_id,)
         ).fetchone()
         if row is None:
             return None
         questions = [
-            r[0] for r in self._conn().execute("SELECT text FROM questions WHERE article_id = ? ORDER BY position", (article_id,))
+            r[0] for r in conn.execute("SELECT text FROM questions WHERE article_id = ? ORDER BY position", (article_id,))
         ]
         return Article(
             id=row[0],
@@ -451,7 +526,7 @@ class SQLiteStore:
     def links_to(self, article_id: str, min_score: float) -> list[LinkRow]:
         rows = self._conn().execute(
             "SELECT question_id, rank, article_id, score, dense, lexical, passage FROM links "
-            "WHERE article_id = ? AND score >= ? ORDER BY score DESC",
+            "WHERE article_id = ? AND score >= ? ORDER BY score DESC, question_id, rank",
             (article_id, min_score),
         )
         return [LinkRow(*r) for r in rows]
@@ -633,6 +708,311 @@ class SQLiteStore:
     def editor_records(self) -> list[EditorRecord]:
         rows = self._conn().execute("SELECT name, created_at, revoked_at, token_hash FROM editors ORDER BY name")
         return [EditorRecord(Editor(r[0], r[1], r[2]), r[3]) for r in rows]
+
+    # -- reliability: crash-safe relinking, backup and restore --------------------------------
+    # Articles written whose effect on *other* questions' links (could they enter them?) is not
+    # computed yet. Recorded before their write, cleared after the relink: a crash in between
+    # leaves them here and the next open relinks what they may affect. Kept in meta (no migration).
+    def _pending(self, conn: sqlite3.Connection) -> dict[str, str]:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'pending_articles'").fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
+    def _set_pending(self, conn: sqlite3.Connection, hashes: dict[str, str]) -> None:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('pending_articles', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (json.dumps(hashes, sort_keys=True),),
+        )
+
+    def add_pending_articles(self, hashes: Mapping[str, str]) -> None:
+        """Record (article id -> content hash) about to be written."""
+        with self._write(None) as conn:
+            self._set_pending(conn, {**self._pending(conn), **hashes})
+
+    def pending_articles(self) -> dict[str, str]:
+        return self._pending(self._conn())
+
+    def clear_pending_articles(self, hashes: Mapping[str, str]) -> None:
+        """Forget pending articles, each only if still recorded with the same content hash."""
+        with self._write(None) as conn:
+            pending = self._pending(conn)
+            self._set_pending(conn, {a: h for a, h in pending.items() if hashes.get(a) != h})
+
+    def dump(self) -> Dump:
+        """Articles and the whole editorial record, in one read transaction."""
+        with self._read() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id")]
+            articles = [a for a in (self._get_article(conn, i) for i in ids) if a is not None]
+            decisions = [_decision(r) for r in conn.execute(f"SELECT {_DECISION_COLUMNS} FROM decisions ORDER BY article_id, question_key")]
+            audit = [
+                AuditEntry(
+                    id=r[0], at=r[1], editor=r[2], action=r[3], question_id=r[4], question_key=r[5], article_id=r[6],
+                    target_id=r[7], before=json.loads(r[8]), after=json.loads(r[9]),
+                )
+                for r in conn.execute(
+                    "SELECT id, at, editor, action, question_id, question_key, article_id, target_id, before, after "
+                    "FROM audit ORDER BY id"
+                )
+            ]
+            editors = [
+                EditorRecord(Editor(r[0], r[1], r[2]), r[3])
+                for r in conn.execute("SELECT name, created_at, revoked_at, token_hash FROM editors ORDER BY name")
+            ]
+            superseded = [
+                Superseded(*r)
+                for r in conn.execute("SELECT article_id, by_article_id, updated_by, updated_at FROM superseded ORDER BY article_id")
+            ]
+        return Dump(articles, decisions, audit, editors, superseded)
+
+    def restore(self, data: Restore, replace: bool = False) -> None:
+        """Write a backup in one transaction; `replace` first empties every table it fills."""
+        with self._write() as conn:
+            if replace:
+                for table in ("links", "questions", "passages", "articles", "decisions", "audit", "editors", "superseded"):
+                    conn.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+                self._set_pending(conn, {})
+                # Derived from the questions just deleted: make the next write recompute them.
+                conn.execute("DELETE FROM meta WHERE key = 'cluster_fingerprint'")
+            self._write_articles(conn, data.articles)
+            for decision in data.decisions:
+                self._insert_decision(conn, decision)
+            conn.executemany(
+                """INSERT INTO audit (id, at, editor, action, question_id, question_key, article_id, target_id, before, after)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    (e.id, e.at, e.editor, e.action, e.question_id, e.question_key, e.article_id, e.target_id,
+                     json.dumps(e.before, ensure_ascii=False), json.dumps(e.after, ensure_ascii=False))
+                    for e in data.audit
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO editors (name, token_hash, created_at, revoked_at) VALUES (?, ?, ?, ?)",
+                [(r.editor.name, r.token_hash, r.editor.created_at, r.editor.revoked_at) for r in data.editors],
+            )
+            conn.executemany(
+                "INSERT INTO superseded (article_id, by_article_id, updated_by, updated_at) VALUES (?, ?, ?, ?)",
+                [(s.article_id, s.by_article_id, s.updated_by, s.updated_at) for s in data.superseded],
+            )
+            conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'decisions'")
+
+    def _insert_decision(self, conn: sqlite3.Connection, decision: Decision) -> None:
+        conn.execute(
+            """INSERT INTO decisions (article_id, question_key, pinned, approved, rejected, hidden, gap,
+                   target_hash, target_score, version, updated_by, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                decision.article_id, decision.key, decision.pinned, decision.approved,
+                json.dumps(list(decision.rejected)), int(decision.hidden), int(decision.gap), decision.target_hash,
+                decision.target_score, decision.version, decision.updated_by, decision.updated_at,
+            ),
+        )
+
+    # -- learning: superseded fact checks, duplicate clusters, model switching ----------------
+    def superseded_map(self) -> dict[str, str]:
+        """Fact check -> the newer fact check an editor said replaces it."""
+        return dict(self._conn().execute("SELECT article_id, by_article_id FROM superseded"))
+
+    def set_superseded(self, article_id: str, by_article_id: str | None, entry: AuditEntry) -> None:
+        """Mark `article_id` superseded by `by_article_id` (None: no longer), with an audit entry."""
+        with self._write("decisions") as conn:
+            if by_article_id is None:
+                conn.execute("DELETE FROM superseded WHERE article_id = ?", (article_id,))
+            else:
+                conn.execute(
+                    """INSERT INTO superseded (article_id, by_article_id, updated_by, updated_at) VALUES (?, ?, ?, ?)
+                       ON CONFLICT(article_id) DO UPDATE SET by_article_id=excluded.by_article_id,
+                         updated_by=excluded.updated_by, updated_at=excluded.updated_at""",
+                    (article_id, by_article_id, entry.editor, entry.at),
+                )
+            self._insert_audit(conn, entry)
+
+    def _insert_audit(self, conn: sqlite3.Connection, entry: AuditEntry) -> None:
+        conn.execute(
+            """INSERT INTO audit (at, editor, action, question_id, question_key, article_id, target_id, before, after)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                entry.at, entry.editor, entry.action, entry.question_id, entry.question_key, entry.article_id,
+                entry.target_id, json.dumps(entry.before, ensure_ascii=False), json.dumps(entry.after, ensure_ascii=False),
+            ),
+        )
+
+    def all_clusters(self) -> dict[str, str]:
+        """Question id -> cluster id, for questions in a cluster of two or more."""
+        return dict(self._conn().execute("SELECT question_id, cluster FROM question_clusters"))
+
+    def cluster_fingerprint(self) -> str | None:
+        """What the stored clusters were computed from (see `replace_clusters`)."""
+        row = self._conn().execute("SELECT value FROM meta WHERE key = 'cluster_fingerprint'").fetchone()
+        return row[0] if row else None
+
+    def replace_clusters(self, clusters: dict[str, str], fingerprint: str) -> None:
+        """Replace every cluster assignment at once (questions deleted meanwhile are skipped) and record
+        `fingerprint` (questions, model and threshold they came from) so unchanged input is not reclustered."""
+        with self._write("decisions") as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('cluster_fingerprint', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (fingerprint,),
+            )
+            conn.execute("DELETE FROM question_clusters")
+            conn.executemany(
+                "INSERT INTO question_clusters (question_id, cluster) SELECT ?, ? WHERE EXISTS "
+                "(SELECT 1 FROM questions WHERE id = ?)",
+                [(q, c, q) for q, c in clusters.items()],
+            )
+
+    def update_clusters(self, assign: Mapping[str, str], unassign: Collection[str], fingerprint: str) -> None:
+        """Change some cluster assignments (the rest stay) and record `fingerprint`, in one transaction:
+        what an incremental recluster after a write needs, where replace_clusters rewrites them all."""
+        with self._write("decisions") as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('cluster_fingerprint', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (fingerprint,),
+            )
+            conn.executemany("DELETE FROM question_clusters WHERE question_id = ?", [(q,) for q in unassign])
+            conn.executemany(
+                "INSERT INTO question_clusters (question_id, cluster) SELECT ?, ? WHERE EXISTS "
+                "(SELECT 1 FROM questions WHERE id = ?) ON CONFLICT(question_id) DO UPDATE SET cluster = excluded.cluster",
+                [(q, c, q) for q, c in assign.items()],
+            )
+
+    def live_model(self) -> tuple[str | None, str | None]:
+        """(name, model id) recorded by the last `swap_model`; (None, None) before any switch."""
+        rows = dict(self._conn().execute("SELECT key, value FROM meta WHERE key IN ('model_name', 'model_id')"))
+        return rows.get("model_name"), rows.get("model_id")
+
+    def stage_vectors(
+        self,
+        model_id: str,
+        passages: Sequence[tuple[str, int, str, np.ndarray]],
+        questions: Sequence[tuple[str, str, np.ndarray]],
+    ) -> None:
+        """Keep vectors of another encoder beside the live ones: (article, position, text, vector) and
+        (question id, text, vector). Serving is untouched; no counter moves."""
+        with self._write(None) as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO staged_passages (model_id, article_id, position, text_hash, vector) VALUES (?, ?, ?, ?, ?)",
+                [(model_id, a, p, _text_hash(t), _blob(v)) for a, p, t, v in passages],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO staged_questions (model_id, question_id, text_hash, vector) VALUES (?, ?, ?, ?)",
+                [(model_id, q, _text_hash(t), _blob(v)) for q, t, v in questions],
+            )
+
+    def unstaged_texts(self, model_id: str) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
+        """Passages and questions that have no staged vector of `model_id` for their current text."""
+        with self._read() as conn:
+            staged_p = {
+                (a, p): h
+                for a, p, h in conn.execute(
+                    "SELECT article_id, position, text_hash FROM staged_passages WHERE model_id = ?", (model_id,)
+                )
+            }
+            staged_q = dict(
+                conn.execute("SELECT question_id, text_hash FROM staged_questions WHERE model_id = ?", (model_id,))
+            )
+            passages = [
+                (a, p, t)
+                for a, p, t, h in conn.execute("SELECT article_id, position, text, text_hash FROM passages ORDER BY article_id, position")
+                if staged_p.get((a, p)) != h
+            ]
+            questions = [
+                (q, t) for q, t in conn.execute("SELECT id, text FROM questions ORDER BY id") if staged_q.get(q) != _text_hash(t)
+            ]
+        return passages, questions
+
+    def load_staged_index(self, model_id: str) -> IndexData:
+        """The index as it will be after `swap_model(model_id)`: live rows, staged vectors.
+        Raises StaleStage when a row has no staged vector for its current text."""
+        with self._read() as conn:
+            generation = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+            article_rows = conn.execute(
+                "SELECT id, title, checked_on, url, topic, content_hash, body FROM articles ORDER BY id"
+            ).fetchall()
+            passage_rows = conn.execute(
+                """SELECT p.article_id, s.vector FROM passages p LEFT JOIN staged_passages s
+                   ON s.model_id = ? AND s.article_id = p.article_id AND s.position = p.position AND s.text_hash = p.text_hash
+                   ORDER BY p.article_id, p.position""",
+                (model_id,),
+            ).fetchall()
+            question_rows = conn.execute(
+                """SELECT q.id, q.article_id, q.position, q.text, q.key, s.vector, s.text_hash FROM questions q
+                   LEFT JOIN staged_questions s ON s.model_id = ? AND s.question_id = q.id
+                   ORDER BY q.article_id, q.position""",
+                (model_id,),
+            ).fetchall()
+        missing = sum(1 for _, blob in passage_rows if blob is None)
+        missing += sum(1 for r in question_rows if r[5] is None or r[6] != _text_hash(r[3]))
+        if missing:
+            raise StaleStage(f"{missing} passages or questions have no staged vector of {model_id}")
+        groups: dict[str, list[np.ndarray]] = {}
+        for article_id, blob in passage_rows:
+            groups.setdefault(article_id, []).append(_vector(blob))
+        articles = [_article_row(r[:6]) for r in article_rows]
+        questions = [QuestionRow(r[0], r[1], r[2], r[3], r[4]) for r in question_rows]
+        q_vectors = np.stack([_vector(r[5]) for r in question_rows]) if question_rows else np.zeros((0, 0), np.float32)
+        return IndexData(generation, articles, [r[6] for r in article_rows], [np.stack(groups[a.id]) for a in articles], questions, q_vectors)
+
+    def swap_model(self, model_id: str, name: str, links: dict[str, list[LinkRow]], generation: int) -> None:
+        """Make the staged vectors of `model_id` live, with `links` computed from them, in one transaction.
+
+        `generation` is the one the links were computed at: a write since then raises StaleStage
+        (stage what changed and try again). Decisions are not touched.
+        """
+        with self._write() as conn:
+            current = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+            if current != generation:
+                raise StaleStage(f"the database changed during the switch (generation {generation} -> {current})")
+            conn.execute(
+                """UPDATE passages SET model_id = ?, vector = (SELECT s.vector FROM staged_passages s
+                     WHERE s.model_id = ? AND s.article_id = passages.article_id AND s.position = passages.position)""",
+                (model_id, model_id),
+            )
+            conn.execute(
+                """UPDATE questions SET model_id = ?, needs_link = 0, vector = (SELECT s.vector FROM staged_questions s
+                     WHERE s.model_id = ? AND s.question_id = questions.id)""",
+                (model_id, model_id),
+            )
+            conn.execute("DELETE FROM links")
+            conn.executemany(
+                "INSERT INTO links (question_id, rank, article_id, score, dense, lexical, passage) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(r.question_id, r.rank, r.article_id, r.score, r.dense, r.lexical, r.passage) for rows in links.values() for r in rows],
+            )
+            for key, value in (("model_name", name), ("model_id", model_id)):
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+            conn.execute("DELETE FROM staged_passages")
+            conn.execute("DELETE FROM staged_questions")
+        self.model_id = model_id
+
+    def discard_staged(self) -> None:
+        """Forget staged vectors (an abandoned or failed switch)."""
+        with self._write(None) as conn:
+            conn.execute("DELETE FROM staged_passages")
+            conn.execute("DELETE FROM staged_questions")
+
+
+def _read_matrix(conn: sqlite3.Connection, query: str, table: str) -> tuple[np.ndarray, list[tuple]]:
+    """(vectors, the other columns of each row) of a query whose last column is a vector blob.
+
+    The matrix has a quarter more rows than needed, left unused (and, being untouched, not resident):
+    the in-memory index appends new rows there without copying the matrix.
+    """
+    count = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    first = conn.execute(f"SELECT vector FROM {table} LIMIT 1").fetchone()
+    dim = len(first[0]) // 4 if first else 0
+    matrix = np.empty((count + count // 4 + 16, dim), dtype=np.float32)
+    others: list[tuple] = []
+    cursor = conn.execute(query)
+    row = 0
+    while batch := cursor.fetchmany(4096):
+        matrix[row : row + len(batch)] = np.frombuffer(b"".join(r[-1] for r in batch), dtype=np.float32).reshape(-1, dim)
+        others.extend(r[:-1] for r in batch)
+        row += len(batch)
+    return matrix[:row], others
+
 
 def _article_row(row: Sequence) -> ArticleRow:
     return ArticleRow(

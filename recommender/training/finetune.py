@@ -31,6 +31,9 @@ class ModelCard:
     config: dict[str, object]
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # {"passed": bool, "reason": str}: at least as good as the live model on held-out data?
+    # `recommender models use` refuses a model whose gate did not pass (unless forced).
+    gate: dict[str, object] = field(default_factory=dict)
 
     def write(self, folder: Path) -> None:
         (folder / "model_card.json").write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -54,6 +57,9 @@ class ModelCard:
             for key in sorted(k for k in values if k.startswith("before:")):
                 metric = key.split(":", 1)[1]
                 lines.append(f"| {split} | {metric} | {values[key]:.4f} | {values.get('after:' + metric, float('nan')):.4f} |")
+        if self.gate:
+            verdict = "passed" if self.gate.get("passed") else "NOT passed"
+            lines += ["", "## Gate", f"{verdict}: {self.gate.get('reason', '')}"]
         if self.notes:
             lines += ["", "## Notes", *[f"- {n}" for n in self.notes]]
         (folder / "README.md").write_text("\n".join(lines) + "\n")

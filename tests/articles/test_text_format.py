@@ -90,7 +90,7 @@ def test_numbers_inside_paragraphs_do_not_start_sections() -> None:
         ("Fact check: X?\n\nChecked on Smarch 40, 20x\n", 3, "unreadable date"),
         ("Fact check: X?\nWant to dive deeper?\nWhy?\n\nwhy\n", 5, "duplicate question"),
         ("Fact check: X?\nWant to dive deeper?\n???\n", 3, "no words"),
-        ("Fact check: X?\nChecked on January 1, 2999\n", 1, "in the future"),
+        ("Fact check: X?\nChecked on January 1, 2999\n", 2, "in the future"),
     ],
 )
 def test_malformed_input_names_the_line(text: str, line: int, message: str) -> None:

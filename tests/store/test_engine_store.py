@@ -1,9 +1,10 @@
-"""Storage and relinking behaviour, with a fake encoder so it runs in milliseconds."""
+"""Storage and relinking behaviour, with a fake encoder so it runs in milliseconds, on both stores."""
 
 from __future__ import annotations
 
 import sqlite3
 
+import psycopg
 import numpy as np
 import pytest
 
@@ -11,8 +12,28 @@ from recommender.articles.model import Article, Section
 from recommender.config import Settings
 from recommender.engine import Engine
 from recommender.store.base import EncoderMismatch
-from recommender.store.sqlite import SQLiteStore
+from recommender.store.factory import open_store
+from tests.conftest import BOTH_STORES
 from tests.fakes import HashingEncoder
+
+
+@pytest.fixture(params=BOTH_STORES)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def raw_execute(settings: Settings, *statements: str) -> None:
+    """Statements straight on the database, behind the store's back (to simulate a crash)."""
+    if settings.database_url:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)  # type: ignore[arg-type]
+        return
+    raw = sqlite3.connect(settings.db)
+    for statement in statements:
+        raw.execute(statement)
+    raw.commit()
+    raw.close()
 
 
 def art(article_id: str, title: str, body: str, questions: list[str]) -> Article:
@@ -112,22 +133,22 @@ def test_a_failed_write_stores_nothing(fake_engine: Engine, monkeypatch: pytest.
 
 
 def test_store_refuses_to_mix_encoders(settings: Settings) -> None:
-    store = SQLiteStore(settings.db, "model-a@1")
+    store = open_store(settings, "model-a@1")
     engine = Engine(settings, store, HashingEncoder(model_id="model-a@1"))
     engine.ingest(CORPUS)
     engine.close()
-    other = SQLiteStore(settings.db, "model-b@1")
+    other = open_store(settings, "model-b@1")
     with pytest.raises(EncoderMismatch):
         other.load_index()
     other.close()
 
 
 def test_switching_encoder_reencodes_everything(settings: Settings) -> None:
-    first = Engine(settings, SQLiteStore(settings.db, "model-a@1"), HashingEncoder(model_id="model-a@1"))
+    first = Engine(settings, open_store(settings, "model-a@1"), HashingEncoder(model_id="model-a@1"))
     first.ingest(CORPUS)
     first.close()
     second_encoder = HashingEncoder(dim=128, model_id="model-b@1")
-    second = Engine(settings, SQLiteStore(settings.db, "model-b@1"), second_encoder)
+    second = Engine(settings, open_store(settings, "model-b@1"), second_encoder)
     assert second.store.stored_model_ids() == {"model-b@1"}
     assert second.snapshot().question_vectors.shape[1] == 128
     assert links_of(second, "bananas-q1")[0] == "tariffs"
@@ -136,23 +157,19 @@ def test_switching_encoder_reencodes_everything(settings: Settings) -> None:
 
 def test_pending_links_are_finished_on_open(settings: Settings) -> None:
     """A crash between storing an article and linking it leaves questions marked; opening relinks them."""
-    engine = Engine(settings, SQLiteStore(settings.db, "m@1"), HashingEncoder(model_id="m@1"))
+    engine = Engine(settings, open_store(settings, "m@1"), HashingEncoder(model_id="m@1"))
     engine.ingest(CORPUS)
     engine.close()
-    raw = sqlite3.connect(settings.db)
-    raw.execute("DELETE FROM links")
-    raw.execute("UPDATE questions SET needs_link = 1")
-    raw.commit()
-    raw.close()
-    reopened = Engine(settings, SQLiteStore(settings.db, "m@1"), HashingEncoder(model_id="m@1"))
+    raw_execute(settings, "DELETE FROM links", "UPDATE questions SET needs_link = TRUE")
+    reopened = Engine(settings, open_store(settings, "m@1"), HashingEncoder(model_id="m@1"))
     assert reopened.store.questions_to_link() == []
     assert links_of(reopened, "bananas-q1")[0] == "tariffs"
     reopened.close()
 
 
 def test_another_process_write_is_seen(settings: Settings) -> None:
-    reader = Engine(settings, SQLiteStore(settings.db, "m@1"), HashingEncoder(model_id="m@1"))
-    writer = Engine(settings, SQLiteStore(settings.db, "m@1"), HashingEncoder(model_id="m@1"))
+    reader = Engine(settings, open_store(settings, "m@1"), HashingEncoder(model_id="m@1"))
+    writer = Engine(settings, open_store(settings, "m@1"), HashingEncoder(model_id="m@1"))
     writer.ingest(CORPUS)
     assert reader.snapshot().ranker.size == 3
     assert np.isclose(reader.search("who pays tariffs", 1)[0].score, writer.search("who pays tariffs", 1)[0].score)

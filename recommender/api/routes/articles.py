@@ -8,13 +8,19 @@ from pydantic import ValidationError
 from recommender.api import schemas
 from recommender.api.convert import question_ref
 from recommender.api.deps import EditorDep, EngineDep
+from recommender.api.ratelimit import RATE_LIMIT_RESPONSES, RATE_LIMITED
 from recommender.articles.model import ID_PATTERN, Article
 
 router = APIRouter(prefix="/v1", tags=["articles"])
 ArticleId = Path(pattern=ID_PATTERN, max_length=128, description="Article id")
 
 
-@router.get("/articles/{article_id}", response_model=schemas.ArticleOut, responses={404: {"model": schemas.ErrorBody}})
+@router.get(
+    "/articles/{article_id}",
+    response_model=schemas.ArticleOut,
+    dependencies=[RATE_LIMITED],
+    responses={404: {"model": schemas.ErrorBody}, **RATE_LIMIT_RESPONSES},
+)
 def get_article(engine: EngineDep, article_id: str = ArticleId) -> schemas.ArticleOut:
     article = engine.store.get_article(article_id)
     if article is None:

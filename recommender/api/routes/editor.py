@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from recommender.api import schemas
@@ -13,7 +13,7 @@ from recommender.api.convert import question_reviews
 from recommender.api.deps import EditorDep, EngineDep
 from recommender.articles.model import ID_PATTERN
 from recommender.editorial.decisions import DecisionError
-from recommender.editorial.review import KINDS, coverage, queue
+from recommender.editorial.review import KINDS, coverage, group_clusters, queue
 from recommender.engine import QuestionStatus
 from recommender.store.base import VersionConflict
 
@@ -120,19 +120,24 @@ def decide_bulk(body: schemas.BulkIn, engine: EngineDep, editor: EditorDep):  # 
     return schemas.BulkOut(items=question_reviews(engine, [(s, []) for s in statuses]))
 
 
-@router.get("/review", response_model=schemas.ReviewResponse, responses={422: {"model": schemas.ErrorBody}})
+@router.get(
+    "/review",
+    response_model=schemas.ReviewResponse,
+    responses={404: {"model": schemas.ErrorBody}, 422: {"model": schemas.ErrorBody}},
+)
 def review(
     engine: EngineDep,
     editor: EditorDep,
     kind: Annotated[str, Query(description="unreviewed, changed or gaps")] = "unreviewed",
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=schemas.MAX_OFFSET)] = 0,
     article_id: Annotated[
         str | None, Query(pattern=ID_PATTERN, max_length=128, description="Only this article's questions.")
     ] = None,
 ) -> schemas.ReviewResponse:
-    """The review queue: unreviewed suggestions (lowest confidence first), approved or pinned
-    suggestions that changed since (fact check edited or deleted, or dropped by the model), and gaps."""
+    """The review queue: unreviewed suggestions, live or waiting for review (lowest confidence first),
+    approved or pinned suggestions that changed since (fact check edited or deleted, or dropped by the
+    model), and gaps. Duplicate questions come as one item (`cluster` lists the others)."""
     if kind not in KINDS:
         raise HTTPException(422, f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if article_id is not None and engine.store.get_article_row(article_id) is None:
@@ -141,6 +146,8 @@ def review(
     targets = {t for s in statuses if s.decision and (t := s.decision.target)}
     hashes = {a: row.content_hash for a, row in engine.articles(sorted(targets)).items()}
     found = queue(statuses, kind, hashes)
+    if kind != "changed":
+        found = group_clusters(found, engine.clusters())  # one item per duplicate cluster
     page = found[offset : offset + limit]
     return schemas.ReviewResponse(
         kind=kind,
@@ -164,7 +171,7 @@ def audit(
         str | None, Query(alias="editor", max_length=64, description="Decisions by this editor.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=schemas.MAX_OFFSET)] = 0,
 ) -> schemas.AuditResponse:
     """Every decision with editor, time, and the decision before and after; newest first."""
     question = None
@@ -202,11 +209,77 @@ def coverage_numbers(engine: EngineDep, editor: EditorDep) -> schemas.CoverageRe
         "gaps": found.gaps,
         "hidden": found.hidden,
         "unreviewed": found.unreviewed,
+        "pending": found.pending,
     }
     return schemas.CoverageResponse(
         questions=found.questions,
         counts=counts,
         shares={k: found.share(v) for k, v in counts.items()},
-        gap_threshold=engine.settings.gap_threshold,
+        gap_threshold=engine.thresholds.gap_score,
+        live_threshold=engine.thresholds.live_score,
+        review_threshold=engine.thresholds.review_probability,
+        auto_approve_threshold=engine.thresholds.auto_probability,
         histogram=[schemas.HistogramBin(start=a, end=b, count=n) for a, b, n in found.histogram],
     )
+
+
+@router.post(
+    "/clusters/{cluster_id}/apply",
+    response_model=schemas.BulkOut,
+    responses={404: {"model": schemas.ErrorBody}, 409: {"model": schemas.ConflictBody}, 422: {"model": schemas.ErrorBody}},
+)
+def apply_to_cluster(cluster_id: str, body: schemas.ClusterApplyIn, engine: EngineDep, editor: EditorDep):  # type: ignore[no-untyped-def]
+    """Accept a cluster's offer: repeat one question's decision on the other questions of its duplicate
+    cluster (all of its undecided members, or `question_ids`), all or nothing, audited per question."""
+    from recommender.learning.offers import offer
+
+    clusters = engine.clusters()
+    members = sorted(q for q, c in clusters.items() if c == cluster_id)
+    if not members:
+        raise HTTPException(404, f"cluster {cluster_id!r} not found")
+    if body.from_question_id not in members:
+        raise HTTPException(422, f"from_question_id: question {body.from_question_id!r} is not in cluster {cluster_id!r}")
+    if body.question_ids is not None:
+        strangers = [q for q in body.question_ids if q not in members]
+        if strangers:
+            raise HTTPException(422, f"question_ids: {strangers[0]!r} is not in cluster {cluster_id!r}")
+    rows = [row for q in members if (row := engine.store.get_question(q)) is not None]
+    statuses = engine.question_statuses(rows)
+    source = next(s for s in statuses if s.question.id == body.from_question_id)
+    if source.decision is None or source.decision.empty:
+        raise HTTPException(422, f"from_question_id: question {body.from_question_id!r} has no decision to repeat")
+    wanted = set(body.question_ids) if body.question_ids is not None else None
+    items = [i for i in offer(source, statuses) if wanted is None or i[0] in wanted]
+    if not items:
+        return schemas.BulkOut(items=[])
+    try:
+        done = engine.decide_each(items, editor.name)
+    except (LookupError, DecisionError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    except VersionConflict as exc:
+        return _conflict(exc)
+    unique = list({s.question.id: s for s in done}.values())
+    return schemas.BulkOut(items=question_reviews(engine, [(s, []) for s in unique]))
+
+
+@router.put(
+    "/articles/{article_id}/superseded-by",
+    response_model=schemas.SupersedeOut,
+    responses={404: {"model": schemas.ErrorBody}, 422: {"model": schemas.ErrorBody}},
+)
+def supersede(
+    article_id: Annotated[str, Path(pattern=ID_PATTERN, max_length=128)],
+    body: schemas.SupersedeIn,
+    engine: EngineDep,
+    editor: EditorDep,
+) -> schemas.SupersedeOut:
+    """Mark a fact check superseded by a newer one (or, with null, not any more): every suggestion of
+    the older one follows the newer one (or drops it where the newer one is already suggested). Audited."""
+    try:
+        engine.supersede(article_id, body.by_article_id, editor.name)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except DecisionError as exc:
+        raise HTTPException(422, str(exc)) from None
+    current = engine.store.superseded_map()
+    return schemas.SupersedeOut(article_id=article_id, superseded_by=current.get(article_id), superseded=current)

@@ -9,9 +9,11 @@ from fastapi import APIRouter, HTTPException, Query
 from recommender.api import schemas
 from recommender.api.convert import candidates, fact_check, question_ref, ranked_candidates
 from recommender.api.deps import EngineDep, SettingsDep
+from recommender.api.ratelimit import RATE_LIMIT_RESPONSES, RATE_LIMITED
 from recommender.store.base import LinkRow
+from recommender.store.replica import replica_reads
 
-router = APIRouter(prefix="/v1", tags=["questions"])
+router = APIRouter(prefix="/v1", tags=["questions"], dependencies=[RATE_LIMITED], responses=RATE_LIMIT_RESPONSES)
 
 
 @router.get(
@@ -21,15 +23,16 @@ router = APIRouter(prefix="/v1", tags=["questions"])
 )
 def suggestions(question_id: str, engine: EngineDep) -> schemas.SuggestionsResponse:
     """Ranked fact checks for one dive-deeper question (never its own article), editors' decisions applied."""
-    found = engine.status(question_id)
-    if found is None:
-        raise HTTPException(404, f"question {question_id!r} not found")
-    return schemas.SuggestionsResponse(
-        question=question_ref(found.question),
-        gap=found.effective.state == "gap",
-        state=found.effective.state,
-        candidates=ranked_candidates(engine, found.effective.ranked),
-    )
+    with replica_reads():  # a read replica may serve this lookup (docs/operations.md)
+        found = engine.status(question_id)
+        if found is None:
+            raise HTTPException(404, f"question {question_id!r} not found")
+        return schemas.SuggestionsResponse(
+            question=question_ref(found.question),
+            gap=found.effective.state == "gap",
+            state=found.effective.state,
+            candidates=ranked_candidates(engine, found.effective.ranked),
+        )
 
 
 @router.get("/search", response_model=schemas.SearchResponse, responses={422: {"model": schemas.ErrorBody}})
@@ -56,7 +59,7 @@ def search(
 def gaps(
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=schemas.MAX_OFFSET)] = 0,
 ) -> schemas.GapsResponse:
     """Questions nothing answers well: those editors marked first, then worst first."""
     found = engine.gaps()

@@ -6,15 +6,20 @@ import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from recommender import __version__
 from recommender.api import schemas
 from recommender.api.convert import article_ref, dive_deeper_items
 from recommender.api.deps import EngineDep, SettingsDep
+from recommender.api.payload_cache import PayloadCache
+from recommender.engine import Engine
+from recommender.api.ratelimit import RATE_LIMIT_RESPONSES, RATE_LIMITED
 from recommender.articles.model import ID_PATTERN
 from recommender.config import Settings
+from recommender.store.replica import replica_reads
 
-router = APIRouter(prefix="/v1", tags=["widget"])
+router = APIRouter(prefix="/v1", tags=["widget"], dependencies=[RATE_LIMITED], responses=RATE_LIMIT_RESPONSES)
 ArticleId = Path(pattern=ID_PATTERN, description="Article id")
 
 
@@ -22,6 +27,8 @@ def _settings_tag(settings: Settings) -> str:
     """Code version and the settings that shape the payload: a restart with others changes every ETag."""
     shape = f"{__version__}|{settings.model}|{settings.method}|{settings.gap_threshold}|{settings.related_threshold}|"
     shape += f"{settings.duplicate_threshold}|{settings.max_related}|{settings.dense_weight}"
+    shape += f"|{settings.calibration}|{settings.review_threshold}|{settings.auto_approve_threshold}"
+    shape += f"|{settings.cluster_threshold}|{settings.freshness_margin}"
     return hashlib.sha256(shape.encode()).hexdigest()[:8]
 
 
@@ -52,9 +59,8 @@ def _matches(if_none_match: str, etag: str) -> bool:
         404: {"model": schemas.ErrorBody},
     },
 )
-def dive_deeper(
+async def dive_deeper(
     request: Request,
-    response: Response,
     engine: EngineDep,
     settings: SettingsDep,
     article_id: str = ArticleId,
@@ -65,21 +71,45 @@ def dive_deeper(
     Editors' decisions apply: pinned and approved answers, never a rejected one, no hidden question
     and no gap. The ETag changes at once with any article update or editor decision.
     """
-    # Read the counters before the data: a write in between gives new data under the old ETag, which
-    # only costs one extra download later, never a stale answer cached under a new ETag.
-    generation, decisions = engine.counters()
-    headers = {
-        "ETag": widget_etag(request, generation, decisions, article_id),
-        "Cache-Control": settings.widget_cache_control,
-    }
-    if if_none_match is not None and _matches(if_none_match, headers["ETag"]):
-        return Response(status_code=304, headers=headers)
+    # Async so that a repeated read (304, or a body from the payload cache) is answered on the event
+    # loop after one quick counters read; computing a body goes to the thread pool.
+    with replica_reads():  # a read replica may serve the widget (docs/operations.md); the mark follows into the pool
+        # Read the counters before the data: a write in between gives new data under the old ETag, which
+        # only costs one extra download later, never a stale answer cached under a new ETag.
+        generation, decisions = engine.counters()
+        headers = {
+            "ETag": widget_etag(request, generation, decisions, article_id),
+            "Cache-Control": settings.widget_cache_control,
+        }
+        if if_none_match is not None and _matches(if_none_match, headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        cache = _payload_cache(request, settings)
+        body = cache.get(article_id, (generation, decisions))
+        if body is None:
+            body = await run_in_threadpool(_render, engine, article_id)
+            if body is None:
+                raise HTTPException(404, f"article {article_id!r} not found")
+            cache.put(article_id, (generation, decisions), body)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _render(engine: Engine, article_id: str) -> bytes | None:
+    """The response body for an article (None when there is no such article)."""
     result = engine.dive_deeper(article_id)
     if result is None:
-        raise HTTPException(404, f"article {article_id!r} not found")
-    response.headers.update(headers)
+        return None
     return schemas.DiveDeeperResponse(
         article=article_ref(result.article),
         questions=dive_deeper_items(engine, result.questions, related=False),
         related=dive_deeper_items(engine, result.related, related=True),
-    )
+    ).model_dump_json().encode()
+
+
+def _payload_cache(request: Request, settings: Settings) -> PayloadCache:
+    """The app's cache of rendered bodies (see payload_cache.py), made on first use."""
+    state = request.app.state
+    cache = getattr(state, "widget_cache", None)
+    if cache is None:
+        capacity = 0 if settings.database_read_url else settings.widget_cache_entries
+        cache = state.widget_cache = PayloadCache(capacity)
+    return cache

@@ -106,13 +106,19 @@
     return parts.join("&");
   }
 
+  var latest = 0;
+
   function loadQueue() {
     var q = query({ kind: view.tab, limit: LIMIT, offset: view.offset, article_id: view.article });
-    return api("GET", "/v1/review?" + q).then(renderQueue, function (error) { say(error.message, true); });
+    var ticket = ++latest;  // only the newest request renders: an older, slower one must not overwrite it
+    return api("GET", "/v1/review?" + q).then(
+      function (data) { if (ticket === latest) renderQueue(data); },
+      function (error) { if (ticket === latest) say(error.message, true); }
+    );
   }
 
   var LABELS = {
-    unreviewed: "suggestions to review, lowest confidence first",
+    unreviewed: "suggestions to review (live or waiting), lowest confidence first; duplicates grouped",
     changed: "approved or pinned answers that changed since",
     gaps: "gaps: questions nothing answers"
   };
@@ -146,6 +152,7 @@
       li.textContent = item.reasons[r];
       reasons.appendChild(li);
     }
+    renderCluster(node, item);
     if (item.why) node.querySelector(".why-text").textContent = item.why;
     else node.querySelector(".why").hidden = true;
     var body = node.querySelector(".candidates tbody");
@@ -176,6 +183,36 @@
       if (target) decide(item, "pin", target);
     });
     return node;
+  }
+
+  // Duplicate questions: one queue item per cluster; an editor's decision on one is offered to the rest.
+  function renderCluster(node, item) {
+    var box = node.querySelector(".cluster");
+    if (!item.cluster) return;
+    box.hidden = false;
+    var members = item.cluster.members;
+    box.querySelector(".cluster-text").textContent =
+      "Also asked as (" + members.length + (members.length === 1 ? " other question" : " other questions") + "):";
+    var list = box.querySelector(".cluster-members");
+    for (var m = 0; m < members.length; m++) {
+      var li = document.createElement("li");
+      li.textContent = members[m].question.text + " — " + members[m].question.article_id + " (" + members[m].state + ")";
+      list.appendChild(li);
+    }
+    var button = box.querySelector(".apply-cluster");
+    var offer = item.cluster.offer;
+    if (!offer.length) return;
+    var questions = {};
+    offer.forEach(function (o) { questions[o.question_id] = true; });
+    var count = Object.keys(questions).length;
+    button.hidden = false;
+    button.textContent = "Apply the decision on " + item.cluster.offer_from + " to " + count + (count === 1 ? " other question" : " other questions");
+    button.addEventListener("click", function () {
+      api("POST", "/v1/clusters/" + encodeURIComponent(item.cluster.id) + "/apply", { from_question_id: item.cluster.offer_from }).then(
+        function (result) { say("Applied to " + result.items.length + " questions of the cluster."); return show(view.tab); },
+        function (error) { say(error.message, true); }
+      );
+    });
   }
 
   var SHOWN_CANDIDATES = 5;
@@ -220,6 +257,14 @@
     var score = document.createElement("td");
     score.className = "score";
     score.textContent = candidate.score.toFixed(3);
+    if (candidate.confidence !== null && candidate.confidence !== undefined) {
+      // calibrated: how likely an editor approves this link
+      var confidence = document.createElement("span");
+      confidence.className = "confidence";
+      confidence.textContent = Math.round(candidate.confidence * 100) + "%";
+      confidence.title = "Calibrated probability that an editor approves this link";
+      score.appendChild(confidence);
+    }
     var act = document.createElement("td");
     act.className = "act";
     ["approve", "reject"].forEach(function (action) {
@@ -281,7 +326,7 @@
     var cards = $("cards");
     cards.textContent = "";
     cards.appendChild(card("questions", data.questions));
-    [["answered", "answered"], ["approved", "approved or pinned"], ["rejected", "with a rejection"], ["gaps", "gaps"], ["hidden", "hidden"], ["unreviewed", "to review"]].forEach(
+    [["answered", "answered"], ["approved", "approved or pinned"], ["rejected", "with a rejection"], ["gaps", "gaps"], ["hidden", "hidden"], ["unreviewed", "to review"], ["pending", "waiting for review (not shown)"]].forEach(
       function (pair) { cards.appendChild(card(pair[1], data.counts[pair[0]], data.shares[pair[0]])); }
     );
     var histogram = $("histogram");
@@ -301,7 +346,12 @@
       bar.appendChild(label);
       histogram.appendChild(bar);
     });
-    $("histogram-hint").textContent = "Red bars: below the gap threshold (" + data.gap_threshold + "); such questions show nothing unless an editor pins or approves an answer.";
+    var hint = "Red bars: below the gap threshold (" + data.gap_threshold.toFixed(3) + "); such questions show nothing unless an editor pins or approves an answer.";
+    if (data.review_threshold !== null && data.review_threshold !== undefined) {
+      hint += " Calibrated: a gap below " + Math.round(data.review_threshold * 100) + "% confidence, live unreviewed from " +
+        Math.round(data.auto_approve_threshold * 100) + "% (score " + data.live_threshold.toFixed(3) + "), waiting for review in between.";
+    }
+    $("histogram-hint").textContent = hint;
   }
 
   // -- audit log -----------------------------------------------------------------------------

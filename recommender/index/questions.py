@@ -1,0 +1,144 @@
+"""Every question in memory: its row, vector and BM25 token ids, updatable like the rest of the index.
+
+Rows of a replaced or deleted article's questions stay (dead) until the next full build, so an
+update appends only the new rows. The token ids let the linker score one changed article against
+every question at once (see linking.linker.could_enter) without ranking each question.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recommender.index.rows import RowBuffer
+from recommender.store.base import QuestionRow
+
+
+_MOD = 2**64
+
+
+def question_digest(question: QuestionRow) -> int:
+    """A 64-bit hash of a question's id and wording key; summed, it identifies a set of questions in
+    any order and is updated by adding and subtracting (see QuestionTable.digest)."""
+    raw = hashlib.blake2b(f"{question.id}\t{question.key}".encode(), digest_size=8).digest()
+    return int.from_bytes(raw, "little")
+
+
+@dataclass(frozen=True)
+class QuestionTable:
+    rows: list[QuestionRow]  # by row, dead ones included
+    vectors: np.ndarray  # (rows, dim) float32
+    alive: np.ndarray  # (rows,) bool
+    row_of: dict[str, int]  # live question id -> row
+    by_article: dict[str, tuple[int, ...]]  # article id -> rows of its live questions
+    by_key: dict[str, tuple[int, ...]]  # wording key -> rows of the live questions worded so
+    token_ids: np.ndarray  # int32, every row's BM25 token ids one after the other
+    token_ends: np.ndarray  # int64 (rows + 1,): row r's ids are token_ids[token_ends[r]:token_ends[r + 1]]
+    digest: int  # sum of question_digest() over the live questions, mod 2**64: which questions there are
+    _vectors: RowBuffer = field(repr=False, compare=False)
+    _tokens: RowBuffer = field(repr=False, compare=False)
+    _ends: RowBuffer = field(repr=False, compare=False)
+
+    @classmethod
+    def build(
+        cls, rows: Sequence[QuestionRow], vectors: np.ndarray, tokens: Sequence[Sequence[int]], dim: int
+    ) -> QuestionTable:
+        matrix = np.asarray(vectors, np.float32) if len(rows) else np.zeros((0, dim), np.float32)
+        buffer = RowBuffer.adopt(matrix)
+        flat = np.fromiter((t for ids in tokens for t in ids), dtype=np.int32)
+        ends = np.concatenate([[0], np.cumsum([len(ids) for ids in tokens], dtype=np.int64)]).astype(np.int64)
+        by_article: dict[str, list[int]] = {}
+        by_key: dict[str, list[int]] = {}
+        for row, question in enumerate(rows):
+            by_article.setdefault(question.article_id, []).append(row)
+            by_key.setdefault(question.key, []).append(row)
+        token_buffer, end_buffer = RowBuffer.of(flat), RowBuffer.of(ends)
+        return cls(
+            rows=list(rows),
+            vectors=buffer.view(len(rows)),
+            alive=np.ones(len(rows), dtype=bool),
+            row_of={q.id: row for row, q in enumerate(rows)},
+            by_article={a: tuple(r) for a, r in by_article.items()},
+            by_key={k: tuple(r) for k, r in by_key.items()},
+            token_ids=token_buffer.view(len(flat)),
+            token_ends=end_buffer.view(len(ends)),
+            digest=sum(question_digest(q) for q in rows) % _MOD,
+            _vectors=buffer,
+            _tokens=token_buffer,
+            _ends=end_buffer,
+        )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def vector(self, question_id: str) -> np.ndarray | None:
+        row = self.row_of.get(question_id)
+        return None if row is None else self.vectors[row]
+
+    def updated(
+        self,
+        articles: Collection[str],
+        rows: Sequence[QuestionRow],
+        vectors: np.ndarray,
+        tokens: Sequence[Sequence[int]],
+    ) -> QuestionTable:
+        """A new table where the questions of `articles` are replaced by `rows` (all of those articles)."""
+        gone = [r for a in articles for r in self.by_article.get(a, ())]
+        start = len(self.rows)
+        alive = np.concatenate([self.alive, np.ones(len(rows), dtype=bool)])
+        alive[gone] = False
+        row_of = dict(self.row_of)
+        for r in gone:
+            row_of.pop(self.rows[r].id, None)
+        by_article = dict(self.by_article)
+        for a in articles:
+            by_article.pop(a, None)
+        by_key = dict(self.by_key)
+        gone_set = set(gone)
+        for key in {self.rows[r].key for r in gone}:
+            kept = tuple(r for r in by_key.get(key, ()) if r not in gone_set)
+            if kept:
+                by_key[key] = kept
+            else:
+                by_key.pop(key, None)
+        added: dict[str, list[int]] = {}
+        for n, question in enumerate(rows):
+            row_of[question.id] = start + n
+            added.setdefault(question.article_id, []).append(start + n)
+            by_key[question.key] = (*by_key.get(question.key, ()), start + n)
+        by_article.update({a: tuple(r) for a, r in added.items()})
+        flat = np.fromiter((t for ids in tokens for t in ids), dtype=np.int32)
+        count = int(self.token_ends[-1])
+        ends = count + np.cumsum([len(ids) for ids in tokens], dtype=np.int64)
+        vector_buffer = self._vectors.extend(start, vectors) if len(rows) else self._vectors
+        token_buffer = self._tokens.extend(count, flat)
+        end_buffer = self._ends.extend(start + 1, ends)
+        total = start + len(rows)
+        return QuestionTable(
+            rows=[*self.rows, *rows],
+            vectors=vector_buffer.view(total),
+            alive=alive,
+            row_of=row_of,
+            by_article=by_article,
+            by_key=by_key,
+            token_ids=token_buffer.view(count + len(flat)),
+            token_ends=end_buffer.view(total + 1),
+            digest=(self.digest - sum(question_digest(self.rows[r]) for r in gone) + sum(question_digest(q) for q in rows))
+            % _MOD,
+            _vectors=vector_buffer,
+            _tokens=token_buffer,
+            _ends=end_buffer,
+        )
+
+    def token_sums(self, weights: np.ndarray) -> np.ndarray:
+        """(rows,) the sum of `weights[id]` over each row's token ids (0 for ids beyond `weights`)."""
+        if not len(self.rows):
+            return np.zeros(0, dtype=np.float32)
+        ids = self.token_ids
+        values = np.where(ids < len(weights), weights[np.minimum(ids, len(weights) - 1)], 0.0).astype(np.float32)
+        sums = np.add.reduceat(np.append(values, np.float32(0)), self.token_ends[:-1])
+        sums[self.token_ends[1:] == self.token_ends[:-1]] = 0.0  # reduceat gives a value, not 0, for empty rows
+        return sums.astype(np.float32)

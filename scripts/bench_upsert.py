@@ -1,0 +1,147 @@
+"""Time to upsert one article and relink what it affects, at 10k and 100k articles.
+
+    RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_upsert.py [--sizes 10000 100000]
+
+Databases come from scripts/synthetic_corpus.py (built once, kept in --work; vectors derived from the
+real model's vectors of checkthat2020 texts, links computed by the service's linker). Each run copies
+the database, opens an Engine on it (a full index build: the startup cost) and times `Engine.ingest`
+of one article at a time, end to end: embed (the derived vectors, so ~0 s: encoder time is measured by
+bench_ingest.py), store, carry the in-memory index over, find and relink the affected questions, write
+the links. Alternately a new article is added and an existing one rewritten (other context and
+questions). The same articles are then upserted with the index rebuilt in full after every write (the
+behaviour before incremental snapshots), in the same process, for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from recommender import engine as engine_module  # noqa: E402
+from recommender.config import Settings  # noqa: E402
+from recommender.embedding.factory import create_encoder  # noqa: E402
+from recommender.engine import Engine  # noqa: E402
+from scripts.docs_table import replace_block  # noqa: E402
+from scripts.synthetic_corpus import (  # noqa: E402
+    Corpus,
+    DerivedVectors,
+    KnownVectors,
+    build_database,
+    fact_checks,
+    source_vectors,
+)
+
+
+def _remove(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def run(db: Path, size: int, vectors: DerivedVectors, rewrites: DerivedVectors, encoder, count: int, full: bool) -> dict:  # type: ignore[no-untyped-def]
+    work = db.with_name(f"{db.stem}-run.db")
+    _remove(work)  # a stale -wal beside a fresh copy would corrupt it
+    shutil.copy(db, work)
+    fake = KnownVectors(encoder.model_id, encoder.dim, encoder.count_tokens, encoder.max_tokens)
+    started = time.perf_counter()
+    engine = Engine.open(Settings(db=work, refresh_seconds=0), encoder=fake)
+    opened = time.perf_counter() - started
+    saved = engine_module.INCREMENTAL_MINIMUM, engine_module.INCREMENTAL_FRACTION
+    if full:  # every write rebuilds the whole index, as before incremental snapshots
+        engine_module.INCREMENTAL_MINIMUM, engine_module.INCREMENTAL_FRACTION = -1, 0.0
+    times, cpu, relinked = [], [], []
+    try:
+        for n in range(count):
+            # Alternate: a new article (a variant beyond the corpus), and a rewrite of an existing one.
+            item = vectors.stored(size + n, encoder.count_tokens, encoder.max_tokens) if n % 2 == 0 else \
+                rewrites.stored((n * 7919) % size, encoder.count_tokens, encoder.max_tokens)
+            fake.add(item)
+            began, began_cpu = time.perf_counter(), time.process_time()
+            report = engine.ingest([item.article])
+            times.append((time.perf_counter() - began) * 1000)
+            cpu.append((time.process_time() - began_cpu) * 1000)
+            relinked.append(report.relinked)
+    finally:
+        engine_module.INCREMENTAL_MINIMUM, engine_module.INCREMENTAL_FRACTION = saved
+        engine.close()
+        _remove(work)
+    return {"open": opened, "times": times, "cpu": cpu, "relinked": relinked}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--upserts", type=int, default=40)
+    parser.add_argument("--full-upserts", type=int, default=6, help="Upserts timed with full rebuilds (slow).")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/perf"))
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    settings = Settings()
+    encoder = create_encoder(settings.model, settings.models_dir, backend=settings.backend)
+    checks, label = fact_checks()
+    titles, claims = source_vectors(checks, encoder, settings.cache_dir)
+    corpus, rewritten = Corpus(checks), Corpus(checks, seed=11)
+    corpus.set_neighbours(titles)
+    rewritten.set_neighbours(titles)
+    vectors, rewrites = DerivedVectors(corpus, titles, claims), DerivedVectors(rewritten, titles, claims)
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for size in args.sizes:
+        db = args.work / f"db-{size // 1000}k.db"
+        if not db.exists():
+            print(f"building {db} (once; kept for later runs)", file=sys.stderr)
+            print(build_database(db, size, encoder, settings.cache_dir), file=sys.stderr)
+        counts = None
+        for mode, count in (("incremental", args.upserts), ("full rebuild per write", args.full_upserts)):
+            if mode != "incremental" and size > 20_000:
+                # A full rebuild plus a full duplicate clustering of 300k questions per write: hours.
+                rows.append(f"| {size:,} | {mode} | | | not run: a full rebuild and a full clustering of every question per write take hours here | | | | |")
+                continue
+            result = run(db, size, vectors, rewrites, encoder, count, full=mode != "incremental")
+            t, r, c = result["times"], result["relinked"], result["cpu"]
+            rows.append(
+                f"| {size:,} | {mode} | {result['open']:.1f} | {len(t)} | {percentile(t, 50):.0f} | "
+                f"{percentile(t, 90):.0f} | {max(t):.0f} | {percentile(c, 50):.0f} | {statistics.median(r):.0f} / {max(r)} |"
+            )
+            print(rows[-1], file=sys.stderr)
+        del counts
+    load = os.getloadavg()[0]
+    table = "\n".join(
+        [
+            f"Corpus: articles from {label}, ~5 passages and 3 questions each, derived vectors "
+            f"(dim {encoder.dim}, labelled `{encoder.model_id}`), links by the service's linker. "
+            f"Times in ms for `Engine.ingest([article])`; half new articles, half rewrites of existing ones. "
+            f"1-minute load average at the end: {load:.1f} (2 CPUs, shared: wall-clock times include waiting "
+            f"for a CPU; CPU time is what an upsert costs this process, all threads).",
+            "",
+            "| articles | index update | open (full build) s | upserts | p50 ms | p90 ms | max ms | CPU time p50 ms | questions relinked p50 / max |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+            *rows,
+        ]
+    )
+    print(table)
+    if not args.no_write:
+        replace_block(
+            ROOT / "docs" / "performance.md", "upsert", table,
+            "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_upsert.py",
+        )
+
+
+if __name__ == "__main__":
+    main()

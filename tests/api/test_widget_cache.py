@@ -1,0 +1,42 @@
+"""The widget's rendered-payload cache: same bytes as computing afresh, and never stale."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from recommender.api.app import create_app
+from recommender.api.payload_cache import PayloadCache
+from recommender.engine import Engine
+
+
+def test_cache_evicts_least_recently_used_and_misses_on_other_counters() -> None:
+    cache = PayloadCache(2)
+    cache.put("a", (1, 0), b"A")
+    cache.put("b", (1, 0), b"B")
+    assert cache.get("a", (1, 0)) == b"A"
+    cache.put("c", (1, 0), b"C")  # "b" was used least recently
+    assert cache.get("b", (1, 0)) is None and cache.get("a", (1, 0)) == b"A"
+    assert cache.get("a", (2, 0)) is None  # another generation: recompute
+    off = PayloadCache(0)
+    off.put("a", (1, 0), b"A")
+    assert off.get("a", (1, 0)) is None
+
+
+def test_widget_serves_cached_bodies_until_a_write(fake_engine: Engine, sample_articles, settings) -> None:  # type: ignore[no-untyped-def]
+    fake_engine.ingest(sample_articles)
+    app = create_app(settings.model_copy(update={"rate_limit_per_minute": 0}), engine=fake_engine)
+    article = sample_articles[0]
+    with TestClient(app) as client:
+        first = client.get(f"/v1/articles/{article.id}/dive-deeper")
+        assert first.status_code == 200 and len(app.state.widget_cache) == 1
+        calls = []
+        original = fake_engine.dive_deeper
+        fake_engine.dive_deeper = lambda article_id: calls.append(article_id) or original(article_id)  # type: ignore[method-assign]
+        second = client.get(f"/v1/articles/{article.id}/dive-deeper")
+        assert second.content == first.content and second.headers["etag"] == first.headers["etag"]
+        assert calls == []  # served from the cache
+        fake_engine.ingest([article.model_copy(update={"questions": ["Is this a brand new question?"]})])
+        third = client.get(f"/v1/articles/{article.id}/dive-deeper")
+        assert calls == [article.id] and third.headers["etag"] != first.headers["etag"]
+        assert [q["text"] for q in third.json()["questions"]] in ([], ["Is this a brand new question?"])
+        assert client.get("/v1/articles/nope/dive-deeper").status_code == 404
