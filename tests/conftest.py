@@ -27,6 +27,9 @@ from tests.pg import KnownVectors, PgServer, PostgresUnavailable, connect_server
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 SHARED = ROOT.parent / "shared"
+# The encoder backend of `real_encoder`: the service's default (or RECOMMENDER_BACKEND). Processes the
+# tests start must load the same one, or they would re-encode the database they are handed at open.
+TEST_BACKEND: str = Settings().backend
 
 
 # Modules whose tests run on both stores override the `store_backend` fixture with these params:
@@ -102,8 +105,7 @@ def fake_engine(settings: Settings, fake_encoder: HashingEncoder) -> Iterator[En
 def real_encoder():  # type: ignore[no-untyped-def]
     from recommender.embedding.factory import create_encoder
 
-    # The service's default backend: servers started by the tests then find their vectors current.
-    return create_encoder("all-MiniLM-L6-v2", ROOT / "models", backend=Settings().backend)
+    return create_encoder("all-MiniLM-L6-v2", ROOT / "models", backend=TEST_BACKEND)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

@@ -140,6 +140,11 @@ class OnnxEncoder:
             raise ValueError(f"{folder / model_file}: unexpected model inputs {sorted(unknown)}")
         output = self._session.get_outputs()[0]
         self._output = output.name
+        # Dynamic int8 quantisation scales activations by the range of the whole input tensor, so a
+        # text's vector would depend on the other texts (and padding) in its batch: re-encoding the
+        # same text elsewhere would move its scores. One text per run keeps vectors reproducible; for
+        # passages it costs nothing measurable (their batches are padded little anyway).
+        self._one_per_run = model_file == INT8_FILE
         if dim is None:
             known = isinstance(output.shape[-1], int)
             dim = output.shape[-1] if known else self._embed([self._tokenizer.encode("a")]).shape[1]
@@ -151,7 +156,7 @@ class OnnxEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(texts)
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
-        batches = _batches([len(e.ids) for e in encodings], batch_size)
+        batches = _batches([len(e.ids) for e in encodings], 1 if self._one_per_run else batch_size)
         if progress:
             from tqdm import tqdm
 

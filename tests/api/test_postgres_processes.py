@@ -21,7 +21,7 @@ from recommender.config import Settings
 from recommender.engine import Engine
 from recommender.store.postgres import PostgresStore
 from tests.api.test_service_e2e import free_port
-from tests.conftest import ROOT, add_editor
+from tests.conftest import ROOT, TEST_BACKEND, add_editor
 from tests.pg import PgServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -41,9 +41,7 @@ def start(settings: Settings, log: Path) -> tuple[subprocess.Popen, str]:
         "RECOMMENDER_DATABASE_URL": settings.database_url or "",
         "RECOMMENDER_MODELS_DIR": str(ROOT / "models"),
         "RECOMMENDER_REFRESH_SECONDS": str(settings.refresh_seconds),
-        # The sample's vectors are fp32 ONNX/torch ones (same model id): a server on another backend would
-        # re-encode the whole database before serving.
-        "RECOMMENDER_BACKEND": "auto",
+        "RECOMMENDER_BACKEND": TEST_BACKEND,  # the sample's encoder: no re-encoding at open
         "HF_HUB_OFFLINE": "1",
     }
     process = subprocess.Popen(

@@ -84,6 +84,16 @@ def test_int8_vectors_are_close_and_have_their_own_model_id(int8_encoder: OnnxEn
     assert int8_encoder.model_id == torch_encoder.model_id + "+int8"
 
 
+def test_int8_vectors_do_not_depend_on_the_other_texts_of_a_batch(int8_encoder: OnnxEncoder) -> None:
+    # Re-encoding a text in other company (a re-ingest, a search) must give the same vector, or
+    # scores would move with nothing changed.
+    texts = [*queries(12), *SAMPLE, LONG]
+    alone = np.stack([int8_encoder.encode([t])[0] for t in texts])
+    together = int8_encoder.encode(texts, batch_size=64)
+    assert np.array_equal(alone, together)
+    assert np.array_equal(int8_encoder.encode(texts[::-1])[::-1], together)
+
+
 def test_count_tokens_equals_the_hf_tokenizer(onnx_encoder: OnnxEncoder, torch_encoder: Encoder) -> None:
     texts = [*SAMPLE, LONG, "", "Ünïcödé and 東京 and emoji 🌍"]
     assert [onnx_encoder.count_tokens(t) for t in texts] == [torch_encoder.count_tokens(t) for t in texts]

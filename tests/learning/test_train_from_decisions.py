@@ -15,7 +15,7 @@ import pytest
 from recommender.config import Settings
 from recommender.engine import Engine
 from recommender.store.sqlite import SQLiteStore
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TEST_BACKEND
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ def test_train_from_decisions_then_switch(sample_db: Path, tmp_path: Path, real_
         "RECOMMENDER_DB": str(db),
         "RECOMMENDER_MODELS_DIR": str(models),
         "RECOMMENDER_CACHE_DIR": str(tmp_path / "cache"),
-        "RECOMMENDER_BACKEND": "torch",  # the sample's vectors are torch's: no re-encoding at open
+        "RECOMMENDER_BACKEND": TEST_BACKEND,  # the sample's encoder: no re-encoding at open
     }
 
     calibrated = run(["calibrate", "--key", str(ROOT / "data/sample/eval/answers.qrels")], env)

@@ -19,7 +19,7 @@ import pytest
 from recommender.articles.model import Article, Section
 from recommender.config import Settings
 from recommender.engine import Engine
-from tests.conftest import ROOT, add_editor
+from tests.conftest import ROOT, TEST_BACKEND, add_editor
 from tests.fakes import HashingEncoder
 
 TOPICS = ["tariffs", "vaccines", "inflation", "elections", "climate", "crime", "housing", "energy"]
@@ -93,9 +93,8 @@ class Server:
             self.process.wait(timeout=30)
 
 
-# The encoder backend of tests.conftest's `real_encoder` (create_encoder's default): a process started
-# by a test must load the same encoder, or it would re-encode the database it is handed at open.
-SAME_ENCODER = {"RECOMMENDER_BACKEND": "auto", "RECOMMENDER_MODELS_DIR": str(ROOT / "models"), "HF_HUB_OFFLINE": "1"}
+# A process started by a test loads the encoder of tests.conftest's `real_encoder` (see TEST_BACKEND).
+SAME_ENCODER = {"RECOMMENDER_BACKEND": TEST_BACKEND, "RECOMMENDER_MODELS_DIR": str(ROOT / "models"), "HF_HUB_OFFLINE": "1"}
 
 
 def start_server(db: Path, log: Path, **env: str) -> Server:
