@@ -93,9 +93,9 @@ class Server:
             self.process.wait(timeout=30)
 
 
-# The encoder backend of tests.conftest's `real_encoder` (create_encoder's default): a process started
-# by a test must load the same encoder, or it would re-encode the database it is handed at open.
-SAME_ENCODER = {"RECOMMENDER_BACKEND": "auto", "RECOMMENDER_MODELS_DIR": str(ROOT / "models"), "HF_HUB_OFFLINE": "1"}
+# The encoder backend of tests.conftest's `real_encoder` (the service's default, Settings().backend): a
+# process started by a test must load the same encoder, or it would re-embed the database it is handed.
+SAME_ENCODER = {"RECOMMENDER_BACKEND": Settings().backend, "RECOMMENDER_MODELS_DIR": str(ROOT / "models"), "HF_HUB_OFFLINE": "1"}
 
 
 def start_server(db: Path, log: Path, **env: str) -> Server:
