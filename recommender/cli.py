@@ -18,7 +18,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="dive-deeper:
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
     from recommender.engine import Engine
 
-    return Engine.open(settings)
+    # One-shot commands work with the encoder of the stored vectors and leave a changed encoder to the
+    # server's background re-embedding or `recommender reembed`: re-encoding at open here would rewrite
+    # every vector under a server that may be re-embedding the same database right now.
+    return Engine.open(settings, reembed="later")
 
 
 def _fail(message: str) -> None:
@@ -547,6 +550,99 @@ def models_use(
         if job.state != "done":
             _fail(f"switching to {name!r} failed: {job.error}")
         typer.echo(f"the database now serves {name!r} ({job.model_id}); {job.done} texts re-embedded; decisions untouched")
+    finally:
+        engine.close()
+
+
+# -- keeping current: re-embedding after an encoder change, ingesting a CMS export folder ------------
+@app.command()
+def reembed(
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Re-embed the database with the configured encoder (RECOMMENDER_MODEL / RECOMMENDER_BACKEND), now.
+
+    What a server does in the background after the encoder changed: stage new vectors beside the live
+    ones, newest articles first, then swap them in with fresh links at once. Decisions are untouched;
+    an interrupted run resumes from the staged batches."""
+    import time
+
+    from tqdm import tqdm
+
+    settings = Settings()
+    engine = _engine(settings)
+    try:
+        job = engine.reembed(background=True)  # a thread, so this one can draw the progress bar
+        if job is None:
+            typer.echo(f"nothing to do: every vector comes from {engine.encoder.model_id} ({describe_store(settings)})")
+            return
+        with tqdm(total=job.total or None, unit="text", desc="re-embedding", disable=not progress, file=sys.stderr) as bar:
+            while job.running:
+                bar.total = job.total or bar.total
+                bar.update(job.done - bar.n)
+                time.sleep(0.2)
+            job.wait()
+            bar.total = job.total or bar.total
+            bar.update(job.done - bar.n)
+        if job.state != "done":
+            _fail(f"re-embedding with {job.model_id} failed: {job.error}")
+        typer.echo(
+            f"now serving {job.model_id}: {job.done} passages and questions re-embedded, every question relinked, "
+            f"decisions untouched ({describe_store(settings)})"
+        )
+    finally:
+        engine.close()
+
+
+@app.command()
+def watch(
+    folder: Annotated[Path, typer.Argument(help="Folder the CMS exports article files (.txt, .jsonl) into.")],
+    interval: Annotated[
+        float | None, typer.Option(min=0.01, help="Seconds between passes (default RECOMMENDER_WATCH_INTERVAL).")
+    ] = None,
+    once: Annotated[bool, typer.Option(help="One pass (files settled over one interval), then exit: for cron.")] = False,
+    delete: Annotated[
+        bool, typer.Option(help="Delete the articles of files that disappear (by default they stay served).")
+    ] = False,
+) -> None:
+    """Ingest new and changed article files as they appear in FOLDER, until interrupted.
+
+    A file is read once its size and modification time hold still for one interval; hidden files are
+    ignored. A file that does not parse is reported (file:line) and skipped until it changes; the rest
+    is ingested. Unchanged articles are not stored again."""
+    import threading
+
+    from recommender.articles.watch import FolderWatcher, PassReport
+
+    settings = Settings()
+    if not folder.is_dir():
+        _fail(f"{folder}: no such folder")
+    interval = interval or settings.watch_interval
+    engine = _engine(settings)
+    watcher = FolderWatcher(
+        folder, engine.ingest, engine.delete, max_bytes=settings.max_article_bytes, delete_missing=delete
+    )
+
+    def show(report: PassReport) -> None:
+        for error in report.errors:
+            typer.echo(f"error: {error}", err=True)
+        for path in report.gone:
+            typer.echo(f"gone: {path}" + ("" if delete else " (its articles stay; --delete to remove them)"), err=True)
+        if report.read or report.deleted:
+            typer.echo(report.summary())
+
+    try:
+        if once:
+            report = watcher.once(interval)
+            show(report)
+            if report.errors:
+                raise typer.Exit(1)
+            return
+        typer.echo(f"watching {folder} every {interval:g}s ({describe_store(settings)}); Ctrl-C to stop", err=True)
+        stop = threading.Event()
+        try:
+            watcher.run(interval, stop, show)
+        except KeyboardInterrupt:
+            stop.set()
     finally:
         engine.close()
 

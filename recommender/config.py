@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     reindex_batch_size: int = Field(
         256, ge=1, description="Passages or questions re-embedded per transaction by `recommender reindex`."
     )
+    watch_interval: float = Field(
+        2.0,
+        gt=0,
+        description="Seconds between passes of `recommender watch` over the CMS export folder; a file is read once "
+        "its size and modification time held still for one interval.",
+    )
     refresh_seconds: float = Field(
         1.0, ge=0, description="How often a server checks the database for writes made by other processes."
     )

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -51,6 +51,11 @@ from recommender.store.factory import open_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# What Engine.open does when the stored vectors come from another encoder than the configured one:
+# "now" re-encodes everything before serving; "background" serves with the encoder of the stored vectors
+# and re-embeds beside them in a thread (the server); "later" serves with that encoder and leaves the
+# switch to `reembed()` (one-shot commands: a server may be re-embedding the same database right now).
+Reembed = Literal["now", "background", "later"]
 # A write of up to this many articles (or this share of the index) updates the snapshot in place of a
 # full build; beyond that, building afresh is about as fast and leaves no dead rows behind.
 INCREMENTAL_MINIMUM = 200
@@ -90,7 +95,7 @@ class QuestionStatus:
 
 
 class Engine:
-    def __init__(self, settings: Settings, store: Store, encoder: Encoder) -> None:
+    def __init__(self, settings: Settings, store: Store, encoder: Encoder, model_name: str | None = None) -> None:
         self.settings = settings
         self.store = store
         self.encoder = encoder
@@ -103,21 +108,49 @@ class Engine:
         self._question_changes: list[QuestionChange] | None = None
         self._clustered_fingerprint: str | None = None  # the fingerprint those clusters were computed for
         self._checked_at = 0.0
-        self.model_name = settings.model  # the name the encoder was loaded by (a switch changes it)
+        self.model_name = model_name or settings.model  # the name the encoder was loaded by (a switch changes it)
         self.switch_job: SwitchJob | None = None
+        # The configured (name, encoder) while the stored vectors still come from the previous one.
+        self.pending_encoder: tuple[str, Encoder] | None = None
         self._clusters: tuple[tuple[int, int], dict[str, str]] | None = None  # (counters, question -> cluster)
-        self._set_calibrator()
+        # Serving a previous encoder until the switch (see open): a calibrator configured for the new one
+        # does not fit it yet, which is no reason to refuse to serve.
+        self._set_calibrator(strict=model_name is None)
         self._reencode_if_needed()
         self.relink()
 
     @classmethod
-    def open(cls, settings: Settings, encoder: Encoder | None = None) -> Engine:
+    def open(
+        cls, settings: Settings, encoder: Encoder | None = None, reembed: Reembed = "now", previous: Encoder | None = None
+    ) -> Engine:
+        """An engine on the configured store and encoder (`encoder` overrides RECOMMENDER_MODEL/BACKEND).
+
+        When the stored vectors come from another encoder, `reembed` says what happens (see Reembed).
+        "background" and "later" need that encoder (`previous`, or loaded from the stored model id, see
+        embedding/versions.py); when it cannot be loaded they fall back to "now" with a warning.
+        """
         if encoder is None and "model" not in settings.model_fields_set:
             # A database switched to another model (`recommender models use`) keeps it until switched again;
             # an explicit RECOMMENDER_MODEL wins (and re-encodes at open).
             settings = settings.model_copy(update={"model": _live_model_name(settings) or settings.model})
         encoder = encoder or create_encoder(settings.model, settings.models_dir, backend=settings.backend)
-        return cls(settings, open_store(settings, encoder.model_id), encoder)
+        store = open_store(settings, encoder.model_id)
+        old = _encoder_of_stored_vectors(store, encoder, settings, previous) if reembed != "now" else None
+        if old is None:
+            return cls(settings, store, encoder)
+        log.warning(
+            "stored vectors come from %s, the configured encoder is %s: serving with the former until the "
+            "re-embedding %s swaps the latter in",
+            old.model_id,
+            encoder.model_id,
+            "running in the background" if reembed == "background" else "(`recommender reembed` or a server)",
+        )
+        store.model_id = old.model_id
+        engine = cls(settings, store, old, model_name=_stored_model_name(store, old))
+        engine.pending_encoder = (settings.model, encoder)
+        if reembed == "background":
+            engine.reembed(background=True)
+        return engine
 
     def close(self) -> None:
         self.store.close()
@@ -266,8 +299,10 @@ class Engine:
         """
         if fresh:
             self.store.discard_staged()
-        job = SwitchJob(self.model_name, self.encoder.model_id)
-        run_switch(self, self.encoder, job, batch=batch_size or self.settings.reindex_batch_size)
+        # Opened on a previous encoder's vectors ("later"): re-embed with the configured one, as asked.
+        name, encoder = self.pending_encoder or (self.model_name, self.encoder)
+        job = SwitchJob(name, encoder.model_id)
+        run_switch(self, encoder, job, batch=batch_size or self.settings.reindex_batch_size)
         if job.state != "done":
             raise RuntimeError(f"reindex failed: {job.error}")
         return job
@@ -687,26 +722,43 @@ class Engine:
         )
         self.store.set_superseded(article_id, by_article_id, entry)
 
-    def switch_model(self, name: str, background: bool = True, encoder: Encoder | None = None) -> SwitchJob:
+    def switch_model(
+        self, name: str, background: bool = True, encoder: Encoder | None = None, only_if_foreign: bool = False
+    ) -> SwitchJob:
         """Re-embed everything with model `name` (or `encoder`) beside the live vectors and swap at once
-        (see learning/switch.py). Raises RuntimeError while another switch runs; loading errors raise here."""
+        (see learning/switch.py). Raises RuntimeError while another switch runs; loading errors raise here.
+        `only_if_foreign`: stop as soon as every stored vector comes from `encoder` (another process
+        sharing the database finished the same switch first)."""
         if self.switch_job is not None and self.switch_job.running:
             raise RuntimeError(f"a switch to {self.switch_job.name!r} is already running")
         encoder = encoder or create_encoder(name, self.settings.models_dir, backend=self.settings.backend)
-        job = SwitchJob(name, encoder.model_id)
+        job = SwitchJob(name, encoder.model_id, only_if_foreign=only_if_foreign)
         self.switch_job = job
         if encoder.model_id == self.encoder.model_id:
             job.state, job.finished = "done", job.started
             return job
         if background:
-            job.thread = threading.Thread(target=run_switch, args=(self, encoder, job), name="model-switch", daemon=True)
+            job.thread = threading.Thread(
+                target=run_switch, args=(self, encoder, job, self.settings.reindex_batch_size), name="model-switch", daemon=True
+            )
             job.thread.start()
         else:
-            run_switch(self, encoder, job)
+            run_switch(self, encoder, job, self.settings.reindex_batch_size)
         return job
+
+    def reembed(self, background: bool = True) -> SwitchJob | None:
+        """Switch to the configured encoder when the stored vectors come from another one (see open):
+        staged newest articles first beside the live vectors, swapped in with fresh links at once.
+        None when there is nothing to do."""
+        if self.pending_encoder is None:
+            return None
+        name, encoder = self.pending_encoder
+        return self.switch_model(name, background=background, encoder=encoder, only_if_foreign=True)
 
     def _use_encoder(self, encoder: Encoder, name: str) -> None:
         """Serve with another encoder whose vectors are now live (after a swap, here or in another process)."""
+        if self.pending_encoder is not None and self.pending_encoder[1].model_id == encoder.model_id:
+            self.pending_encoder = None
         self.encoder = encoder
         self.model_name = name
         self.store.model_id = encoder.model_id
@@ -751,6 +803,35 @@ def _question_change(
     )
     added = tuple(after.table.rows[r].id for a in articles for r in after.table.by_article.get(a, ()))
     return QuestionChange(removed, added)
+
+
+def _encoder_of_stored_vectors(store: Store, configured: Encoder, settings: Settings, previous: Encoder | None) -> Encoder | None:
+    """The encoder that made the stored vectors, when they are not the configured one's and it can be
+    loaded; None otherwise (the caller then re-encodes at open, as before)."""
+    stored = store.stored_model_ids()
+    if not stored or stored == {configured.model_id}:
+        return None
+    if len(stored) > 1:
+        log.warning("stored vectors come from several encoders %s: re-encoding them all before serving", sorted(stored))
+        return None
+    (model_id,) = stored
+    if previous is not None and previous.model_id == model_id:
+        return previous
+    from recommender.embedding.versions import EncoderUnavailable, load_encoder_of
+
+    live_name, live_id = store.live_model()
+    try:
+        return load_encoder_of(model_id, settings.models_dir, name=live_name if live_id == model_id else None)
+    except EncoderUnavailable as exc:
+        log.warning("%s; re-encoding the whole database with %s before serving (no results until done)", exc, configured.model_id)
+        return None
+
+
+def _stored_model_name(store: Store, encoder: Encoder) -> str:
+    from recommender.embedding.versions import parse_model_id
+
+    live_name, live_id = store.live_model()
+    return live_name if live_name and live_id == encoder.model_id else parse_model_id(encoder.model_id).name
 
 
 def _live_model_name(settings: Settings) -> str | None:

@@ -30,7 +30,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
-        app.state.engine = engine or Engine.open(settings)
+        # A changed encoder is re-embedded in the background while the old vectors keep serving.
+        app.state.engine = engine or Engine.open(settings, reembed="background")
         yield
         if owned:
             app.state.engine.close()

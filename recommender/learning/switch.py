@@ -1,7 +1,8 @@
 """Switching the live encoder without a pause: re-embed beside the live vectors, then swap at once.
 
 1. stage: every passage and question is encoded by the new model into staging rows, in batches,
-   while the old vectors keep serving (ingest goes on with the old model meanwhile);
+   newest articles first (checked_on, then last update: the ones readers see most), while the old
+   vectors keep serving (ingest goes on with the old model meanwhile);
 2. catch up: whatever changed during staging is staged too;
 3. swap: under the engine's write lock, links are computed from the staged vectors and moved in
    with them in one store transaction (`swap_model`); the engine then swaps encoder, calibrator
@@ -38,6 +39,9 @@ class SwitchJob:
     error: str | None = None
     started: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     finished: str | None = None
+    # A re-embedding after a configuration change: done once every stored vector is the new encoder's,
+    # also when another process sharing the database made it so (no second pass over everything).
+    only_if_foreign: bool = False
     thread: threading.Thread | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -68,6 +72,17 @@ def _stage(engine: Engine, encoder: Encoder, job: SwitchJob, batch: int) -> int:
     return len(passages) + len(questions)
 
 
+def _done_elsewhere(engine: Engine, encoder: Encoder, job: SwitchJob) -> bool:
+    """Another process swapped this encoder in already: serve with it and end the job."""
+    if not job.only_if_foreign or engine.store.stored_model_ids() != {encoder.model_id}:
+        return False
+    log.info("the database already holds %s vectors only: switch done elsewhere", encoder.model_id)
+    engine.store.discard_staged()
+    engine._use_encoder(encoder, job.name)
+    job.state = "done"
+    return True
+
+
 def run_switch(engine: Engine, encoder: Encoder, job: SwitchJob, batch: int = 256, attempts: int = 5) -> None:
     """Stage, catch up and swap (see the module docstring); records the outcome in `job`."""
     from recommender.index.snapshot import Snapshot
@@ -75,10 +90,16 @@ def run_switch(engine: Engine, encoder: Encoder, job: SwitchJob, batch: int = 25
 
     job.model_id = encoder.model_id
     try:
+        if _done_elsewhere(engine, encoder, job):
+            return
         _stage(engine, encoder, job, batch)
         for attempt in range(attempts):
             with engine._write_lock:  # no in-process write between the last catch-up and the swap
+                if _done_elsewhere(engine, encoder, job):
+                    return
                 job.state = "swapping"
+                # Catch-up: rows written during staging (with the old encoder) are staged now, under the
+                # lock, so no edit of this process is lost; another process's edit fails the swap below.
                 _stage(engine, encoder, job, batch)
                 try:
                     data = engine.store.load_staged_index(encoder.model_id)

@@ -59,6 +59,9 @@ from recommender.store.replica import replica_allowed
 
 log = logging.getLogger(__name__)
 
+# Article order of a re-embedding (Store.unstaged_texts): what readers see most is staged first.
+NEWEST_FIRST = "a.checked_on DESC NULLS LAST, a.updated_at DESC"
+
 # Ordered migrations: index i brings the schema from version i to i+1. Never edit a shipped one.
 # Identifiers are COLLATE "C" so ORDER BY sorts as SQLite does, whatever the database's locale.
 # Vector columns start without a dimension: the first write fixes it to the encoder's (see _fit_dim).
@@ -1001,20 +1004,22 @@ class PostgresStore:
             )
 
     def unstaged_texts(self, model_id: str) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
-        """Passages and questions that have no staged vector of `model_id` for their current text."""
+        """Passages and questions that have no staged vector of `model_id` for their current text,
+        newest articles first (by checked_on, then last update; undated ones last)."""
         with self._read() as conn:
             passages = conn.execute(
-                """SELECT p.article_id, p.position, p.text FROM passages p
+                f"""SELECT p.article_id, p.position, p.text FROM passages p JOIN articles a ON a.id = p.article_id
                    LEFT JOIN staged_passages s ON s.model_id = %s AND s.article_id = p.article_id
                      AND s.position = p.position AND s.text_hash = p.text_hash
-                   WHERE s.model_id IS NULL ORDER BY p.article_id, p.position""",
+                   WHERE s.model_id IS NULL ORDER BY {NEWEST_FIRST}, p.article_id, p.position""",  # noqa: S608
                 (model_id,),
             ).fetchall()
             questions = [
                 (q, t)
                 for q, t, h in conn.execute(
-                    """SELECT q.id, q.text, s.text_hash FROM questions q
-                       LEFT JOIN staged_questions s ON s.model_id = %s AND s.question_id = q.id ORDER BY q.id""",
+                    f"""SELECT q.id, q.text, s.text_hash FROM questions q JOIN articles a ON a.id = q.article_id
+                       LEFT JOIN staged_questions s ON s.model_id = %s AND s.question_id = q.id
+                       ORDER BY {NEWEST_FIRST}, q.article_id, q.position""",  # noqa: S608
                     (model_id,),
                 )
                 if h != _text_hash(t)

@@ -38,6 +38,9 @@ from recommender.store.base import (
     VersionConflict,
 )
 
+# Article order of a re-embedding (Store.unstaged_texts): what readers see most is staged first.
+NEWEST_FIRST = "a.checked_on IS NULL, a.checked_on DESC, a.updated_at DESC"
+
 # Ordered migrations: index i brings the schema from version i to i+1. Never edit a shipped one.
 MIGRATIONS: list[str] = [
     """
@@ -900,7 +903,8 @@ class SQLiteStore:
             )
 
     def unstaged_texts(self, model_id: str) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
-        """Passages and questions that have no staged vector of `model_id` for their current text."""
+        """Passages and questions that have no staged vector of `model_id` for their current text,
+        newest articles first (by checked_on, then last update; undated ones last)."""
         with self._read() as conn:
             staged_p = {
                 (a, p): h
@@ -913,11 +917,19 @@ class SQLiteStore:
             )
             passages = [
                 (a, p, t)
-                for a, p, t, h in conn.execute("SELECT article_id, position, text, text_hash FROM passages ORDER BY article_id, position")
+                for a, p, t, h in conn.execute(
+                    f"""SELECT p.article_id, p.position, p.text, p.text_hash FROM passages p JOIN articles a ON a.id = p.article_id
+                        ORDER BY {NEWEST_FIRST}, p.article_id, p.position"""
+                )
                 if staged_p.get((a, p)) != h
             ]
             questions = [
-                (q, t) for q, t in conn.execute("SELECT id, text FROM questions ORDER BY id") if staged_q.get(q) != _text_hash(t)
+                (q, t)
+                for q, t in conn.execute(
+                    f"""SELECT q.id, q.text FROM questions q JOIN articles a ON a.id = q.article_id
+                        ORDER BY {NEWEST_FIRST}, q.article_id, q.position"""
+                )
+                if staged_q.get(q) != _text_hash(t)
             ]
         return passages, questions
 
