@@ -426,7 +426,7 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             server_header=False,
-            log_level="info",
+            **_log_options(settings),
         )
         return
     uvicorn.run(
@@ -434,7 +434,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         server_header=False,
-        log_level="info",
+        **_log_options(settings),
     )
 
 
@@ -647,13 +647,60 @@ def watch(
         engine.close()
 
 
+def _log_options(settings: Settings) -> dict:
+    """uvicorn's logging for `serve`: JSON lines at RECOMMENDER_LOG_LEVEL, one access line per request
+    from the app (recommender/api/observe.py) instead of uvicorn's, which would log query strings."""
+    from recommender.api.logs import logging_config
+
+    return {"log_config": logging_config(settings.log_level), "log_level": settings.log_level.lower(), "access_log": False}
+
+
+# -- status: what an operator checks first ------------------------------------------------------
+def _encoder(settings: Settings, name: str):  # type: ignore[no-untyped-def]
+    """The encoder a server would load (only its model id and runtime are used)."""
+    from recommender.embedding.factory import create_encoder
+
+    return create_encoder(name, settings.models_dir, backend=settings.backend)
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts and monitoring).")] = False) -> None:
+    """Counts, encoder, index age, queues and whether links are stale; changes nothing."""
+    from recommender.embedding.factory import BackendUnavailable, ModelNotFound
+    from recommender.status import collect_status, format_status, model_name
+
+    settings = Settings()
+    if not settings.database_url and not settings.db.exists():
+        _fail(f"no database at {settings.db} (set RECOMMENDER_DB or RECOMMENDER_DATABASE_URL, or run `recommender ingest`)")
+    store = _store(settings)
+    try:
+        encoder, error = None, None
+        try:
+            encoder = _encoder(settings, model_name(settings, store))
+        except (ModelNotFound, BackendUnavailable, ImportError, OSError) as exc:
+            error = str(exc)
+        report = collect_status(settings, store, describe_store(settings), encoder, error)
+    finally:
+        store.close()
+    typer.echo(json.dumps(report.to_json(), indent=2) if as_json else format_status(report))
+
+
 def main() -> None:
     from recommender.store.base import StoreUnavailable
+
+    from pydantic import ValidationError
 
     try:
         app()
     except StoreUnavailable as exc:  # e.g. PostgreSQL unreachable: a message, not a traceback
         typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    except ValidationError as exc:  # a bad RECOMMENDER_* value: name the variable, not a traceback
+        if exc.title != Settings.__name__:
+            raise
+        for error in exc.errors():
+            name = "RECOMMENDER_" + "_".join(str(part) for part in error["loc"]).upper()
+            typer.echo(f"error: {name}={error.get('input')!r}: {error['msg']}", err=True)
         raise SystemExit(1) from None
 
 

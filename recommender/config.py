@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Method = Literal["dense", "lexical", "hybrid"]
 Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class Settings(BaseSettings):
@@ -175,6 +176,11 @@ class Settings(BaseSettings):
         "replica.",
     )
     demo_article: str | None = Field(None, description="Article shown at /demo/ (default: the first one with questions).")
+    log_level: LogLevel = Field(
+        "INFO",
+        description="Level of the JSON log lines `serve` writes to stderr (one per request at INFO; DEBUG, INFO, "
+        "WARNING, ERROR or CRITICAL, any case).",
+    )
 
     @field_validator("database_url", "database_read_url")
     @classmethod
@@ -184,6 +190,11 @@ class Settings(BaseSettings):
         if not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
             raise ValueError("must be a PostgreSQL URL starting with postgresql://")
         return value.strip()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -472,29 +472,8 @@ class Engine:
     def _statuses(
         self, questions: Sequence[QuestionRow], links: dict[str, list[LinkRow]] | None = None
     ) -> list[QuestionStatus]:
-        missing = [q.id for q in questions if links is None or q.id not in links]
-        links = {**(links or {}), **(self.store.links_of(missing) if missing else {})}
-        decisions = self.store.decisions_for([(q.article_id, q.key) for q in questions])
-        superseded = self.store.superseded_map()
-        targets = {t for d in decisions.values() if (t := d.pinned or d.approved)}
-        targets |= {successor(t, superseded) for t in targets}
-        existing = set(self.store.article_rows(sorted(targets))) if targets else set()
         dates = self.snapshot().checked_on
-        out = []
-        for question in questions:
-            decision = decisions.get((question.article_id, question.key))
-            ranked = self._candidates(question, links.get(question.id, []), superseded, dates)
-            shown = _follow(decision, superseded) if decision is not None and superseded else decision
-            out.append(QuestionStatus(question, decision, ranked, self._effective(question, shown, ranked, existing)))
-        return out
-
-    def _candidates(
-        self, question: QuestionRow, links: list[LinkRow], superseded: dict[str, str], dates: dict
-    ) -> list[LinkRow]:
-        """The model's candidates as served: superseded fact checks replaced by their successor, then
-        close calls given to the more recently checked fact check."""
-        links = follow_superseded(links, superseded, question.article_id)
-        return prefer_recent(links, dates, self.settings.freshness_margin)
+        return question_statuses(self.store, questions, self.thresholds, self.settings.freshness_margin, dates, links)
 
     def _effective(
         self, question: QuestionRow, decision: Decision | None, links: Sequence[LinkRow], existing: object
@@ -790,6 +769,40 @@ class Engine:
             vectors=vector[None, :] if vector is not None else None,
         )[0]
         return next((h.score for h in hits if h.doc_id == target), None)
+
+
+def question_statuses(
+    store: Store,
+    questions: Sequence[QuestionRow],
+    thresholds: Thresholds,
+    freshness_margin: float,
+    dates: dict[str, dt.date | None],
+    links: dict[str, list[LinkRow]] | None = None,
+) -> list[QuestionStatus]:
+    """Questions with their candidates as served and the editors' decisions applied.
+
+    A function of the store, not of an Engine, so `recommender status` can read the same states
+    without opening an Engine (which would re-encode and relink: writes a status check must not make).
+    """
+    missing = [q.id for q in questions if links is None or q.id not in links]
+    links = {**(links or {}), **(store.links_of(missing) if missing else {})}
+    decisions = store.decisions_for([(q.article_id, q.key) for q in questions])
+    superseded = store.superseded_map()
+    targets = {t for d in decisions.values() if (t := d.pinned or d.approved)}
+    targets |= {successor(t, superseded) for t in targets}
+    existing = set(store.article_rows(sorted(targets))) if targets else set()
+    out = []
+    for question in questions:
+        decision = decisions.get((question.article_id, question.key))
+        # As served: superseded fact checks replaced by their successor, then close calls given to
+        # the more recently checked fact check.
+        ranked = prefer_recent(follow_superseded(links.get(question.id, []), superseded, question.article_id), dates, freshness_margin)
+        shown = _follow(decision, superseded) if decision is not None and superseded else decision
+        state = effective(
+            question.id, shown, ranked, thresholds.gap_score, existing, live_threshold=thresholds.live_score  # type: ignore[arg-type]
+        )
+        out.append(QuestionStatus(question, decision, ranked, state))
+    return out
 
 
 def _question_change(

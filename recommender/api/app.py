@@ -9,12 +9,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recommender import __version__
 from recommender.api import openapi
 from recommender.api.bodylimit import BodyLimit
+from recommender.api.metrics import Metrics
+from recommender.api.observe import RequestObserver
 from recommender.api.ratelimit import TokenBucketLimiter
 from recommender.api.routes import articles, editor, health, models, pages, questions, widget
 from recommender.api.security import SecurityHeaders
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     if engine is not None:
         app.state.engine = engine
+    metrics = app.state.metrics = Metrics(lambda: getattr(app.state, "engine", None), settings)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -83,8 +87,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     # Counts bodies sent without Content-Length (chunked) too.
     app.add_middleware(BodyLimit, max_bytes=settings.max_article_bytes)
-    # Outermost (added last): every response, errors and static files included, gets the headers.
+    # Every response, errors and static files included, gets the headers.
     app.add_middleware(SecurityHeaders)
+    # Outermost (added last): its request id and timing cover everything else.
+    app.add_middleware(RequestObserver, metrics=metrics)
+
+    # Sync, so the engine reads of a scrape run in the thread pool. Not in the OpenAPI schema: it is
+    # for Prometheus, not API clients (docs/operations.md says how to keep it off the public site).
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     for module in (widget, questions, articles, editor, models, health, pages):
         app.include_router(module.router)

@@ -79,6 +79,15 @@ class IndexData:
     question_vectors: np.ndarray
 
 
+@dataclass(frozen=True)
+class Activity:
+    """When the database last changed, for operators (`recommender status`). Times are ISO 8601, UTC."""
+
+    index_changed_at: str | None  # the generation last moved: an article or link write (None: never recorded)
+    last_ingest_at: str | None  # the newest article write (ingest, API upsert or import)
+    staged: int  # vectors staged by a model switch or reindex and not swapped in yet
+
+
 class Store(Protocol):
     model_id: str
 
@@ -107,6 +116,7 @@ class Store(Protocol):
     def passage_text(self, article_id: str, position: int) -> str | None: ...
     def best_links(self) -> list[tuple[QuestionRow, LinkRow | None]]: ...
     def counts(self) -> dict[str, int]: ...
+    def activity(self) -> Activity: ...
     # editorial: decisions keyed by (article id, question key), their audit log, editor tokens
     def counters(self) -> tuple[int, int]: ...
     def get_decision(self, article_id: str, key: str) -> Decision | None: ...

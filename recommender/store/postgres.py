@@ -40,6 +40,7 @@ from psycopg_pool import ConnectionPool
 from recommender.articles.model import Article, Section
 from recommender.editorial.auth import Editor, EditorRecord
 from recommender.store.base import (
+    Activity,
     ArticleRow,
     AuditEntry,
     Decision,
@@ -187,6 +188,13 @@ MIGRATIONS: list[str] = [
         vector vector NOT NULL,
         PRIMARY KEY (model_id, question_id)
     );
+    """,
+    # 4: `generation_at` in meta (as SQLite's migration 5): when the generation last moved, kept by
+    # every write from now on; a database made before gets its newest article write as the best bound.
+    """
+    INSERT INTO meta (key, value)
+        SELECT 'generation_at', to_char(latest AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+        FROM (SELECT MAX(updated_at) AS latest FROM articles) AS newest WHERE latest IS NOT NULL;
     """,
 ]
 
@@ -713,6 +721,17 @@ class PostgresStore:
         )[0]
         return dict(zip(("articles", "passages", "questions", "links", "pending"), map(int, row)))
 
+    def activity(self) -> Activity:
+        with self._read() as conn:
+            changed = conn.execute("SELECT value FROM meta WHERE key = 'generation_at'").fetchone()
+            ingested = conn.execute("SELECT MAX(updated_at) FROM articles").fetchone()[0]
+            staged = conn.execute(
+                "SELECT (SELECT COUNT(*) FROM staged_passages) + (SELECT COUNT(*) FROM staged_questions)"
+            ).fetchone()[0]
+        return Activity(
+            changed[0] if changed else None, ingested.astimezone(dt.UTC).isoformat() if ingested else None, int(staged)
+        )
+
     # -- editorial ---------------------------------------------------------------------------
     def counters(self) -> tuple[int, int]:
         """(generation, decisions): what a cached widget response depends on.
@@ -1124,6 +1143,8 @@ def _counter(conn: psycopg.Connection, key: str) -> int:
 
 def _bump(conn: psycopg.Connection, counter: str) -> None:
     conn.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = %s", (counter,))
+    if counter == "generation":
+        _set_meta(conn, "generation_at", dt.datetime.now(dt.UTC).isoformat())
 
 
 def _set_meta(conn: psycopg.Connection, key: str, value: str) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 from recommender.articles.model import Article, Section
 from recommender.editorial.auth import Editor, EditorRecord
 from recommender.store.base import (
+    Activity,
     ArticleRow,
     AuditEntry,
     Decision,
@@ -173,6 +174,13 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX questions_needs_link ON questions(id) WHERE needs_link = 1;
     """,
+    # 5: `generation_at` in meta, when the generation last moved (the index's age for `recommender
+    # status`), kept by every write from now on. A database made before has no record of it: its
+    # newest article write is the best known bound.
+    """
+    INSERT INTO meta (key, value)
+        SELECT 'generation_at', latest FROM (SELECT MAX(updated_at) AS latest FROM articles) WHERE latest IS NOT NULL;
+    """,
 ]
 
 
@@ -222,6 +230,12 @@ class SQLiteStore:
             yield conn
             if counter is not None:
                 conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = ?", (counter,))
+            if counter == "generation":
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('generation_at', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (dt.datetime.now(dt.UTC).isoformat(),),
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -559,6 +573,14 @@ class SQLiteStore:
             "pending": conn.execute("SELECT COUNT(*) FROM questions WHERE needs_link = 1").fetchone()[0],
         }
 
+    def activity(self) -> Activity:
+        with self._read() as conn:
+            changed = conn.execute("SELECT value FROM meta WHERE key = 'generation_at'").fetchone()
+            ingested = conn.execute("SELECT MAX(updated_at) FROM articles").fetchone()[0]
+            staged = conn.execute(
+                "SELECT (SELECT COUNT(*) FROM staged_passages) + (SELECT COUNT(*) FROM staged_questions)"
+            ).fetchone()[0]
+        return Activity(changed[0] if changed else None, ingested, int(staged))
 
     # -- editorial ---------------------------------------------------------------------------
     def counters(self) -> tuple[int, int]:

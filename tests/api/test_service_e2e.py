@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -97,3 +98,24 @@ def test_writes_of_another_process_are_served(service: tuple[str, Path], real_en
         pytest.fail("the server never saw the other process's write")
     widget = httpx.get(f"{base}/v1/articles/science-flat-earth/dive-deeper", timeout=10).json()
     assert widget["questions"][0]["answer"]["id"] == "science-moon-landing"
+
+
+def test_serve_logs_json_lines_without_secrets(service: tuple[str, Path], tmp_path: Path) -> None:
+    base, _ = service
+    response = httpx.get(
+        f"{base}/v1/search",
+        params={"q": "who pays for tariffs flamingo"},
+        headers={"X-Request-ID": "e2e-request-1", "Authorization": "Bearer not-a-real-token-123"},
+        timeout=10,
+    )
+    assert response.status_code == 200 and response.headers["x-request-id"] == "e2e-request-1"
+    metrics = httpx.get(f"{base}/metrics", timeout=10)
+    assert 'dive_deeper_http_requests_total{method="GET",route="/v1/search",status="200"} 1.0' in metrics.text
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "e2e-request-1" not in (tmp_path / "server.log").read_text():
+        time.sleep(0.1)
+    text = (tmp_path / "server.log").read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]  # every line is JSON, uvicorn's too
+    [access] = [line for line in lines if line.get("request_id") == "e2e-request-1"]
+    assert access["route"] == "/v1/search" and access["status"] == 200 and access["logger"] == "recommender.access"
+    assert "flamingo" not in text and "not-a-real-token-123" not in text

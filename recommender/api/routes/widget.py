@@ -81,15 +81,21 @@ async def dive_deeper(
             "ETag": widget_etag(request, generation, decisions, article_id),
             "Cache-Control": settings.widget_cache_control,
         }
+        metrics = request.app.state.metrics
         if if_none_match is not None and _matches(if_none_match, headers["ETag"]):
+            metrics.observe_widget("not_modified")
             return Response(status_code=304, headers=headers)
         cache = _payload_cache(request, settings)
         body = cache.get(article_id, (generation, decisions))
         if body is None:
             body = await run_in_threadpool(_render, engine, article_id)
             if body is None:
+                metrics.observe_widget("not_found")
                 raise HTTPException(404, f"article {article_id!r} not found")
             cache.put(article_id, (generation, decisions), body)
+            metrics.observe_widget("rendered")
+        else:
+            metrics.observe_widget("cache_hit")
     return Response(body, media_type="application/json", headers=headers)
 
 
