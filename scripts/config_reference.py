@@ -1,7 +1,7 @@
 """Write the configuration reference (every RECOMMENDER_* variable) into docs/operations.md.
 
-    python scripts/config_reference.py          # rewrite the table between its markers
-    python scripts/config_reference.py --check  # exit 1 when the page is out of date (tests/test_config_reference.py)
+    python -m scripts.config_reference          # rewrite the table between its markers
+    python -m scripts.config_reference --check  # exit 1 when the page is out of date (tests/test_config_reference.py)
 
 The table is made from the Settings model (recommender/config.py), the one place settings are
 defined and described, so the page cannot list a variable that does not exist or miss one that does.
@@ -21,7 +21,7 @@ from scripts.docs_table import replace_in_text
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "operations.md"
 BLOCK = "config-reference"
-COMMAND = "python scripts/config_reference.py"
+COMMAND = "python -m scripts.config_reference"
 
 
 def _default(field: FieldInfo) -> str:

@@ -10,7 +10,7 @@ from scripts import config_reference
 
 def test_the_operations_page_has_the_current_configuration_reference() -> None:
     page = config_reference.PAGE.read_text()
-    assert config_reference.updated(page) == page, "docs/operations.md is out of date: run `python scripts/config_reference.py`"
+    assert config_reference.updated(page) == page, "docs/operations.md is out of date: run `python -m scripts.config_reference`"
 
 
 def test_every_setting_is_a_row_with_its_default() -> None:
