@@ -5,12 +5,7 @@ Also the read-replica routing through the API, in process (a lagging replica is 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,9 +15,9 @@ from recommender.api import create_app
 from recommender.config import Settings
 from recommender.engine import Engine
 from recommender.store.postgres import PostgresStore
-from tests.api.test_service_e2e import free_port
-from tests.conftest import ROOT, TEST_BACKEND, add_editor
+from tests.conftest import add_editor
 from tests.pg import PgServer
+from tests.server import launch
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -32,38 +27,6 @@ ARTICLE = "health-measles-outbreaks-2025"
 @pytest.fixture()
 def store_backend() -> str:
     return "postgres"
-
-
-def start(settings: Settings, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "RECOMMENDER_DATABASE_URL": settings.database_url or "",
-        "RECOMMENDER_MODELS_DIR": str(ROOT / "models"),
-        "RECOMMENDER_REFRESH_SECONDS": str(settings.refresh_seconds),
-        "RECOMMENDER_BACKEND": TEST_BACKEND,  # the sample's encoder: no re-encoding at open
-        "HF_HUB_OFFLINE": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "recommender.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
-def wait_ready(process: subprocess.Popen, base: str, log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    pytest.fail(f"server did not start in 120 s: {log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -77,16 +40,18 @@ def two_services(
     tokens = {editor: add_editor(store, editor) for editor in ("alice", "publisher")}
     store.close()
     logs = tmp_path_factory.mktemp("servers")
-    started = [start(settings, logs / f"server-{n}.log") for n in (1, 2)]
+    env = {
+        "RECOMMENDER_DATABASE_URL": settings.database_url or "",
+        "RECOMMENDER_REFRESH_SECONDS": str(settings.refresh_seconds),  # 0: every request checks the generation
+    }
+    started = [launch(logs / f"server-{n}.log", **env) for n in (1, 2)]  # both load the model at once
     try:
-        for n, (process, base) in enumerate(started, 1):
-            wait_ready(process, base, logs / f"server-{n}.log")
-        yield started[0][1], started[1][1], tokens
+        for server in started:
+            server.wait_ready()
+        yield started[0].base, started[1].base, tokens
     finally:
-        for process, _ in started:
-            process.terminate()
-        for process, _ in started:
-            process.wait(timeout=30)
+        for server in started:
+            server.stop()
         pg_server.drop(name)
 
 

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,8 +16,8 @@ from recommender.articles.model import Article
 from recommender.config import Settings
 from recommender.embedding.factory import create_encoder
 from recommender.engine import Engine
-from tests.api.test_service_e2e import free_port
 from tests.conftest import ROOT
+from tests.server import launch
 
 pytestmark = pytest.mark.slow
 ARTICLE = "health-measles-outbreaks-2025"
@@ -67,49 +64,37 @@ def test_reembed_command_switches_to_the_configured_backend(fp32_db: tuple[Path,
 
 def test_a_server_configured_with_another_encoder_serves_while_it_re_embeds(fp32_db: tuple[Path, str], tmp_path: Path) -> None:
     db, old_id = fp32_db
-    port = free_port()
-    env = {
-        **os.environ,
-        "RECOMMENDER_DB": str(db),
-        "RECOMMENDER_MODELS_DIR": str(ROOT / "models"),
-        "RECOMMENDER_BACKEND": "onnx-int8",
-        "RECOMMENDER_REINDEX_BATCH_SIZE": "8",  # many small batches: the switch takes a while
-        "HF_HUB_OFFLINE": "1",
-    }
-    log_path = tmp_path / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "recommender.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            statuses: list[int] = []
-            ids_seen: list[set[str]] = []
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    pytest.fail(f"server exited: {log_path.read_text()}")
-                try:
-                    response = httpx.get(f"{base}/v1/articles/{ARTICLE}/dive-deeper", timeout=5)
-                except httpx.HTTPError:
-                    time.sleep(0.2)  # not listening yet
-                    continue
-                statuses.append(response.status_code)
-                assert response.status_code == 200, response.text
-                assert response.json()["questions"] or response.json()["related"]
-                ids_seen.append(stored_ids(db))
-                if ids_seen[-1] == {f"{old_id}+int8"}:
-                    break
-                time.sleep(0.05)
-            else:
-                pytest.fail(f"the new model never went live: {log_path.read_text()[-3000:]}")
-            assert {old_id} in ids_seen, "the server answered only after the switch: nothing shows it served meanwhile"
-            assert set(statuses) == {200}
-            assert httpx.get(f"{base}/v1/articles/{ARTICLE}/dive-deeper", timeout=5).status_code == 200
-            assert "re-embedding running in the background" in log_path.read_text()
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+    # not waiting for /healthz: the requests from the first one on are what this test watches
+    server = launch(
+        tmp_path / "server.log",
+        db,
+        RECOMMENDER_BACKEND="onnx-int8",
+        RECOMMENDER_REINDEX_BATCH_SIZE="8",  # many small batches: the switch takes a while
+    )
+    try:
+        statuses: list[int] = []
+        ids_seen: list[set[str]] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                pytest.fail(f"server exited: {server.log_tail()}")
+            try:
+                response = httpx.get(f"{server.base}/v1/articles/{ARTICLE}/dive-deeper", timeout=5)
+            except httpx.HTTPError:
+                time.sleep(0.2)  # not listening yet
+                continue
+            statuses.append(response.status_code)
+            assert response.status_code == 200, response.text
+            assert response.json()["questions"] or response.json()["related"]
+            ids_seen.append(stored_ids(db))
+            if ids_seen[-1] == {f"{old_id}+int8"}:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"the new model never went live: {server.log_tail()}")
+        assert {old_id} in ids_seen, "the server answered only after the switch: nothing shows it served meanwhile"
+        assert set(statuses) == {200}
+        assert httpx.get(f"{server.base}/v1/articles/{ARTICLE}/dive-deeper", timeout=5).status_code == 200
+        assert "re-embedding running in the background" in server.log.read_text()
+    finally:
+        server.stop()

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,46 +16,17 @@ from recommender.articles.model import Article, Section
 from recommender.config import Settings
 from recommender.engine import Engine
 from tests.conftest import ROOT
+from tests.server import running
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture()
 def service(sample_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     db = tmp_path / "service.db"
     shutil.copy(sample_db, db)
-    port = free_port()
-    env = {**os.environ, "RECOMMENDER_DB": str(db), "RECOMMENDER_MODELS_DIR": str(ROOT / "models"), "HF_HUB_OFFLINE": "1"}
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "recommender.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited: {(tmp_path / 'server.log').read_text()}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("server did not start in 90 s")
-    yield base, db
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    with running(tmp_path / "server.log", db) as server:
+        yield server.base, db
 
 
 def test_dive_deeper_over_http(service: tuple[str, Path]) -> None:

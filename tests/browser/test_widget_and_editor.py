@@ -8,11 +8,7 @@ Screenshots land in test-artifacts/ for a person to look at.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +22,7 @@ import pytest
 
 from recommender.store.sqlite import SQLiteStore
 from tests.conftest import ROOT, add_editor
+from tests.server import running
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -46,12 +43,6 @@ pytestmark = [
         not CHROMIUM.exists(), reason="/usr/bin/chromium is missing: `apt-get install chromium` (make test does it)"
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- the embedding site (and a slow or broken service) ------------------------------------------------
@@ -144,46 +135,21 @@ def service(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     site_port = site_server.server_address[1]
     threading.Thread(target=site_server.serve_forever, daemon=True).start()
 
-    port = free_port()
+    site, other_site = f"http://127.0.0.1:{site_port}", f"http://localhost:{site_port}"
     env = {
-        **os.environ,
-        "RECOMMENDER_DB": str(db),
-        "RECOMMENDER_MODELS_DIR": str(ROOT / "models"),
-        "RECOMMENDER_CORS_ORIGINS": f"http://127.0.0.1:{site_port}",
+        "RECOMMENDER_CORS_ORIGINS": site,
         "RECOMMENDER_REFRESH_SECONDS": "0",
         "RECOMMENDER_WIDGET_TIMEOUT_MS": str(WIDGET_TIMEOUT_MS),
         # every answered suggestion live, no band waiting for review (that band has its own tests)
         "RECOMMENDER_AUTO_APPROVE_THRESHOLD": "0.5",
-        "HF_HUB_OFFLINE": "1",
     }
-    log_path = folder / "server.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "recommender.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    SiteHandler.service = base
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited: {log_path.read_text()}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("server did not start in 90 s")
-    yield Service(base, f"http://127.0.0.1:{site_port}", f"http://localhost:{site_port}", token, publisher, log_path)
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
-    site_server.shutdown()
-    site_server.server_close()
+    try:
+        with running(folder / "server.log", db, **env) as server:
+            SiteHandler.service = server.base
+            yield Service(server.base, site, other_site, token, publisher, server.log)
+    finally:
+        site_server.shutdown()
+        site_server.server_close()
 
 
 @pytest.fixture(scope="module")

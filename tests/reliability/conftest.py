@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from recommender.articles.model import Article, Section
 from recommender.config import Settings
 from recommender.engine import Engine
-from tests.conftest import ROOT, TEST_BACKEND, add_editor
+from tests.conftest import add_editor
 from tests.fakes import HashingEncoder
+from tests.server import Server, running
 
 TOPICS = ["tariffs", "vaccines", "inflation", "elections", "climate", "crime", "housing", "energy"]
 
@@ -72,60 +67,6 @@ def dump(db: Path) -> dict[str, list[tuple]]:
         conn.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    """`recommender serve` in its own process over loopback."""
-
-    base: str
-    db: Path
-    process: subprocess.Popen
-    log: Path
-
-    def stop(self, kill: bool = False) -> None:
-        if self.process.poll() is None:
-            self.process.kill() if kill else self.process.terminate()
-            self.process.wait(timeout=30)
-
-
-# A process started by a test loads the encoder of tests.conftest's `real_encoder` (see TEST_BACKEND).
-SAME_ENCODER = {"RECOMMENDER_BACKEND": TEST_BACKEND, "RECOMMENDER_MODELS_DIR": str(ROOT / "models"), "HF_HUB_OFFLINE": "1"}
-
-
-def start_server(db: Path, log: Path, **env: str) -> Server:
-    port = free_port()
-    environment = {
-        **os.environ,
-        "RECOMMENDER_DB": str(db),
-        **SAME_ENCODER,
-        "PYTHONUNBUFFERED": "1",  # the log file is read while the server runs
-        **env,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "recommender.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=environment,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    server = Server(f"http://127.0.0.1:{port}", db, process, log)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(f"{server.base}/healthz", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    server.stop(kill=True)
-    pytest.fail("server did not start in 120 s")
-
-
 @pytest.fixture(scope="package")
 def served_sample(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The real service over a copy of the sample database, rate limit off (the tests send bursts).
@@ -135,6 +76,5 @@ def served_sample(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     folder = tmp_path_factory.mktemp("served")
     db = folder / "served.db"
     shutil.copy(sample_db, db)
-    server = start_server(db, folder / "server.log", RECOMMENDER_RATE_LIMIT_PER_MINUTE="0")
-    yield server
-    server.stop()
+    with running(folder / "server.log", db, RECOMMENDER_RATE_LIMIT_PER_MINUTE="0") as server:
+        yield server

@@ -4,7 +4,6 @@ line for files), and the database exactly as it was."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,97 +18,51 @@ runner = CliRunner()
 GOOD = "Fact check: Is water wet?\nChecked on May 1, 2024\nExecutive Summary\nYes.\n1. Physics\nIt is.\nWant to dive deeper?\nIs ice wet?\n"
 
 
-def _huge(folder: Path) -> Path:
-    path = folder / "huge.txt"
-    path.write_text(GOOD + "x" * 1_100_000)
-    return path
+# Each case: the files of the folder to ingest, the bad one first (its path starts the message), and the message.
+CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
+    "huge": ({"huge.txt": GOOD + "x" * 1_100_000}, ": file is 1100"),  # over the limit of 1000000
+    "binary": ({"binary.txt": b"Fact check: x\n\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"}, ":4: binary data (NUL byte)"),
+    "latin1": (
+        {"latin1.txt": GOOD.replace("Yes.", "Oui, c'est d\xe9j\xe0 vu.").encode("latin-1")},
+        ":4: not valid UTF-8",
+    ),
+    "empty": ({"empty.txt": "\n\n   \n"}, ":1: empty file"),
+    "wordless_question": ({"wordless.txt": GOOD + "?!?\n"}, ":9: question has no words"),
+    "empty_question_jsonl": (
+        {"rows.jsonl": json.dumps({"id": "e1", "title": "T", "questions": ["Fine?", "   "]}) + "\n"},
+        ":1: questions: Value error, question 2 is empty",
+    ),
+    "duplicate_question": ({"dupq.txt": GOOD + "IS ICE WET\n"}, ":9: duplicate question (same as line 8)"),
+    "duplicate_ids": (
+        {
+            "dup.jsonl": "".join(
+                json.dumps({"id": id_, "title": title}) + "\n"
+                for id_, title in [("same", "One"), ("other", "Two"), ("same", "Three")]
+            ),
+            "same.txt": GOOD,
+        },
+        ": duplicate article id 'same'",
+    ),
+    "future_date_text": (
+        {"future.txt": GOOD.replace("May 1, 2024", "May 1, 2999")},
+        ":2: checked_on: Value error, checked_on 2999-05-01 is in the future",
+    ),
+    "future_date_jsonl": (
+        {
+            "future.jsonl": json.dumps({"id": "f1", "title": "T"})
+            + "\n"
+            + json.dumps({"id": "f2", "title": "T", "checked_on": "2999-12-31"})
+            + "\n"
+        },
+        ":2: checked_on: Value error, checked_on 2999-12-31 is in the future",
+    ),
+    "not_an_object": ({"list.jsonl": '["an", "array"]\n'}, ":1: expected a JSON object"),
+}
 
 
-def _binary(folder: Path) -> Path:
-    path = folder / "binary.txt"
-    path.write_bytes(b"Fact check: x\n\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    return path
-
-
-def _latin1(folder: Path) -> Path:
-    path = folder / "latin1.txt"
-    path.write_bytes(GOOD.replace("Yes.", "Oui, c'est d\xe9j\xe0 vu.").encode("latin-1"))
-    return path
-
-
-def _empty(folder: Path) -> Path:
-    path = folder / "empty.txt"
-    path.write_text("\n\n   \n")
-    return path
-
-
-def _wordless_question(folder: Path) -> Path:
-    path = folder / "wordless.txt"
-    path.write_text(GOOD + "?!?\n")
-    return path
-
-
-def _empty_question_jsonl(folder: Path) -> Path:
-    path = folder / "rows.jsonl"
-    path.write_text(json.dumps({"id": "e1", "title": "T", "questions": ["Fine?", "   "]}) + "\n")
-    return path
-
-
-def _duplicate_question(folder: Path) -> Path:
-    path = folder / "dupq.txt"
-    path.write_text(GOOD + "IS ICE WET\n")
-    return path
-
-
-def _duplicate_ids(folder: Path) -> Path:
-    path = folder / "dup.jsonl"
-    rows = [{"id": "same", "title": "One"}, {"id": "other", "title": "Two"}, {"id": "same", "title": "Three"}]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (folder / "same.txt").write_text(GOOD)
-    return path
-
-
-def _future_date_text(folder: Path) -> Path:
-    path = folder / "future.txt"
-    path.write_text(GOOD.replace("May 1, 2024", "May 1, 2999"))
-    return path
-
-
-def _future_date_jsonl(folder: Path) -> Path:
-    path = folder / "future.jsonl"
-    path.write_text(
-        json.dumps({"id": "f1", "title": "T"})
-        + "\n"
-        + json.dumps({"id": "f2", "title": "T", "checked_on": "2999-12-31"})
-        + "\n"
-    )
-    return path
-
-
-def _not_an_object(folder: Path) -> Path:
-    path = folder / "list.jsonl"
-    path.write_text('["an", "array"]\n')
-    return path
-
-
-CASES: list[tuple[Callable[[Path], Path], str]] = [
-    (_huge, ": file is 1100"),  # over the limit of 1000000
-    (_binary, ":4: binary data (NUL byte)"),
-    (_latin1, ":4: not valid UTF-8"),
-    (_empty, ":1: empty file"),
-    (_wordless_question, ":9: question has no words"),
-    (_empty_question_jsonl, ":1: questions: Value error, question 2 is empty"),
-    (_duplicate_question, ":9: duplicate question (same as line 8)"),
-    (_duplicate_ids, ": duplicate article id 'same'"),
-    (_future_date_text, ":2: checked_on: Value error, checked_on 2999-05-01 is in the future"),
-    (_future_date_jsonl, ":2: checked_on: Value error, checked_on 2999-12-31 is in the future"),
-    (_not_an_object, ":1: expected a JSON object"),
-]
-
-
-@pytest.mark.parametrize(("make", "message"), CASES, ids=[c[0].__name__.strip("_") for c in CASES])
+@pytest.mark.parametrize(("files", "message"), list(CASES.values()), ids=list(CASES))
 def test_cli_ingest_names_the_problem_and_changes_nothing(
-    make: Callable[[Path], Path],
+    files: dict[str, str | bytes],
     message: str,
     fake_service: FakeService,
     tmp_path: Path,
@@ -118,7 +71,10 @@ def test_cli_ingest_names_the_problem_and_changes_nothing(
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "fine.txt").write_text(GOOD)  # good files beside a bad one are not stored either
-    bad = make(folder)
+    for name, content in files.items():
+        path = folder / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    bad = folder / next(iter(files))
     db = fake_service.engine.settings.db
     before = dump(db)
     monkeypatch.setenv("RECOMMENDER_DB", str(db))

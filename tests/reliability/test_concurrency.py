@@ -5,9 +5,6 @@ security headers, and no token in its log."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,7 +16,7 @@ from recommender.articles.loader import load_paths
 from recommender.articles.text_format import format_text
 from recommender.store.sqlite import SQLiteStore
 from tests.conftest import SAMPLE, add_editor
-from tests.reliability.conftest import SAME_ENCODER, Server
+from tests.server import Server, cli_process, environment
 
 pytestmark = pytest.mark.slow
 
@@ -109,14 +106,8 @@ def test_widget_reads_keep_succeeding_during_a_re_ingest(served_sample: Server, 
         (folder / f"{article.id}.txt").write_text(format_text(changed))
     before = {a: httpx.get(f"{base}/v1/articles/{a}/dive-deeper", timeout=30).headers["ETag"] for a in watched}
 
-    env = {**os.environ, "RECOMMENDER_DB": str(served_sample.db), "RECOMMENDER_INGEST_BATCH_SIZE": "8", **SAME_ENCODER}
-    ingest = subprocess.Popen(
-        [sys.executable, "-m", "recommender.cli", "ingest", str(folder)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env = environment(RECOMMENDER_DB=str(served_sample.db), RECOMMENDER_INGEST_BATCH_SIZE="8")
+    ingest = cli_process("ingest", str(folder), env=env)
     failures: list[str] = []
     done = threading.Event()
     counts = [0] * 4

@@ -7,14 +7,12 @@ finishes the relinking the dead process owed, and running the command again comp
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,8 +32,9 @@ from recommender.linking.linker import compute_links
 from recommender.store.sqlite import SQLiteStore
 from tests.conftest import ROOT, SAMPLE
 from tests.fakes import HashingEncoder
-from tests.reliability.conftest import SAME_ENCODER, dump, small_articles, start_server
+from tests.reliability.conftest import dump, small_articles
 from tests.reliability.test_backup import rounded
+from tests.server import CLI, cli_process, environment, start_server
 
 SYLLABLES = ["zor", "blat", "quen", "tive", "mor", "plex", "vand", "rith", "gol", "snee", "trup", "wix"]
 
@@ -60,7 +59,7 @@ def generated(count: int) -> list[Article]:
 
 
 def cli_env(db: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "RECOMMENDER_DB": str(db), **SAME_ENCODER, **extra}
+    return environment(RECOMMENDER_DB=str(db), **extra)
 
 
 def read(db: Path, sql: str) -> Any:
@@ -229,13 +228,7 @@ def test_ingest_killed_half_way_leaves_a_consistent_database_and_completes(
     engine.close()
 
     env = cli_env(db, RECOMMENDER_METHOD="dense", RECOMMENDER_INGEST_BATCH_SIZE="10")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "recommender.cli", "ingest", str(folder)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = cli_process("ingest", str(folder), env=env)
     kill_when(
         process,
         lambda: (read(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") or 0) > generation,
@@ -246,9 +239,8 @@ def test_ingest_killed_half_way_leaves_a_consistent_database_and_completes(
     assert 0 < written + sum(1 for a in updated if a.content_hash() == stored[a.id]) < len(new) + len(updated)
 
     # Restart the service: it opens the database, finishes the relinking and answers as before.
-    server = start_server(
-        db, tmp_path / "server.log", RECOMMENDER_METHOD="dense", RECOMMENDER_RATE_LIMIT_PER_MINUTE="0"
-    )
+    log = tmp_path / "server.log"
+    server = start_server(log, db, RECOMMENDER_METHOD="dense", RECOMMENDER_RATE_LIMIT_PER_MINUTE="0")
     try:
         for article_id in untouched:
             response = httpx.get(f"{server.base}/v1/articles/{article_id}/dive-deeper", timeout=30)
@@ -266,7 +258,7 @@ def test_ingest_killed_half_way_leaves_a_consistent_database_and_completes(
 
     # Running the ingest again completes the rest.
     rerun = subprocess.run(
-        [sys.executable, "-m", "recommender.cli", "ingest", str(folder)],
+        [*CLI, "ingest", str(folder)],
         env=env,
         capture_output=True,
         text=True,
@@ -303,13 +295,7 @@ def test_reindex_killed_half_way_keeps_serving_the_old_index_and_resumes(
     total = read(db, "SELECT COUNT(*) FROM passages") + read(db, "SELECT COUNT(*) FROM questions")
 
     env = cli_env(db, RECOMMENDER_REINDEX_BATCH_SIZE="4")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "recommender.cli", "reindex"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = cli_process("reindex", env=env)
     staged = "SELECT (SELECT COUNT(*) FROM staged_passages) + (SELECT COUNT(*) FROM staged_questions)"
     kill_when(process, lambda: (read(db, staged) or 0) > 0)
 
@@ -325,7 +311,7 @@ def test_reindex_killed_half_way_keeps_serving_the_old_index_and_resumes(
         engine.close()
 
     rerun = subprocess.run(
-        [sys.executable, "-m", "recommender.cli", "reindex"],
+        [*CLI, "reindex"],
         env={**env, "RECOMMENDER_REINDEX_BATCH_SIZE": "256"},
         capture_output=True,
         text=True,

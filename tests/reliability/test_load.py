@@ -10,7 +10,7 @@ import pytest
 from recommender.store.sqlite import SQLiteStore
 from scripts.load_test import report, run_load
 from tests.conftest import add_editor
-from tests.reliability.conftest import Server
+from tests.server import Server
 
 pytestmark = pytest.mark.slow
 

@@ -157,6 +157,7 @@ SQL_FORMATTED_OK = {
     "staged",  # fixed table names from a literal tuple
     "step + 1",
     "dim",  # integers (schema version, vector dimension)
+    "NEWEST_FIRST",  # a fixed ORDER BY clause
 }
 
 
