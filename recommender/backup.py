@@ -28,7 +28,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -138,20 +138,7 @@ def _records(dump: Dump, model_id: str | None, editors: bool) -> Iterator[dict[s
     for article in dump.articles:
         yield {"type": "article", "data": article.model_dump(mode="json", exclude_none=True)}
     for d in dump.decisions:
-        data = DecisionData(
-            article_id=d.article_id,
-            key=d.key,
-            pinned=d.pinned,
-            approved=d.approved,
-            rejected=list(d.rejected),
-            hidden=d.hidden,
-            gap=d.gap,
-            version=d.version,
-            updated_by=d.updated_by,
-            updated_at=d.updated_at,
-            target_hash=d.target_hash,
-            target_score=d.target_score,
-        )
+        data = DecisionData(**{**asdict(d), "rejected": list(d.rejected)})
         yield {"type": "decision", "data": data.model_dump(mode="json")}
     for e in dump.audit:
         yield {"type": "audit", "data": AuditData(**e.__dict__).model_dump(mode="json")}
@@ -291,23 +278,7 @@ def _to_dump(parsed: dict[str, list[tuple[int, BaseModel]]]) -> Dump:
     def items(kind: str) -> list[Any]:
         return [item for _, item in parsed[kind]]
 
-    decisions = [
-        Decision(
-            article_id=d.article_id,
-            key=d.key,
-            pinned=d.pinned,
-            approved=d.approved,
-            rejected=tuple(d.rejected),
-            hidden=d.hidden,
-            gap=d.gap,
-            version=d.version,
-            updated_by=d.updated_by,
-            updated_at=d.updated_at,
-            target_hash=d.target_hash,
-            target_score=d.target_score,
-        )
-        for d in items("decision")
-    ]
+    decisions = [Decision(**{**d.model_dump(), "rejected": tuple(d.rejected)}) for d in items("decision")]
     audit = [AuditEntry(**e.model_dump()) for e in items("audit")]
     editors = [EditorRecord(Editor(e.name, e.created_at, e.revoked_at), e.token_hash) for e in items("editor")]
     superseded = [Superseded(**s.model_dump()) for s in items("superseded")]

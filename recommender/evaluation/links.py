@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recommender.evaluation.metrics import recall_at_k, reciprocal_rank
+from recommender.evaluation.metrics import f1, recall_at_k, reciprocal_rank
 from recommender.store.base import LinkRow
 
 
@@ -27,8 +27,7 @@ class LinkQuality:
 
     @property
     def gap_f1(self) -> float:
-        p, r = self.gap_precision, self.gap_recall
-        return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+        return f1(self.gap_precision, self.gap_recall)
 
 
 def relevant_of(qrels: Mapping[str, Mapping[str, int]], question_id: str) -> dict[str, int]:

@@ -91,6 +91,11 @@ def ndcg_at_k(ranking: Sequence[str], relevant: Relevance, k: int = 10) -> float
     return dcg / idcg
 
 
+def f1(precision: float, recall: float) -> float:
+    """Harmonic mean of precision and recall (0 when both are 0)."""
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
 def query_metrics(ranking: Sequence[str], relevant: Relevance) -> dict[str, float]:
     """Every reported metric for one query."""
     return {

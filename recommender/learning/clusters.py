@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from recommender.evaluation.metrics import f1
+
 
 def sklearn_available() -> bool:
     try:
@@ -93,8 +95,7 @@ class PairScore:
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+        return f1(self.precision, self.recall)
 
 
 def read_pairs(path: Path) -> list[tuple[str, str, int]]:

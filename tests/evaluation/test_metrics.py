@@ -4,6 +4,7 @@ import pytest
 
 from recommender.evaluation.metrics import (
     aggregate,
+    f1,
     average_precision_at_k,
     ndcg_at_k,
     recall_at_k,
@@ -102,3 +103,9 @@ def test_aggregate_without_judged_queries():
     result = aggregate({"q": ["a"]}, {"q": {"a": 0}})
     assert result["queries"] == 0
     assert result["map@5"] == 0.0
+
+
+def test_f1_is_the_harmonic_mean() -> None:
+    assert f1(0.5, 1.0) == pytest.approx(2 / 3)
+    assert f1(0.8, 0.8) == pytest.approx(0.8)
+    assert f1(0.0, 0.0) == 0.0
