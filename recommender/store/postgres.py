@@ -25,7 +25,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +39,7 @@ from psycopg_pool import ConnectionPool
 from recommender.articles.model import Article
 from recommender.store.base import EncoderMismatch, IndexData, LinkRow, StaleStage, StoredArticle, StoreUnavailable
 from recommender.store.replica import replica_allowed
-from recommender.store.sql import SqlStore, index_data
+from recommender.store.sql import INDEX_ARTICLES, SqlStore, index_data
 from recommender.store.sql import text_hash as _text_hash
 
 log = logging.getLogger(__name__)
@@ -384,6 +384,19 @@ class PostgresStore(SqlStore):
             "SELECT setval(pg_get_serial_sequence('audit', 'id'), COALESCE((SELECT MAX(id) FROM audit), 0) + 1, false)"
         )
 
+    def _assign_clusters(self, conn: psycopg.Connection, clusters: Mapping[str, str], upsert: bool) -> None:
+        conflict = " ON CONFLICT (question_id) DO UPDATE SET cluster = excluded.cluster" if upsert else ""
+        conn.execute(
+            """INSERT INTO question_clusters (question_id, cluster)
+               SELECT c.question_id, c.cluster FROM unnest(%s::text[], %s::text[]) AS c(question_id, cluster)
+               WHERE EXISTS (SELECT 1 FROM questions WHERE id = c.question_id)""" + conflict,
+            (list(clusters), list(clusters.values())),
+        )
+
+    @staticmethod
+    def _vector_param(vector: np.ndarray) -> np.ndarray:
+        return _f32(vector)
+
     @staticmethod
     def _json(value: Any, ensure_ascii: bool = False) -> Json:
         return Json(value) if ensure_ascii else Json(value, dumps=_dumps)
@@ -399,6 +412,10 @@ class PostgresStore(SqlStore):
     @staticmethod
     def _timestamp(value: dt.datetime | None) -> str | None:
         return value.astimezone(dt.UTC).isoformat() if value else None
+
+    @staticmethod
+    def _temporal(value: dt.date | None) -> dt.date | None:
+        return value
 
     def schema_version(self) -> int:
         return self._rows("SELECT version FROM schema_version")[0][0]
@@ -435,6 +452,13 @@ class PostgresStore(SqlStore):
         if table == "passages" and dim <= HNSW_MAX_DIM:
             conn.execute("CREATE INDEX passages_vector_hnsw ON passages USING hnsw (vector vector_cosine_ops)")
 
+    @staticmethod
+    def _drop_dim(conn: psycopg.Connection, table: str) -> None:
+        """Another size: drop the dimension (and index) while rows change; _fit_dim sets the new one."""
+        if table == "passages":
+            conn.execute("DROP INDEX IF EXISTS passages_vector_hnsw")
+        conn.execute(f"ALTER TABLE {table} ALTER COLUMN vector TYPE vector")
+
     # -- metadata ----------------------------------------------------------------------------
     def passage_vectors_by_text(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors already stored for identical passage texts (by this encoder): no re-embedding."""
@@ -450,8 +474,7 @@ class PostgresStore(SqlStore):
         return {hashes[text_hash]: _array(vector) for text_hash, vector in rows}
 
     # -- writes ------------------------------------------------------------------------------
-    def _write_articles(self, conn: psycopg.Connection, items: Sequence[StoredArticle]) -> None:
-        now = dt.datetime.now(dt.UTC)
+    def _prepare_articles(self, conn: psycopg.Connection, items: Sequence[StoredArticle]) -> None:
         for table, dims in (
             ("passages", {np.shape(i.passage_vectors)[1] for i in items if len(i.passage_vectors)}),
             ("questions", {np.shape(i.question_vectors)[1] for i in items if len(i.question_vectors)}),
@@ -460,57 +483,19 @@ class PostgresStore(SqlStore):
                 raise EncoderMismatch(f"{table} vectors of several sizes in one write: {sorted(dims)}")
             if dims:
                 self._fit_dim(conn, table, int(dims.pop()))
-        for item in items:
-            article = item.article
-            if len(item.passages) != len(item.passage_vectors):
-                raise ValueError("one vector per passage")
-            if len(article.questions) != len(item.question_vectors):
-                raise ValueError("one vector per question")
-            conn.execute(
-                "UPDATE questions SET needs_link = TRUE WHERE id IN (SELECT question_id FROM links WHERE article_id = %s)",
-                (article.id,),
-            )
-            conn.execute(
-                """INSERT INTO articles (id, title, checked_on, summary, sections, url, topic, body, content_hash, updated_at)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                   ON CONFLICT (id) DO UPDATE SET title=excluded.title, checked_on=excluded.checked_on,
-                     summary=excluded.summary, sections=excluded.sections, url=excluded.url, topic=excluded.topic,
-                     body=excluded.body, content_hash=excluded.content_hash, updated_at=excluded.updated_at""",
-                (
-                    article.id,
-                    article.title,
-                    article.checked_on,
-                    article.summary,
-                    Json([s.model_dump() for s in article.sections]),
-                    article.url,
-                    article.topic,
-                    article.body_text(),
-                    item.content_hash,
-                    now,
-                ),
-            )
-            conn.execute("DELETE FROM passages WHERE article_id = %s", (article.id,))
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO passages (article_id, position, text, text_hash, model_id, vector) VALUES (%s, %s, %s, %s, %s, %s)",
-                    [
-                        (article.id, i, text, _text_hash(text), self.model_id, _f32(vec))
-                        for i, (text, vec) in enumerate(zip(item.passages, item.passage_vectors))
-                    ],
-                )
-                conn.execute("DELETE FROM questions WHERE article_id = %s", (article.id,))
-                cur.executemany(
-                    "INSERT INTO questions (id, article_id, position, text, key, model_id, vector, needs_link) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, TRUE)",
-                    [
-                        (q.id, q.article_id, q.position, q.text, q.key, self.model_id, _f32(vec))
-                        for q, vec in zip(article.question_records(), item.question_vectors)
-                    ],
-                )
 
-    def mark_for_linking(self, question_ids: Sequence[str]) -> None:
-        with self._write() as conn:
-            conn.execute("UPDATE questions SET needs_link = TRUE WHERE id = ANY(%s)", (list(question_ids),))
+    def _write_questions(self, conn: psycopg.Connection, item: StoredArticle) -> None:
+        article = item.article
+        conn.execute("DELETE FROM questions WHERE article_id = %s", (article.id,))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO questions (id, article_id, position, text, key, model_id, vector, needs_link) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, TRUE)",
+                [
+                    (q.id, q.article_id, q.position, q.text, q.key, self.model_id, _f32(vec))
+                    for q, vec in zip(article.question_records(), item.question_vectors)
+                ],
+            )
 
     def replace_links(self, links: dict[str, list[LinkRow]]) -> None:
         with self._write() as conn:
@@ -522,38 +507,18 @@ class PostgresStore(SqlStore):
             self._insert_links(conn, (r for q in ids for r in links[q]))
             conn.execute("UPDATE questions SET needs_link = FALSE WHERE id = ANY(%s)", (ids,))
 
-    def reencode(self, model_id: str, passage_vectors: dict[tuple[str, int], np.ndarray], question_vectors: dict[str, np.ndarray]) -> None:
-        """Swap every vector to another encoder at once and mark every question for relinking."""
-        with self._write() as conn:
-            for table, vectors in (("passages", passage_vectors), ("questions", question_vectors)):
-                dims = {int(np.shape(v)[0]) for v in vectors.values()}
-                if len(dims) == 1 and self._column_dim(conn, table) not in dims:
-                    # Another size: drop the dimension (and index) while rows change; _fit_dim sets the new one.
-                    if table == "passages":
-                        conn.execute("DROP INDEX IF EXISTS passages_vector_hnsw")
-                    conn.execute(f"ALTER TABLE {table} ALTER COLUMN vector TYPE vector")
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "UPDATE passages SET vector = %s, model_id = %s WHERE article_id = %s AND position = %s",
-                    [(_f32(v), model_id, a, p) for (a, p), v in passage_vectors.items()],
-                )
-                cur.executemany(
-                    "UPDATE questions SET vector = %s, model_id = %s, needs_link = TRUE WHERE id = %s",
-                    [(_f32(v), model_id, q) for q, v in question_vectors.items()],
-                )
-            for table, vectors in (("passages", passage_vectors), ("questions", question_vectors)):
-                if vectors:
-                    self._fit_dim(conn, table, int(np.shape(next(iter(vectors.values())))[0]), retype=True)
-        self.model_id = model_id
+    def _unfit_vectors(self, conn: psycopg.Connection, vectors: Mapping[str, Mapping[Any, np.ndarray]]) -> None:
+        for table, rows in vectors.items():
+            dims = {int(np.shape(v)[0]) for v in rows.values()}
+            if len(dims) == 1 and self._column_dim(conn, table) not in dims:
+                self._drop_dim(conn, table)
+
+    def _fit_vectors(self, conn: psycopg.Connection, vectors: Mapping[str, Mapping[Any, np.ndarray]]) -> None:
+        for table, rows in vectors.items():
+            if rows:
+                self._fit_dim(conn, table, int(np.shape(next(iter(rows.values())))[0]), retype=True)
 
     # -- reads -------------------------------------------------------------------------------
-    def all_texts(self) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
-        """(article, position, passage text) and (question id, text): what re-encoding needs."""
-        with self._read() as conn:
-            passages = conn.execute("SELECT article_id, position, text FROM passages ORDER BY article_id, position").fetchall()
-            questions = conn.execute("SELECT id, text FROM questions ORDER BY id").fetchall()
-        return passages, questions
-
     def nearest_passages(
         self, vector: np.ndarray, k: int, ef_search: int | None = None, exact: bool = False
     ) -> list[PassageHit]:
@@ -578,54 +543,7 @@ class PostgresStore(SqlStore):
         with self._read(replica=True) as conn:
             return self._get_article(conn, article_id)
 
-    # -- learning: duplicate clusters, model switching ------------------------------------------
-    def replace_clusters(self, clusters: dict[str, str], fingerprint: str) -> None:
-        """Replace every cluster assignment at once (questions deleted meanwhile are skipped) and record
-        `fingerprint` (questions, model and threshold they came from) so unchanged input is not reclustered."""
-        with self._write("decisions") as conn:
-            self._set_meta(conn, "cluster_fingerprint", fingerprint)
-            conn.execute("DELETE FROM question_clusters")
-            conn.execute(
-                """INSERT INTO question_clusters (question_id, cluster)
-                   SELECT c.question_id, c.cluster FROM unnest(%s::text[], %s::text[]) AS c(question_id, cluster)
-                   WHERE EXISTS (SELECT 1 FROM questions WHERE id = c.question_id)""",
-                (list(clusters), list(clusters.values())),
-            )
-
-    def update_clusters(self, assign: Mapping[str, str], unassign: Collection[str], fingerprint: str) -> None:
-        """Change some cluster assignments (the rest stay) and record `fingerprint`, in one transaction:
-        what an incremental recluster after a write needs, where replace_clusters rewrites them all."""
-        with self._write("decisions") as conn:
-            self._set_meta(conn, "cluster_fingerprint", fingerprint)
-            conn.execute("DELETE FROM question_clusters WHERE question_id = ANY(%s)", (list(unassign),))
-            conn.execute(
-                """INSERT INTO question_clusters (question_id, cluster)
-                   SELECT c.question_id, c.cluster FROM unnest(%s::text[], %s::text[]) AS c(question_id, cluster)
-                   WHERE EXISTS (SELECT 1 FROM questions WHERE id = c.question_id)
-                   ON CONFLICT (question_id) DO UPDATE SET cluster = excluded.cluster""",
-                (list(assign), list(assign.values())),
-            )
-
-    def stage_vectors(
-        self,
-        model_id: str,
-        passages: Sequence[tuple[str, int, str, np.ndarray]],
-        questions: Sequence[tuple[str, str, np.ndarray]],
-    ) -> None:
-        """Keep vectors of another encoder beside the live ones: (article, position, text, vector) and
-        (question id, text, vector). Serving is untouched; no counter moves."""
-        with self._write(None) as conn, conn.cursor() as cur:
-            cur.executemany(
-                """INSERT INTO staged_passages (model_id, article_id, position, text_hash, vector) VALUES (%s, %s, %s, %s, %s)
-                   ON CONFLICT (model_id, article_id, position) DO UPDATE SET text_hash=excluded.text_hash, vector=excluded.vector""",
-                [(model_id, a, p, _text_hash(t), _f32(v)) for a, p, t, v in passages],
-            )
-            cur.executemany(
-                """INSERT INTO staged_questions (model_id, question_id, text_hash, vector) VALUES (%s, %s, %s, %s)
-                   ON CONFLICT (model_id, question_id) DO UPDATE SET text_hash=excluded.text_hash, vector=excluded.vector""",
-                [(model_id, q, _text_hash(t), _f32(v)) for q, t, v in questions],
-            )
-
+    # -- learning: model switching ----------------------------------------------------------
     def unstaged_texts(self, model_id: str) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
         """Passages and questions that have no staged vector of `model_id` for their current text,
         newest articles first (by checked_on, then last update; undated ones last)."""
@@ -654,9 +572,7 @@ class PostgresStore(SqlStore):
         Raises StaleStage when a row has no staged vector for its current text."""
         with self._read() as conn:
             generation = self._counter(conn, "generation")
-            article_rows = conn.execute(
-                "SELECT id, title, checked_on, url, topic, content_hash, body FROM articles ORDER BY id"
-            ).fetchall()
+            article_rows = conn.execute(INDEX_ARTICLES).fetchall()
             missing = conn.execute(
                 """SELECT (SELECT COUNT(*) FROM passages p LEFT JOIN staged_passages s ON s.model_id = %s
                              AND s.article_id = p.article_id AND s.position = p.position AND s.text_hash = p.text_hash
@@ -688,48 +604,29 @@ class PostgresStore(SqlStore):
         articles = [self._article_row(r[:6]) for r in article_rows]
         return index_data(generation, article_rows, articles, passages, questions)
 
-    def swap_model(self, model_id: str, name: str, links: dict[str, list[LinkRow]], generation: int) -> None:
-        """Make the staged vectors of `model_id` live, with `links` computed from them, in one transaction.
-
-        `generation` is the one the links were computed at: a write since then raises StaleStage
-        (stage what changed and try again). Decisions are not touched.
-        """
-        with self._write() as conn:
-            current = self._counter(conn, "generation")
-            if current != generation:
-                raise StaleStage(f"the database changed during the switch (generation {generation} -> {current})")
-            dims = {
-                table: conn.execute(
-                    f"SELECT DISTINCT vector_dims(vector) FROM {staged} WHERE model_id = %s", (model_id,)  # noqa: S608
-                ).fetchall()
-                for table, staged in (("passages", "staged_passages"), ("questions", "staged_questions"))
-            }
-            for table, found in dims.items():
-                if len(found) == 1 and self._column_dim(conn, table) != found[0][0]:
-                    # Another size: drop the dimension (and index) while rows change; _fit_dim sets the new one.
-                    if table == "passages":
-                        conn.execute("DROP INDEX IF EXISTS passages_vector_hnsw")
-                    conn.execute(f"ALTER TABLE {table} ALTER COLUMN vector TYPE vector")
-            conn.execute(
-                """UPDATE passages SET model_id = %s, vector = s.vector FROM staged_passages s
-                   WHERE s.model_id = %s AND s.article_id = passages.article_id AND s.position = passages.position""",
-                (model_id, model_id),
-            )
-            conn.execute(
-                """UPDATE questions SET model_id = %s, needs_link = FALSE, vector = s.vector FROM staged_questions s
-                   WHERE s.model_id = %s AND s.question_id = questions.id""",
-                (model_id, model_id),
-            )
-            for table, found in dims.items():
-                if len(found) == 1:
-                    self._fit_dim(conn, table, found[0][0], retype=True)
-            conn.execute("DELETE FROM links")
-            self._insert_links(conn, (r for rows in links.values() for r in rows))
-            self._set_meta(conn, "model_name", name)
-            self._set_meta(conn, "model_id", model_id)
-            conn.execute("DELETE FROM staged_passages")
-            conn.execute("DELETE FROM staged_questions")
-        self.model_id = model_id
+    def _swap_vectors(self, conn: psycopg.Connection, model_id: str) -> None:
+        dims = {
+            table: conn.execute(
+                f"SELECT DISTINCT vector_dims(vector) FROM {staged} WHERE model_id = %s", (model_id,)  # noqa: S608
+            ).fetchall()
+            for table, staged in (("passages", "staged_passages"), ("questions", "staged_questions"))
+        }
+        for table, found in dims.items():
+            if len(found) == 1 and self._column_dim(conn, table) != found[0][0]:
+                self._drop_dim(conn, table)
+        conn.execute(
+            """UPDATE passages SET model_id = %s, vector = s.vector FROM staged_passages s
+               WHERE s.model_id = %s AND s.article_id = passages.article_id AND s.position = passages.position""",
+            (model_id, model_id),
+        )
+        conn.execute(
+            """UPDATE questions SET model_id = %s, needs_link = FALSE, vector = s.vector FROM staged_questions s
+               WHERE s.model_id = %s AND s.question_id = questions.id""",
+            (model_id, model_id),
+        )
+        for table, found in dims.items():
+            if len(found) == 1:
+                self._fit_dim(conn, table, found[0][0], retype=True)
 
 
 def _read_matrix(conn: psycopg.Connection, query: str, params: Sequence[Any] = ()) -> tuple[np.ndarray, list[tuple]]:

@@ -16,7 +16,7 @@ import datetime as dt
 import functools
 import json
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -35,6 +35,8 @@ from recommender.store.base import (
     LinkRow,
     QuestionRow,
     Restore,
+    StaleStage,
+    StoredArticle,
     Superseded,
     VersionConflict,
 )
@@ -46,6 +48,8 @@ DECISION_COLUMNS = (
 AUDIT_COLUMNS = "id, at, editor, action, question_id, question_key, article_id, target_id, before, after"
 LINK_COLUMNS = "question_id, rank, article_id, score, dense, lexical, passage"
 EDITOR_COLUMNS = "name, created_at, revoked_at, token_hash"
+# The articles of an in-memory index: ArticleRow's columns, then the body (for lexical indexing).
+INDEX_ARTICLES = "SELECT id, title, checked_on, url, topic, content_hash, body FROM articles ORDER BY id"
 
 
 def text_hash(text: str) -> str:
@@ -119,7 +123,30 @@ class SqlStore:
     def _read_matrix(self, conn: Any, query: str, table: str) -> tuple[np.ndarray, list[tuple]]:
         raise NotImplementedError
 
-    def _write_articles(self, conn: Any, items: Sequence[Any]) -> None:
+    def _prepare_articles(self, conn: Any, items: Sequence[StoredArticle]) -> None:
+        """Before `items` are written (PostgreSQL fits its vector columns to them)."""
+
+    def _write_questions(self, conn: Any, item: StoredArticle) -> None:
+        """Replace the questions of `item.article` (their upsert differs between the dialects)."""
+        raise NotImplementedError
+
+    def _unfit_vectors(self, conn: Any, vectors: Mapping[str, Mapping[Any, np.ndarray]]) -> None:
+        """Before `reencode` writes new vectors ({table: {key: vector}}) (PostgreSQL: of another size)."""
+
+    def _fit_vectors(self, conn: Any, vectors: Mapping[str, Mapping[Any, np.ndarray]]) -> None:
+        """After `reencode` wrote them."""
+
+    def _swap_vectors(self, conn: Any, model_id: str) -> None:
+        """Make the staged vectors of `model_id` the live ones (inside `swap_model`'s transaction)."""
+        raise NotImplementedError
+
+    def _assign_clusters(self, conn: Any, clusters: Mapping[str, str], upsert: bool) -> None:
+        """Insert (question id -> cluster) rows of questions still present; `upsert`: replace existing ones."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _vector_param(vector: np.ndarray) -> Any:
+        """A vector as the driver writes it."""
         raise NotImplementedError
 
     def _restored_audit(self, conn: Any) -> None:
@@ -139,6 +166,11 @@ class SqlStore:
 
     @staticmethod
     def _timestamp(value: Any) -> str | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _temporal(value: dt.date | None) -> Any:
+        """A date or time as the driver writes it."""
         raise NotImplementedError
 
     # -- SQL helpers -------------------------------------------------------------------------
@@ -224,7 +256,7 @@ class SqlStore:
         return dict(self._fetch("SELECT id, content_hash FROM articles"))
 
     # -- writes ------------------------------------------------------------------------------
-    def upsert(self, items: Sequence[Any]) -> None:
+    def upsert(self, items: Sequence[StoredArticle]) -> None:
         """Store articles with their passages and questions, all or nothing.
 
         Questions of a changed article, and questions whose links point at it, are marked for
@@ -232,6 +264,51 @@ class SqlStore:
         """
         with self._write() as conn:
             self._write_articles(conn, items)
+
+    def _write_articles(self, conn: Any, items: Sequence[StoredArticle]) -> None:
+        self._prepare_articles(conn, items)
+        now = self._temporal(dt.datetime.now(dt.UTC))
+        for item in items:
+            article = item.article
+            if len(item.passages) != len(item.passage_vectors):
+                raise ValueError("one vector per passage")
+            if len(article.questions) != len(item.question_vectors):
+                raise ValueError("one vector per question")
+            self._exec(
+                conn,
+                "UPDATE questions SET needs_link = ? WHERE id IN (SELECT question_id FROM links WHERE article_id = ?)",
+                (True, article.id),
+            )
+            self._exec(
+                conn,
+                """INSERT INTO articles (id, title, checked_on, summary, sections, url, topic, body, content_hash, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (id) DO UPDATE SET title=excluded.title, checked_on=excluded.checked_on,
+                     summary=excluded.summary, sections=excluded.sections, url=excluded.url, topic=excluded.topic,
+                     body=excluded.body, content_hash=excluded.content_hash, updated_at=excluded.updated_at""",
+                (
+                    article.id,
+                    article.title,
+                    self._temporal(article.checked_on),
+                    article.summary,
+                    self._json([s.model_dump() for s in article.sections]),
+                    article.url,
+                    article.topic,
+                    article.body_text(),
+                    item.content_hash,
+                    now,
+                ),
+            )
+            self._exec(conn, "DELETE FROM passages WHERE article_id = ?", (article.id,))
+            self._many(
+                conn,
+                "INSERT INTO passages (article_id, position, text, text_hash, model_id, vector) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (article.id, i, text, text_hash(text), self.model_id, self._vector_param(vec))
+                    for i, (text, vec) in enumerate(zip(item.passages, item.passage_vectors))
+                ],
+            )
+            self._write_questions(conn, item)
 
     def delete_article(self, article_id: str) -> bool:
         with self._write() as conn:
@@ -243,6 +320,31 @@ class SqlStore:
             deleted = self._exec(conn, "DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
         return deleted > 0
 
+    def mark_for_linking(self, question_ids: Sequence[str]) -> None:
+        with self._write() as conn:
+            for condition, params in self._in(list(question_ids)):
+                self._exec(conn, f"UPDATE questions SET needs_link = ? WHERE id {condition}", [True, *params])
+
+    def reencode(
+        self, model_id: str, passage_vectors: dict[tuple[str, int], np.ndarray], question_vectors: dict[str, np.ndarray]
+    ) -> None:
+        """Swap every vector to another encoder at once and mark every question for relinking."""
+        vectors = {"passages": passage_vectors, "questions": question_vectors}
+        with self._write() as conn:
+            self._unfit_vectors(conn, vectors)
+            self._many(
+                conn,
+                "UPDATE passages SET vector = ?, model_id = ? WHERE article_id = ? AND position = ?",
+                [(self._vector_param(v), model_id, a, p) for (a, p), v in passage_vectors.items()],
+            )
+            self._many(
+                conn,
+                "UPDATE questions SET vector = ?, model_id = ?, needs_link = ? WHERE id = ?",
+                [(self._vector_param(v), model_id, True, q) for q, v in question_vectors.items()],
+            )
+            self._fit_vectors(conn, vectors)
+        self.model_id = model_id
+
     def _insert_links(self, conn: Any, rows: Iterable[LinkRow]) -> None:
         self._many(
             conn,
@@ -251,6 +353,15 @@ class SqlStore:
         )
 
     # -- reads -------------------------------------------------------------------------------
+    def all_texts(self) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
+        """(article, position, passage text) and (question id, text): what re-encoding needs."""
+        with self._read() as conn:
+            passages = self._exec(
+                conn, "SELECT article_id, position, text FROM passages ORDER BY article_id, position"
+            ).fetchall()
+            questions = self._exec(conn, "SELECT id, text FROM questions ORDER BY id").fetchall()
+        return passages, questions
+
     def load_index(self) -> IndexData:
         with self._read() as conn:
             foreign = self._foreign_models(conn)
@@ -259,9 +370,7 @@ class SqlStore:
                     f"the database holds vectors of {sorted(foreign)}, not of {self.model_id}; re-encode it first"
                 )
             generation = self._counter(conn, "generation")
-            article_rows = self._exec(
-                conn, "SELECT id, title, checked_on, url, topic, content_hash, body FROM articles ORDER BY id"
-            ).fetchall()
+            article_rows = self._exec(conn, INDEX_ARTICLES).fetchall()
             # Vectors go straight into one matrix each (with spare rows for the index to append to):
             # per-row arrays and their blobs would hold every vector two or three times at once.
             passages = self._read_matrix(
@@ -636,10 +745,68 @@ class SqlStore:
         rows = self._fetch("SELECT value FROM meta WHERE key = 'cluster_fingerprint'")
         return rows[0][0] if rows else None
 
+    def replace_clusters(self, clusters: dict[str, str], fingerprint: str) -> None:
+        """Replace every cluster assignment at once (questions deleted meanwhile are skipped) and record
+        `fingerprint` (questions, model and threshold they came from) so unchanged input is not reclustered."""
+        with self._write("decisions") as conn:
+            self._set_meta(conn, "cluster_fingerprint", fingerprint)
+            self._exec(conn, "DELETE FROM question_clusters")
+            self._assign_clusters(conn, clusters, upsert=False)
+
+    def update_clusters(self, assign: Mapping[str, str], unassign: Collection[str], fingerprint: str) -> None:
+        """Change some cluster assignments (the rest stay) and record `fingerprint`, in one transaction:
+        what an incremental recluster after a write needs, where replace_clusters rewrites them all."""
+        with self._write("decisions") as conn:
+            self._set_meta(conn, "cluster_fingerprint", fingerprint)
+            for condition, params in self._in(list(unassign)):
+                self._exec(conn, f"DELETE FROM question_clusters WHERE question_id {condition}", params)
+            self._assign_clusters(conn, assign, upsert=True)
+
     def live_model(self) -> tuple[str | None, str | None]:
         """(name, model id) recorded by the last `swap_model`; (None, None) before any switch."""
         rows = dict(self._fetch("SELECT key, value FROM meta WHERE key IN ('model_name', 'model_id')"))
         return rows.get("model_name"), rows.get("model_id")
+
+    def stage_vectors(
+        self,
+        model_id: str,
+        passages: Sequence[tuple[str, int, str, np.ndarray]],
+        questions: Sequence[tuple[str, str, np.ndarray]],
+    ) -> None:
+        """Keep vectors of another encoder beside the live ones: (article, position, text, vector) and
+        (question id, text, vector). Serving is untouched; no counter moves."""
+        with self._write(None) as conn:
+            self._many(
+                conn,
+                """INSERT INTO staged_passages (model_id, article_id, position, text_hash, vector) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (model_id, article_id, position) DO UPDATE SET text_hash=excluded.text_hash, vector=excluded.vector""",
+                [(model_id, a, p, text_hash(t), self._vector_param(v)) for a, p, t, v in passages],
+            )
+            self._many(
+                conn,
+                """INSERT INTO staged_questions (model_id, question_id, text_hash, vector) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (model_id, question_id) DO UPDATE SET text_hash=excluded.text_hash, vector=excluded.vector""",
+                [(model_id, q, text_hash(t), self._vector_param(v)) for q, t, v in questions],
+            )
+
+    def swap_model(self, model_id: str, name: str, links: dict[str, list[LinkRow]], generation: int) -> None:
+        """Make the staged vectors of `model_id` live, with `links` computed from them, in one transaction.
+
+        `generation` is the one the links were computed at: a write since then raises StaleStage
+        (stage what changed and try again). Decisions are not touched.
+        """
+        with self._write() as conn:
+            current = self._counter(conn, "generation")
+            if current != generation:
+                raise StaleStage(f"the database changed during the switch (generation {generation} -> {current})")
+            self._swap_vectors(conn, model_id)
+            self._exec(conn, "DELETE FROM links")
+            self._insert_links(conn, (r for rows in links.values() for r in rows))
+            self._set_meta(conn, "model_name", name)
+            self._set_meta(conn, "model_id", model_id)
+            self._exec(conn, "DELETE FROM staged_passages")
+            self._exec(conn, "DELETE FROM staged_questions")
+        self.model_id = model_id
 
     def discard_staged(self) -> None:
         """Forget staged vectors (an abandoned or failed switch)."""

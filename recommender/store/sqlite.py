@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import numpy as np
 
 from recommender.articles.model import Article
 from recommender.store.base import IndexData, LinkRow, QuestionRow, StaleStage, StoredArticle
-from recommender.store.sql import SqlStore
+from recommender.store.sql import INDEX_ARTICLES, SqlStore
 from recommender.store.sql import text_hash as _text_hash
 
 # Article order of a re-embedding (Store.unstaged_texts): what readers see most is staged first.
@@ -280,6 +280,18 @@ class SQLiteStore(SqlStore):
     def _read_matrix(self, conn: sqlite3.Connection, query: str, table: str) -> tuple[np.ndarray, list[tuple]]:
         return _read_matrix(conn, query, table)
 
+    def _assign_clusters(self, conn: sqlite3.Connection, clusters: Mapping[str, str], upsert: bool) -> None:
+        conflict = " ON CONFLICT(question_id) DO UPDATE SET cluster = excluded.cluster" if upsert else ""
+        conn.executemany(
+            "INSERT INTO question_clusters (question_id, cluster) SELECT ?, ? WHERE EXISTS "
+            "(SELECT 1 FROM questions WHERE id = ?)" + conflict,
+            [(q, c, q) for q, c in clusters.items()],
+        )
+
+    @staticmethod
+    def _vector_param(vector: np.ndarray) -> bytes:
+        return _blob(vector)
+
     @staticmethod
     def _json(value: Any, ensure_ascii: bool = False) -> str:
         return json.dumps(value, ensure_ascii=ensure_ascii)
@@ -295,6 +307,10 @@ class SQLiteStore(SqlStore):
     @staticmethod
     def _timestamp(value: str | None) -> str | None:
         return value
+
+    @staticmethod
+    def _temporal(value: dt.date | None) -> str | None:
+        return value.isoformat() if value else None
 
     # -- metadata ----------------------------------------------------------------------------
     def passage_vectors_by_text(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -315,65 +331,24 @@ class SQLiteStore(SqlStore):
         return found
 
     # -- writes ------------------------------------------------------------------------------
-    def _write_articles(self, conn: sqlite3.Connection, items: Sequence[StoredArticle]) -> None:
-        now = dt.datetime.now(dt.UTC).isoformat()
-        for item in items:
-            article = item.article
-            if len(item.passages) != len(item.passage_vectors):
-                raise ValueError("one vector per passage")
-            if len(article.questions) != len(item.question_vectors):
-                raise ValueError("one vector per question")
-            conn.execute(
-                "UPDATE questions SET needs_link = 1 WHERE id IN (SELECT question_id FROM links WHERE article_id = ?)",
-                (article.id,),
-            )
-            conn.execute(
-                """INSERT INTO articles (id, title, checked_on, summary, sections, url, topic, body, content_hash, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(id) DO UPDATE SET title=excluded.title, checked_on=excluded.checked_on,
-                     summary=excluded.summary, sections=excluded.sections, url=excluded.url, topic=excluded.topic,
-                     body=excluded.body, content_hash=excluded.content_hash, updated_at=excluded.updated_at""",
-                (
-                    article.id,
-                    article.title,
-                    article.checked_on.isoformat() if article.checked_on else None,
-                    article.summary,
-                    json.dumps([s.model_dump() for s in article.sections], ensure_ascii=False),
-                    article.url,
-                    article.topic,
-                    article.body_text(),
-                    item.content_hash,
-                    now,
-                ),
-            )
-            conn.execute("DELETE FROM passages WHERE article_id = ?", (article.id,))
-            conn.executemany(
-                "INSERT INTO passages (article_id, position, text, text_hash, model_id, vector) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (article.id, i, text, _text_hash(text), self.model_id, _blob(vec))
-                    for i, (text, vec) in enumerate(zip(item.passages, item.passage_vectors))
-                ],
-            )
-            # A question kept (same id, same wording key) keeps its links until it is relinked, so
-            # readers are not shown an empty block while an ingest runs; any other goes, links and all.
-            records = article.question_records()
-            kept = {(q.id, q.key) for q in records}
-            existing = conn.execute("SELECT id, key FROM questions WHERE article_id = ?", (article.id,)).fetchall()
-            conn.executemany("DELETE FROM questions WHERE id = ?", [(i,) for i, k in existing if (i, k) not in kept])
-            conn.executemany(
-                """INSERT INTO questions (id, article_id, position, text, key, model_id, vector, needs_link)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, 1)
-                   ON CONFLICT(id) DO UPDATE SET position=excluded.position, text=excluded.text, key=excluded.key,
-                     model_id=excluded.model_id, vector=excluded.vector, needs_link=1""",
-                [
-                    (q.id, q.article_id, q.position, q.text, q.key, self.model_id, _blob(vec))
-                    for q, vec in zip(records, item.question_vectors)
-                ],
-            )
-
-    def mark_for_linking(self, question_ids: Sequence[str]) -> None:
-        with self._write() as conn:
-            conn.executemany("UPDATE questions SET needs_link = 1 WHERE id = ?", [(q,) for q in question_ids])
+    def _write_questions(self, conn: sqlite3.Connection, item: StoredArticle) -> None:
+        article = item.article
+        # A question kept (same id, same wording key) keeps its links until it is relinked, so
+        # readers are not shown an empty block while an ingest runs; any other goes, links and all.
+        records = article.question_records()
+        kept = {(q.id, q.key) for q in records}
+        existing = conn.execute("SELECT id, key FROM questions WHERE article_id = ?", (article.id,)).fetchall()
+        conn.executemany("DELETE FROM questions WHERE id = ?", [(i,) for i, k in existing if (i, k) not in kept])
+        conn.executemany(
+            """INSERT INTO questions (id, article_id, position, text, key, model_id, vector, needs_link)
+               VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+               ON CONFLICT(id) DO UPDATE SET position=excluded.position, text=excluded.text, key=excluded.key,
+                 model_id=excluded.model_id, vector=excluded.vector, needs_link=1""",
+            [
+                (q.id, q.article_id, q.position, q.text, q.key, self.model_id, _blob(vec))
+                for q, vec in zip(records, item.question_vectors)
+            ],
+        )
 
     def replace_links(self, links: dict[str, list[LinkRow]]) -> None:
         with self._write() as conn:
@@ -384,73 +359,11 @@ class SQLiteStore(SqlStore):
                 self._insert_links(conn, rows)
                 conn.execute("UPDATE questions SET needs_link = 0 WHERE id = ?", (question_id,))
 
-    def reencode(self, model_id: str, passage_vectors: dict[tuple[str, int], np.ndarray], question_vectors: dict[str, np.ndarray]) -> None:
-        """Swap every vector to another encoder at once and mark every question for relinking."""
-        with self._write() as conn:
-            conn.executemany(
-                "UPDATE passages SET vector = ?, model_id = ? WHERE article_id = ? AND position = ?",
-                [(_blob(v), model_id, a, p) for (a, p), v in passage_vectors.items()],
-            )
-            conn.executemany(
-                "UPDATE questions SET vector = ?, model_id = ?, needs_link = 1 WHERE id = ?",
-                [(_blob(v), model_id, q) for q, v in question_vectors.items()],
-            )
-        self.model_id = model_id
-
     # -- reads -------------------------------------------------------------------------------
-    def all_texts(self) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
-        """(article, position, passage text) and (question id, text): what re-encoding needs."""
-        conn = self._conn()
-        passages = conn.execute("SELECT article_id, position, text FROM passages ORDER BY article_id, position").fetchall()
-        questions = conn.execute("SELECT id, text FROM questions ORDER BY id").fetchall()
-        return passages, questions
-
     def get_article(self, article_id: str) -> Article | None:
         return self._get_article(self._conn(), article_id)
 
-    # -- learning: duplicate clusters, model switching ------------------------------------------
-    def replace_clusters(self, clusters: dict[str, str], fingerprint: str) -> None:
-        """Replace every cluster assignment at once (questions deleted meanwhile are skipped) and record
-        `fingerprint` (questions, model and threshold they came from) so unchanged input is not reclustered."""
-        with self._write("decisions") as conn:
-            self._set_meta(conn, "cluster_fingerprint", fingerprint)
-            conn.execute("DELETE FROM question_clusters")
-            conn.executemany(
-                "INSERT INTO question_clusters (question_id, cluster) SELECT ?, ? WHERE EXISTS "
-                "(SELECT 1 FROM questions WHERE id = ?)",
-                [(q, c, q) for q, c in clusters.items()],
-            )
-
-    def update_clusters(self, assign: Mapping[str, str], unassign: Collection[str], fingerprint: str) -> None:
-        """Change some cluster assignments (the rest stay) and record `fingerprint`, in one transaction:
-        what an incremental recluster after a write needs, where replace_clusters rewrites them all."""
-        with self._write("decisions") as conn:
-            self._set_meta(conn, "cluster_fingerprint", fingerprint)
-            conn.executemany("DELETE FROM question_clusters WHERE question_id = ?", [(q,) for q in unassign])
-            conn.executemany(
-                "INSERT INTO question_clusters (question_id, cluster) SELECT ?, ? WHERE EXISTS "
-                "(SELECT 1 FROM questions WHERE id = ?) ON CONFLICT(question_id) DO UPDATE SET cluster = excluded.cluster",
-                [(q, c, q) for q, c in assign.items()],
-            )
-
-    def stage_vectors(
-        self,
-        model_id: str,
-        passages: Sequence[tuple[str, int, str, np.ndarray]],
-        questions: Sequence[tuple[str, str, np.ndarray]],
-    ) -> None:
-        """Keep vectors of another encoder beside the live ones: (article, position, text, vector) and
-        (question id, text, vector). Serving is untouched; no counter moves."""
-        with self._write(None) as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO staged_passages (model_id, article_id, position, text_hash, vector) VALUES (?, ?, ?, ?, ?)",
-                [(model_id, a, p, _text_hash(t), _blob(v)) for a, p, t, v in passages],
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO staged_questions (model_id, question_id, text_hash, vector) VALUES (?, ?, ?, ?)",
-                [(model_id, q, _text_hash(t), _blob(v)) for q, t, v in questions],
-            )
-
+    # -- learning: model switching ----------------------------------------------------------
     def unstaged_texts(self, model_id: str) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
         """Passages and questions that have no staged vector of `model_id` for their current text,
         newest articles first (by checked_on, then last update; undated ones last)."""
@@ -487,9 +400,7 @@ class SQLiteStore(SqlStore):
         Raises StaleStage when a row has no staged vector for its current text."""
         with self._read() as conn:
             generation = self._counter(conn, "generation")
-            article_rows = conn.execute(
-                "SELECT id, title, checked_on, url, topic, content_hash, body FROM articles ORDER BY id"
-            ).fetchall()
+            article_rows = conn.execute(INDEX_ARTICLES).fetchall()
             passage_rows = conn.execute(
                 """SELECT p.article_id, s.vector FROM passages p LEFT JOIN staged_passages s
                    ON s.model_id = ? AND s.article_id = p.article_id AND s.position = p.position AND s.text_hash = p.text_hash
@@ -514,33 +425,17 @@ class SQLiteStore(SqlStore):
         q_vectors = np.stack([_vector(r[5]) for r in question_rows]) if question_rows else np.zeros((0, 0), np.float32)
         return IndexData(generation, articles, [r[6] for r in article_rows], [np.stack(groups[a.id]) for a in articles], questions, q_vectors)
 
-    def swap_model(self, model_id: str, name: str, links: dict[str, list[LinkRow]], generation: int) -> None:
-        """Make the staged vectors of `model_id` live, with `links` computed from them, in one transaction.
-
-        `generation` is the one the links were computed at: a write since then raises StaleStage
-        (stage what changed and try again). Decisions are not touched.
-        """
-        with self._write() as conn:
-            current = self._counter(conn, "generation")
-            if current != generation:
-                raise StaleStage(f"the database changed during the switch (generation {generation} -> {current})")
-            conn.execute(
-                """UPDATE passages SET model_id = ?, vector = (SELECT s.vector FROM staged_passages s
-                     WHERE s.model_id = ? AND s.article_id = passages.article_id AND s.position = passages.position)""",
-                (model_id, model_id),
-            )
-            conn.execute(
-                """UPDATE questions SET model_id = ?, needs_link = 0, vector = (SELECT s.vector FROM staged_questions s
-                     WHERE s.model_id = ? AND s.question_id = questions.id)""",
-                (model_id, model_id),
-            )
-            conn.execute("DELETE FROM links")
-            self._insert_links(conn, (r for rows in links.values() for r in rows))
-            self._set_meta(conn, "model_name", name)
-            self._set_meta(conn, "model_id", model_id)
-            conn.execute("DELETE FROM staged_passages")
-            conn.execute("DELETE FROM staged_questions")
-        self.model_id = model_id
+    def _swap_vectors(self, conn: sqlite3.Connection, model_id: str) -> None:
+        conn.execute(
+            """UPDATE passages SET model_id = ?, vector = (SELECT s.vector FROM staged_passages s
+                 WHERE s.model_id = ? AND s.article_id = passages.article_id AND s.position = passages.position)""",
+            (model_id, model_id),
+        )
+        conn.execute(
+            """UPDATE questions SET model_id = ?, needs_link = 0, vector = (SELECT s.vector FROM staged_questions s
+                 WHERE s.model_id = ? AND s.question_id = questions.id)""",
+            (model_id, model_id),
+        )
 
 
 def _read_matrix(conn: sqlite3.Connection, query: str, table: str) -> tuple[np.ndarray, list[tuple]]:
