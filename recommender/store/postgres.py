@@ -44,9 +44,6 @@ from recommender.store.sql import text_hash as _text_hash
 
 log = logging.getLogger(__name__)
 
-# Article order of a re-embedding (Store.unstaged_texts): what readers see most is staged first.
-NEWEST_FIRST = "a.checked_on DESC NULLS LAST, a.updated_at DESC"
-
 # Ordered migrations: index i brings the schema from version i to i+1. Never edit a shipped one.
 # Identifiers are COLLATE "C" so ORDER BY sorts as SQLite does, whatever the database's locale.
 # Vector columns start without a dimension: the first write fixes it to the encoder's (see _fit_dim).
@@ -229,6 +226,7 @@ class PostgresStore(SqlStore):
     placeholder = "%s"
     NEEDS_LINK = "needs_link"
     VECTOR = "vector_send(vector)"  # pgvector's binary form, see _read_matrix
+    NEWEST_FIRST = "a.checked_on DESC NULLS LAST, a.updated_at DESC"
 
     def __init__(
         self,
@@ -544,29 +542,6 @@ class PostgresStore(SqlStore):
             return self._get_article(conn, article_id)
 
     # -- learning: model switching ----------------------------------------------------------
-    def unstaged_texts(self, model_id: str) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
-        """Passages and questions that have no staged vector of `model_id` for their current text,
-        newest articles first (by checked_on, then last update; undated ones last)."""
-        with self._read() as conn:
-            passages = conn.execute(
-                f"""SELECT p.article_id, p.position, p.text FROM passages p JOIN articles a ON a.id = p.article_id
-                   LEFT JOIN staged_passages s ON s.model_id = %s AND s.article_id = p.article_id
-                     AND s.position = p.position AND s.text_hash = p.text_hash
-                   WHERE s.model_id IS NULL ORDER BY {NEWEST_FIRST}, p.article_id, p.position""",  # noqa: S608
-                (model_id,),
-            ).fetchall()
-            questions = [
-                (q, t)
-                for q, t, h in conn.execute(
-                    f"""SELECT q.id, q.text, s.text_hash FROM questions q JOIN articles a ON a.id = q.article_id
-                       LEFT JOIN staged_questions s ON s.model_id = %s AND s.question_id = q.id
-                       ORDER BY {NEWEST_FIRST}, q.article_id, q.position""",  # noqa: S608
-                    (model_id,),
-                )
-                if h != _text_hash(t)
-            ]
-        return passages, questions
-
     def load_staged_index(self, model_id: str) -> IndexData:
         """The index as it will be after `swap_model(model_id)`: live rows, staged vectors.
         Raises StaleStage when a row has no staged vector for its current text."""

@@ -2,9 +2,13 @@
 
 Shared SQL is written once with `?` placeholders; `_sql` rewrites it for drivers that use `%s`
 (psycopg), doubling a literal `%` and leaving `?` inside string literals alone. Each subclass
-supplies the connection hooks (`_write`, `_read`, `_rows`, `_bump`) and the few value conversions
-where the dialects store a type differently (JSON, dates, timestamps). Schema, vector columns,
-upserts whose syntax really differs and bulk writes stay in the subclasses.
+supplies the connection hooks (`_write`, `_read`, `_rows`, `_bump`), `_in` (a chunked `IN (...)`
+or `= ANY(...)`), the few value conversions where the dialects store a type differently (JSON,
+dates, timestamps, vectors) and the steps whose SQL really differs (question upserts, cluster
+inserts, fitting pgvector columns, swapping staged vectors in). Schema and migrations, connections,
+PRAGMAs, advisory locks, pools and replicas stay in the subclasses.
+
+Together with a subclass this implements recommender.store.base.Store.
 
 Reads pass `replica=True` exactly where PostgresStore may serve them from a read replica
 (SQLiteStore has none and ignores it); every other read goes to the primary.
@@ -14,8 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import hashlib
+import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -101,6 +105,8 @@ class SqlStore:
     NEEDS_LINK = "needs_link"
     # The vector column as the matrix readers (`_read_matrix`) want it.
     VECTOR = "vector"
+    # Article order of a re-embedding (unstaged_texts): what readers see most is staged first.
+    NEWEST_FIRST = "a.checked_on IS NULL, a.checked_on DESC, a.updated_at DESC"
 
     # -- dialect hooks -----------------------------------------------------------------------
     def _write(self, counter: str | None = "generation") -> AbstractContextManager[Any]:
@@ -788,6 +794,31 @@ class SqlStore:
                    ON CONFLICT (model_id, question_id) DO UPDATE SET text_hash=excluded.text_hash, vector=excluded.vector""",
                 [(model_id, q, text_hash(t), self._vector_param(v)) for q, t, v in questions],
             )
+
+    def unstaged_texts(self, model_id: str) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
+        """Passages and questions that have no staged vector of `model_id` for their current text,
+        newest articles first (by checked_on, then last update; undated ones last)."""
+        with self._read() as conn:
+            passages = self._exec(
+                conn,
+                f"""SELECT p.article_id, p.position, p.text FROM passages p JOIN articles a ON a.id = p.article_id
+                   LEFT JOIN staged_passages s ON s.model_id = ? AND s.article_id = p.article_id
+                     AND s.position = p.position AND s.text_hash = p.text_hash
+                   WHERE s.model_id IS NULL ORDER BY {self.NEWEST_FIRST}, p.article_id, p.position""",  # noqa: S608
+                (model_id,),
+            ).fetchall()
+            questions = [
+                (q, t)
+                for q, t, h in self._exec(
+                    conn,
+                    f"""SELECT q.id, q.text, s.text_hash FROM questions q JOIN articles a ON a.id = q.article_id
+                       LEFT JOIN staged_questions s ON s.model_id = ? AND s.question_id = q.id
+                       ORDER BY {self.NEWEST_FIRST}, q.article_id, q.position""",  # noqa: S608
+                    (model_id,),
+                )
+                if h != text_hash(t)
+            ]
+        return passages, questions
 
     def swap_model(self, model_id: str, name: str, links: dict[str, list[LinkRow]], generation: int) -> None:
         """Make the staged vectors of `model_id` live, with `links` computed from them, in one transaction.

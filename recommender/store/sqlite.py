@@ -25,9 +25,6 @@ from recommender.store.base import IndexData, LinkRow, QuestionRow, StaleStage, 
 from recommender.store.sql import INDEX_ARTICLES, SqlStore
 from recommender.store.sql import text_hash as _text_hash
 
-# Article order of a re-embedding (Store.unstaged_texts): what readers see most is staged first.
-NEWEST_FIRST = "a.checked_on IS NULL, a.checked_on DESC, a.updated_at DESC"
-
 # Ordered migrations: index i brings the schema from version i to i+1. Never edit a shipped one.
 MIGRATIONS: list[str] = [
     """
@@ -364,37 +361,6 @@ class SQLiteStore(SqlStore):
         return self._get_article(self._conn(), article_id)
 
     # -- learning: model switching ----------------------------------------------------------
-    def unstaged_texts(self, model_id: str) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]:
-        """Passages and questions that have no staged vector of `model_id` for their current text,
-        newest articles first (by checked_on, then last update; undated ones last)."""
-        with self._read() as conn:
-            staged_p = {
-                (a, p): h
-                for a, p, h in conn.execute(
-                    "SELECT article_id, position, text_hash FROM staged_passages WHERE model_id = ?", (model_id,)
-                )
-            }
-            staged_q = dict(
-                conn.execute("SELECT question_id, text_hash FROM staged_questions WHERE model_id = ?", (model_id,))
-            )
-            passages = [
-                (a, p, t)
-                for a, p, t, h in conn.execute(
-                    f"""SELECT p.article_id, p.position, p.text, p.text_hash FROM passages p JOIN articles a ON a.id = p.article_id
-                        ORDER BY {NEWEST_FIRST}, p.article_id, p.position"""
-                )
-                if staged_p.get((a, p)) != h
-            ]
-            questions = [
-                (q, t)
-                for q, t in conn.execute(
-                    f"""SELECT q.id, q.text FROM questions q JOIN articles a ON a.id = q.article_id
-                        ORDER BY {NEWEST_FIRST}, q.article_id, q.position"""
-                )
-                if staged_q.get(q) != _text_hash(t)
-            ]
-        return passages, questions
-
     def load_staged_index(self, model_id: str) -> IndexData:
         """The index as it will be after `swap_model(model_id)`: live rows, staged vectors.
         Raises StaleStage when a row has no staged vector for its current text."""
