@@ -2,7 +2,8 @@
 
 Selected by `RECOMMENDER_DATABASE_URL` (see recommender/store/factory.py). The tables are SQLite's;
 vectors are pgvector `vector(dim)` columns, passages with an HNSW index (cosine) for
-`nearest_passages`. The service's ranking still uses its exact in-memory snapshot.
+`nearest_passages`. The service's ranking still uses its exact in-memory snapshot. The SQL both
+dialects share is in recommender/store/sql.py (SqlStore); this file holds what is PostgreSQL's own.
 
 Semantics kept from SQLite:
 - every write is one transaction; the `generation` / `decisions` counters in `meta` go up in that

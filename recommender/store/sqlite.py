@@ -5,6 +5,9 @@ live here. A `generation` counter goes up with every write of them, so other pro
 ingest next to a running server) notice changes and reload their in-memory index. Editors'
 decisions, their audit log and editor tokens live here too, keyed apart from computed rows;
 decision writes bump a `decisions` counter instead (widget ETags use both).
+
+The SQL both dialects share is in recommender/store/sql.py (SqlStore); this file holds what is
+SQLite's own: schema, connections and PRAGMAs, vector blobs, question upserts, staged-vector swaps.
 """
 
 from __future__ import annotations
