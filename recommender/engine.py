@@ -638,8 +638,8 @@ class Engine:
         return hashlib.sha256(key.encode()).hexdigest()
 
     def _recluster_if_needed(self) -> None:
-        """Recompute duplicate clusters when the questions changed (needs scikit-learn; a serving-only
-        install keeps the stored clusters and the widget's cosine duplicate filter)."""
+        """Recompute duplicate clusters when the questions changed (scikit-learn is a base dependency;
+        an install without it keeps the stored clusters and the widget's cosine duplicate filter)."""
         snapshot = self._snapshot or self._rebuild()
         fingerprint = self._cluster_fingerprint(snapshot)
         stored = self.store.cluster_fingerprint()

@@ -76,7 +76,7 @@ def search(text: str) -> tuple[str, bool]:
     p50 = number(fastest["p50 ms"]) or 1e9
     http = [r for r in tables(block(text, "http"))[1] if r["errors or non-200"] == "0"]
     over_http = min((number(r["p50 ms"]) or 1e9 for r in http), default=None)
-    extra = f"; over HTTP p50 {over_http:.1f} ms" if over_http is not None else ""
+    extra = f"; over HTTP, default backend, p50 {over_http:.1f} ms" if over_http is not None else ""
     return (
         f"in process p50 {p50:.1f} ms ({fastest['backend']}; CPU time {fastest['CPU time p50 ms']} ms){extra}",
         p50 <= 20,
