@@ -126,7 +126,7 @@ class Settings(BaseSettings):
     max_related: int = Field(6, ge=0, le=50, description="Related questions from other articles per article.")
     max_search_k: int = Field(50, ge=1, description="Largest k accepted by /v1/search.")
     max_query_chars: int = Field(2000, ge=1, description="Longest query accepted by /v1/search.")
-    max_article_bytes: int = Field(1_000_000, ge=1, description="Largest article file or request body accepted.")
+    max_article_bytes: int = Field(1_000_000, ge=1, description="Largest article accepted: a text file, one line of a JSON Lines file, or a request body.")
     rate_limit_per_minute: int = Field(
         1200,
         ge=0,

@@ -40,13 +40,19 @@ def expand(paths: Sequence[Path]) -> list[Path]:
 
 
 def load_file(path: Path, max_bytes: int) -> list[Loaded]:
+    """The articles of one file. `max_bytes` bounds one article: a text file, or a line of JSON Lines
+    (a CMS export holds thousands of articles in one .jsonl file)."""
     source = str(path)
+    if path.suffix == ".jsonl":
+        data = path.read_bytes()
+        for number, line in enumerate(data.split(b"\n"), start=1):
+            if len(line) > max_bytes:
+                raise ArticleError(f"line is {len(line)} bytes, over the limit of {max_bytes} per article", source, number)
+        return [Loaded(a, source) for a in parse_jsonl(decode(data, source), source)]
     size = path.stat().st_size
     if size > max_bytes:
         raise ArticleError(f"file is {size} bytes, over the limit of {max_bytes}", source)
     text = decode(path.read_bytes(), source)
-    if path.suffix == ".jsonl":
-        return [Loaded(a, source) for a in parse_jsonl(text, source)]
     if not is_valid_id(path.stem):
         raise ArticleError(f"file name {path.stem!r} is not a valid article id (letters, digits, . _ -)", source)
     return [Loaded(parse_text(text, path.stem, source), source)]

@@ -47,6 +47,19 @@ def test_duplicate_ids_and_size_limit(tmp_path: Path) -> None:
     assert "over the limit of 2000" in text
 
 
+def test_the_size_limit_bounds_each_article_of_a_jsonl_file(tmp_path: Path) -> None:
+    # A CMS export holds many articles in one file: the limit is per article (line), not per file.
+    many = [parse_text(GOOD, f"water-{i}") for i in range(40)]
+    write_jsonl(many, tmp_path / "export.jsonl")
+    assert (tmp_path / "export.jsonl").stat().st_size > 2000
+    assert [item.article.id for item in load_paths([tmp_path], max_bytes=2000)] == [a.id for a in many]
+    big = parse_text(GOOD.replace("Yes [1].", "Yes [1]. " + "x" * 5000), "big")
+    write_jsonl([*many[:2], big], tmp_path / "export.jsonl")
+    with pytest.raises(LoadErrors) as caught:
+        load_paths([tmp_path], max_bytes=2000)
+    assert "export.jsonl:3: line is " in str(caught.value) and "over the limit of 2000 per article" in str(caught.value)
+
+
 def test_missing_path(tmp_path: Path) -> None:
     with pytest.raises(LoadErrors, match="no such file"):
         load_paths([tmp_path / "nope"])
