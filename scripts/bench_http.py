@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from scripts.docs_table import replace_block  # noqa: E402
+from scripts.docs_table import publish  # noqa: E402
 from scripts.httpload import LoadResult, run_load  # noqa: E402
 from scripts.serverproc import children, rss_kib, server  # noqa: E402
 
@@ -133,9 +133,13 @@ def main() -> None:
             + " (with workers, the first process is uvicorn's supervisor).",
         ]
     )
-    print(table)
-    if not args.no_write:
-        replace_block(ROOT / "docs" / "performance.md", "http", table, ".venv/bin/python scripts/bench_http.py")
+    publish(
+        ROOT / "docs" / "performance.md",
+        "http",
+        table,
+        ".venv/bin/python scripts/bench_http.py",
+        write=not args.no_write,
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from recommender.config import Settings  # noqa: E402
 from recommender.embedding.base import normalize_rows  # noqa: E402
 from recommender.embedding.factory import create_encoder  # noqa: E402
-from scripts.docs_table import replace_block  # noqa: E402
+from scripts.docs_table import publish  # noqa: E402
 from scripts.synthetic_corpus import VARIANT_NOISE, Corpus, fact_checks, source_vectors  # noqa: E402
 
 K = 10
@@ -186,12 +186,13 @@ def main() -> None:
             *lines,
         ]
     )
-    print(table)
-    if not args.no_write:
-        replace_block(
-            ROOT / "docs" / "performance.md", "index", table,
-            "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_index.py",
-        )
+    publish(
+        ROOT / "docs" / "performance.md",
+        "index",
+        table,
+        "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_index.py",
+        write=not args.no_write,
+    )
 
 
 if __name__ == "__main__":

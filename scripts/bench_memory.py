@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from recommender.config import Settings  # noqa: E402
 from recommender.editorial.auth import hash_token, new_token  # noqa: E402
-from scripts.docs_table import replace_block  # noqa: E402
+from scripts.docs_table import publish  # noqa: E402
 from scripts.httpload import run_load  # noqa: E402
 from scripts.serverproc import rss_kib, server  # noqa: E402
 
@@ -127,9 +127,13 @@ def main() -> None:
             *parts,
         ]
     )
-    print(table)
-    if not args.no_write:
-        replace_block(ROOT / "docs" / "performance.md", "memory", table, ".venv/bin/python scripts/bench_memory.py")
+    publish(
+        ROOT / "docs" / "performance.md",
+        "memory",
+        table,
+        ".venv/bin/python scripts/bench_memory.py",
+        write=not args.no_write,
+    )
 
 
 if __name__ == "__main__":

@@ -19,3 +19,10 @@ def replace_block(page: Path, name: str, content: str, command: str) -> None:
     text = page.read_text() if page.exists() else "# Performance\n"
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(replace_in_text(text, name, content, command))
+
+
+def publish(page: Path, name: str, content: str, command: str, write: bool = True) -> None:
+    """Print a generated table and, unless `write` is off (--no-write), put it into `page`."""
+    print(content)
+    if write:
+        replace_block(page, name, content, command)
