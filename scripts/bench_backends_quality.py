@@ -27,7 +27,9 @@ sys.path.insert(0, str(ROOT))
 from recommender.config import Settings  # noqa: E402
 from recommender.embedding.factory import create_encoder  # noqa: E402
 from recommender.evaluation.runner import run_benchmark  # noqa: E402
-from scripts.docs_table import publish  # noqa: E402
+from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
+
+COMMAND = "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_backends_quality.py"
 
 BACKENDS = ("torch", "onnx", "onnx-int8")  # slowest to fastest (docs/performance.md, encoder backends)
 TOLERANCE = 0.005
@@ -89,13 +91,7 @@ def main() -> None:
         f"Chosen: **{chosen}**, the default of `RECOMMENDER_BACKEND` (see recommender/config.py).",
     ]
     table = "\n".join(rows)
-    publish(
-        ROOT / "docs" / "performance.md",
-        "backend-quality",
-        table,
-        "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_backends_quality.py",
-        write=not args.no_write,
-    )
+    publish(PERFORMANCE, "backend-quality", table, COMMAND, write=not args.no_write)
 
 
 if __name__ == "__main__":

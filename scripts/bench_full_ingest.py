@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from recommender.articles.jsonl import write_jsonl  # noqa: E402
 from recommender.config import Settings  # noqa: E402
 from recommender.store.sqlite import SQLiteStore  # noqa: E402
-from scripts.docs_table import publish  # noqa: E402
+from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.serverproc import remove_db  # noqa: E402
 from scripts.synthetic_corpus import Corpus, fact_checks  # noqa: E402
 
@@ -85,7 +85,7 @@ def main() -> None:
             *rows,
         ]
     )
-    publish(ROOT / "docs" / "performance.md", "ingest-full", table, COMMAND, write=not args.no_write)
+    publish(PERFORMANCE, "ingest-full", table, COMMAND, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from scripts.docs_table import publish  # noqa: E402
+from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.httpload import LoadResult, run_load  # noqa: E402
 from scripts.serverproc import children, rss_kib, server  # noqa: E402
+
+COMMAND = ".venv/bin/python scripts/bench_http.py"
 
 TARGET_P99_MS = 10.0
 
@@ -133,13 +135,7 @@ def main() -> None:
             + " (with workers, the first process is uvicorn's supervisor).",
         ]
     )
-    publish(
-        ROOT / "docs" / "performance.md",
-        "http",
-        table,
-        ".venv/bin/python scripts/bench_http.py",
-        write=not args.no_write,
-    )
+    publish(PERFORMANCE, "http", table, COMMAND, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ import numpy as np  # noqa: E402
 from recommender.config import Settings  # noqa: E402
 from recommender.embedding.base import normalize_rows  # noqa: E402
 from recommender.embedding.factory import create_encoder  # noqa: E402
-from scripts.docs_table import publish  # noqa: E402
+from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.synthetic_corpus import VARIANT_NOISE, Corpus, fact_checks, source_vectors  # noqa: E402
+
+COMMAND = "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_index.py"
 
 K = 10
 
@@ -186,13 +188,7 @@ def main() -> None:
             *lines,
         ]
     )
-    publish(
-        ROOT / "docs" / "performance.md",
-        "index",
-        table,
-        "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_index.py",
-        write=not args.no_write,
-    )
+    publish(PERFORMANCE, "index", table, COMMAND, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,11 @@ sys.path.insert(0, str(ROOT))
 from recommender.config import Settings  # noqa: E402
 from recommender.embedding.factory import create_encoder  # noqa: E402
 from recommender.engine import Engine  # noqa: E402
-from scripts.docs_table import publish  # noqa: E402
+from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.serverproc import remove_db  # noqa: E402
 from scripts.synthetic_corpus import Corpus, DerivedVectors, KnownVectors, fact_checks, source_vectors  # noqa: E402
+
+COMMAND = "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_ingest.py"
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 CHUNK = 25
@@ -124,13 +126,7 @@ def main() -> None:
             f"seconds per article above (encoder time dominates; extrapolated, not measured end to end).",
         ]
     )
-    publish(
-        ROOT / "docs/performance.md",
-        "ingest",
-        table,
-        "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_ingest.py",
-        write=not args.no_write,
-    )
+    publish(PERFORMANCE, "ingest", table, COMMAND, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,11 @@ sys.path.insert(0, str(ROOT))
 
 from recommender.config import Settings  # noqa: E402
 from recommender.editorial.auth import hash_token, new_token  # noqa: E402
-from scripts.docs_table import publish  # noqa: E402
+from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.httpload import run_load  # noqa: E402
 from scripts.serverproc import rss_kib, server  # noqa: E402
+
+COMMAND = ".venv/bin/python scripts/bench_memory.py"
 
 TARGET_MB = 1536
 
@@ -127,13 +129,7 @@ def main() -> None:
             *parts,
         ]
     )
-    publish(
-        ROOT / "docs" / "performance.md",
-        "memory",
-        table,
-        ".venv/bin/python scripts/bench_memory.py",
-        write=not args.no_write,
-    )
+    publish(PERFORMANCE, "memory", table, COMMAND, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ from recommender.embedding.factory import create_encoder  # noqa: E402
 from recommender.evaluation.benchmark import load_corpus, load_queries  # noqa: E402
 from recommender.evaluation.runner import ranker_config  # noqa: E402
 from recommender.index.builder import benchmark_document, build_ranker  # noqa: E402
-from scripts.docs_table import publish  # noqa: E402
+from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
+
+COMMAND = "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_query.py"
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 TARGET_MS = 20.0
@@ -125,13 +127,7 @@ def main() -> None:
         "one-threaded parts."
     )
     table = "\n".join(rows)
-    publish(
-        ROOT / "docs/performance.md",
-        "query-latency",
-        table,
-        "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_query.py",
-        write=not args.no_write,
-    )
+    publish(PERFORMANCE, "query-latency", table, COMMAND, write=not args.no_write)
 
 
 if __name__ == "__main__":

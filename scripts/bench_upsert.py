@@ -34,7 +34,7 @@ from recommender import engine as engine_module  # noqa: E402
 from recommender.config import Settings  # noqa: E402
 from recommender.embedding.factory import create_encoder  # noqa: E402
 from recommender.engine import Engine  # noqa: E402
-from scripts.docs_table import publish  # noqa: E402
+from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.synthetic_corpus import (  # noqa: E402
     Corpus,
     DerivedVectors,
@@ -43,6 +43,8 @@ from scripts.synthetic_corpus import (  # noqa: E402
     fact_checks,
     source_vectors,
 )
+
+COMMAND = "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_upsert.py"
 
 
 def _remove(db: Path) -> None:
@@ -135,13 +137,7 @@ def main() -> None:
             *rows,
         ]
     )
-    publish(
-        ROOT / "docs" / "performance.md",
-        "upsert",
-        table,
-        "RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_upsert.py",
-        write=not args.no_write,
-    )
+    publish(PERFORMANCE, "upsert", table, COMMAND, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+PERFORMANCE = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+
 
 def replace_in_text(text: str, name: str, content: str, command: str) -> str:
     """`text` with the block `name` replaced by `content` (appended when the page has no such block)."""
