@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from recommender.config import Settings
 from recommender.store.factory import describe_store
+from recommender.store.base import LinkRow
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="dive-deeper: related questions for fact checks.")
 
@@ -72,11 +73,17 @@ def suggest(
     try:
         hits = engine.search(question, k)
         rows = engine.articles([h.doc_id for h in hits])
+        answered = bool(hits) and not engine.is_gap([LinkRow("", 0, h.doc_id, h.score, h.dense, h.lexical, h.passage) for h in hits])
+        confidence = engine.confidence(hits[0].score) if hits else None
     finally:
         engine.close()
     if as_json:
-        typer.echo(json.dumps([{"id": h.doc_id, "title": rows[h.doc_id].title, "score": round(h.score, 4)} for h in hits], indent=2))
+        results = [{"id": h.doc_id, "title": rows[h.doc_id].title, "score": round(h.score, 4)} for h in hits]
+        typer.echo(json.dumps({"answered": answered, "results": results}, indent=2))
         return
+    if not answered:
+        best = f"{confidence:.0%} confidence" if confidence is not None else f"score {hits[0].score:.3f}" if hits else "none"
+        typer.echo(f"no fact check answers this; best match {best}. Closest fact checks:")
     for rank, hit in enumerate(hits, start=1):
         typer.echo(f"{rank}. {hit.score:.3f}  {hit.doc_id}  {rows[hit.doc_id].title}")
 
@@ -664,25 +671,73 @@ def _encoder(settings: Settings, name: str):  # type: ignore[no-untyped-def]
 
 
 @app.command()
-def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts and monitoring).")] = False) -> None:
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts and monitoring).")] = False,
+    verify_sample: Annotated[
+        int, typer.Option("--verify-sample", min=0, help="Questions whose links are recomputed and compared (0: none).")
+    ] = 200,
+) -> None:
     """Counts, encoder, index age, queues and whether links are stale; changes nothing."""
-    from recommender.embedding.factory import BackendUnavailable, ModelNotFound
-    from recommender.status import collect_status, format_status, model_name
+    from recommender.status import collect_status, format_status
 
     settings = Settings()
-    if not settings.database_url and not settings.db.exists():
-        _fail(f"no database at {settings.db} (set RECOMMENDER_DB or RECOMMENDER_DATABASE_URL, or run `recommender ingest`)")
-    store = _store(settings)
+    store = _existing_store(settings)
     try:
-        encoder, error = None, None
-        try:
-            encoder = _encoder(settings, model_name(settings, store))
-        except (ModelNotFound, BackendUnavailable, ImportError, OSError) as exc:
-            error = str(exc)
-        report = collect_status(settings, store, describe_store(settings), encoder, error)
+        encoder, error = _status_encoder(settings, store)
+        report = collect_status(settings, store, describe_store(settings), encoder, error, verify=verify_sample or None)
     finally:
         store.close()
     typer.echo(json.dumps(report.to_json(), indent=2) if as_json else format_status(report))
+
+
+@app.command()
+def verify(
+    sample: Annotated[
+        Optional[int], typer.Option("--sample", min=1, help="Recompute this many questions (seeded), not all.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
+    examples: Annotated[int, typer.Option(min=0, help="Differences to list.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Recompute links and compare them with the stored ones; exit 1 when any shown answer or link differs.
+
+    Changes nothing (no Engine is opened: it would relink what is pending first)."""
+    from dataclasses import asdict
+
+    from recommender.linking.verify import format_verification
+    from recommender.status import model_name, served_thresholds, verify_database
+
+    settings = Settings()
+    store = _existing_store(settings)
+    try:
+        encoder, error = _status_encoder(settings, store)
+        if encoder is None:
+            _fail(f"cannot load the encoder to size the index: {error}")
+        notes: list[str] = []
+        thresholds = served_thresholds(settings, model_name(settings, store), encoder.model_id, notes)
+        result = verify_database(settings, store, encoder, thresholds, sample=sample, examples=examples)
+    finally:
+        store.close()
+    typer.echo(json.dumps({**asdict(result), "ok": result.ok}, indent=2) if as_json else format_verification(result))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _existing_store(settings: Settings):  # type: ignore[no-untyped-def]
+    if not settings.database_url and not settings.db.exists():
+        _fail(f"no database at {settings.db} (set RECOMMENDER_DB or RECOMMENDER_DATABASE_URL, or run `recommender ingest`)")
+    return _store(settings)
+
+
+def _status_encoder(settings: Settings, store) -> tuple[object | None, str | None]:  # type: ignore[no-untyped-def]
+    """The encoder a server would load, or why it cannot be loaded here."""
+    from recommender.embedding.factory import BackendUnavailable, ModelNotFound
+    from recommender.status import model_name
+
+    try:
+        return _encoder(settings, model_name(settings, store)), None
+    except (ModelNotFound, BackendUnavailable, ImportError, OSError) as exc:
+        return None, str(exc)
 
 
 def main() -> None:

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     lexical_saturation: float = Field(
         12.0, gt=0, description="BM25 score s becomes s/(s+this) so lexical evidence is bounded in [0,1)."
     )
+    lexical_average_length: float = Field(
+        100.0,
+        gt=0,
+        description="BM25's average document length (in indexed words), fixed rather than taken from the corpus so "
+        "that one article's lexical score never depends on the others (see recommender/index/term_weights.py).",
+    )
     clean_queries: bool = Field(True, description="Strip links, @handles and tweet trailers from queries before ranking.")
     top_k: int = Field(3, ge=1, le=20, description="Fact checks linked to each question.")
     candidates: int = Field(10, ge=1, le=50, description="Candidates stored per question (review, related questions).")

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
@@ -35,6 +35,7 @@ from recommender.learning.switch import SwitchJob, run_switch
 from recommender.linking.duplicates import QuestionChange, update_clusters
 from recommender.linking.floors import CandidateFloors
 from recommender.linking.linker import compute_links, could_enter
+from recommender.linking.verify import Verification, verify_links
 from recommender.linking.related import Item, drop_duplicates, one_per_answer, one_per_cluster, own_items, related_items
 from recommender.store.base import (
     ArticleRow,
@@ -99,7 +100,7 @@ class Engine:
         self.settings = settings
         self.store = store
         self.encoder = encoder
-        self.ranker_config = RankerConfig(settings.method, settings.dense_weight, settings.lexical_saturation, settings.clean_queries)
+        self.ranker_config = RankerConfig.of(settings)
         self._write_lock = threading.Lock()
         self._snapshot_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
@@ -220,7 +221,7 @@ class Engine:
         Articles are embedded and stored in batches of `ingest_batch_size`, one transaction each:
         every article is either fully old or fully new, a crash loses at most the batch in progress,
         and running the same ingest again completes the rest (stored ones are unchanged by hash).
-        Each batch's ids are recorded as pending *before* it is written, so the questions it may
+        Each batch's ids are recorded as pending in its own transaction, so the questions it may
         now answer are relinked even if the process dies before relinking (see `relink`).
         """
         with self._write_lock:
@@ -238,7 +239,6 @@ class Engine:
             size = self.settings.ingest_batch_size
             for start in range(0, len(changed), size):
                 batch = changed[start : start + size]
-                self.store.add_pending_articles({a.id: digest for a, digest in batch})
                 items = self._embed(batch, progress)
                 self._write_index(lambda: self.store.upsert(items), written=items)
             relinked = self._relink_locked({a.id for a, _ in changed})
@@ -325,8 +325,7 @@ class Engine:
         # Forget a pending article only once the version recorded for it was linked (another process
         # may be writing a newer one right now).
         done = {a: h for a, h in recorded.items() if (row := snapshot.articles.get(a)) and row.content_hash == h}
-        if done:
-            self.store.clear_pending_articles(done)
+        self.store.clear_pending_articles(done)
         self._rebuild()
         self._recluster_if_needed()
         return len(links)
@@ -382,6 +381,17 @@ class Engine:
             {q: v for (q, _), v in zip(questions, question_vectors)},
         )
 
+    def verify(self, sample: int | None = None, seed: int = 0, examples: int = 5) -> Verification:
+        """Stored links against a recomputation over this engine's current index (see linking/verify.py)."""
+
+        def shown(questions: Sequence[QuestionRow], links: Mapping[str, list[LinkRow]]) -> dict[str, str | None]:
+            statuses = self._statuses(questions, dict(links))
+            return {s.question.id: s.effective.answer.link.article_id if s.effective.answer else None for s in statuses}
+
+        with self._write_lock:  # no relink halfway through the comparison
+            snapshot = self._rebuild()
+            return verify_links(snapshot, self.store.links_of, shown, self.settings.candidates, sample, seed, examples)
+
     # -- reads -------------------------------------------------------------------------------
     def search(self, text: str, k: int, exclude: Sequence[str] = ()) -> list[Hit]:
         return self.snapshot().ranker.rank(text, k, exclude)
@@ -394,6 +404,7 @@ class Engine:
         return found.question, [r.link for r in found.effective.ranked]
 
     def is_gap(self, links: Sequence[LinkRow]) -> bool:
+        """Nothing among `links` scores as an answer (the rule that makes an undecided question a gap)."""
         return not links or max(link.score for link in links) < self.thresholds.gap_score
 
     def dive_deeper(self, article_id: str) -> DiveDeeper | None:

@@ -7,14 +7,18 @@ relinks pending questions, exactly the states a status check is there to report,
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from recommender.config import Settings
 from recommender.editorial.review import coverage
 from recommender.embedding.base import Encoder
-from recommender.learning.calibration import CalibrationError, find_calibrator, thresholds_for
-from recommender.store.base import Store
+from recommender.index.ranker import RankerConfig
+from recommender.index.snapshot import Snapshot
+from recommender.learning.calibration import CalibrationError, Thresholds, find_calibrator, thresholds_for
+from recommender.linking.verify import Verification, verify_links
+from recommender.store.base import EncoderMismatch, LinkRow, QuestionRow, Store
 
 
 def encoder_backend(encoder: Encoder, configured: str) -> str:
@@ -52,6 +56,7 @@ class Status:
     questions: dict[str, int]  # answered, gaps, hidden, waiting_review
     queues: dict[str, int]  # review_unreviewed, articles_pending, questions_to_link, staged_vectors
     index: dict[str, Any]  # generation, changed_at, age_seconds, last_ingest_at
+    verification: dict[str, int]  # questions, checked, links_differ, answers_differ ({} when not run)
     stale_reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -72,8 +77,11 @@ def collect_status(
     encoder: Encoder | None,
     encoder_error: str | None = None,
     now: dt.datetime | None = None,
+    verify: int | None = None,
 ) -> Status:
-    """Everything `recommender status` shows. `encoder`: the configured one (None if it failed to load)."""
+    """Everything `recommender status` shows. `encoder`: the configured one (None if it failed to load).
+
+    `verify`: recompute the links of that many questions (a seeded sample) and report differences."""
     from recommender.engine import question_statuses
 
     now = now or dt.datetime.now(dt.UTC)
@@ -88,22 +96,24 @@ def collect_status(
         pending_articles = len(store.pending_articles())
         questions = [q for q, _ in store.best_links()]
         rows = store.article_rows(sorted(store.content_hashes()))
-        thresholds = thresholds_for(None, settings.review_threshold, settings.auto_approve_threshold, settings.gap_threshold)
-        if model_id is not None:
-            try:
-                calibrator = find_calibrator(settings.calibration, settings.models_dir, name, model_id)
-            except CalibrationError as exc:
-                notes.append(f"calibrator: {exc} (the service would not start; counted with raw scores)")
-                calibrator = None
-            thresholds = thresholds_for(calibrator, settings.review_threshold, settings.auto_approve_threshold, settings.gap_threshold)
+        thresholds = served_thresholds(settings, name, model_id, notes)
         dates = {article_id: row.checked_on for article_id, row in rows.items()}
         found = coverage(question_statuses(store, questions, thresholds, settings.freshness_margin, dates))
+    links: dict[str, int] = {}
+    if verify is not None and encoder is not None:
+        checked = verify_database(settings, store, encoder, thresholds, sample=verify)
+        links = {k: getattr(checked, k) for k in ("questions", "checked", "links_differ", "answers_differ")}
 
     stale: list[str] = []
     if counts["pending"]:
         stale.append(f"{counts['pending']} questions waiting to be linked")
     if pending_articles:
         stale.append(f"{pending_articles} articles whose relinking did not complete (an interrupted ingest)")
+    if links.get("links_differ") or links.get("answers_differ"):
+        stale.append(
+            f"{links['links_differ']} of {links['checked']} questions checked have links that differ from a "
+            f"recomputation ({links['answers_differ']} shown answers; `recommender verify` lists them)"
+        )
     foreign = [m for m in stored if m != model_id] if model_id else []
     if foreign:
         stale.append(f"vectors from {', '.join(foreign)}, not the configured encoder {model_id} (re-encoded at the next start)")
@@ -136,9 +146,46 @@ def collect_status(
             "age_seconds": age,
             "last_ingest_at": activity.last_ingest_at,
         },
+        verification=links,
         stale_reasons=stale,
         notes=notes,
     )
+
+
+def served_thresholds(settings: Settings, name: str, model_id: str | None, notes: list[str]) -> Thresholds:
+    """The thresholds a server on this database would use (calibrated when a calibrator fits)."""
+    calibrator = None
+    if model_id is not None:
+        try:
+            calibrator = find_calibrator(settings.calibration, settings.models_dir, name, model_id)
+        except CalibrationError as exc:
+            notes.append(f"calibrator: {exc} (the service would not start; counted with raw scores)")
+    return thresholds_for(calibrator, settings.review_threshold, settings.auto_approve_threshold, settings.gap_threshold)
+
+
+def verify_database(
+    settings: Settings,
+    store: Store,
+    encoder: Encoder,
+    thresholds: Thresholds,
+    sample: int | None = None,
+    examples: int = 5,
+) -> Verification:
+    """Stored links against a recomputation over the stored vectors, without opening an Engine (which
+    would relink what is pending first: the very state to report). Only the encoder's size is used."""
+    from recommender.engine import question_statuses
+
+    stored = store.stored_model_ids()
+    if len(stored) > 1:
+        raise EncoderMismatch(f"the database holds vectors of {sorted(stored)}: re-encode it before verifying")
+    store.model_id = next(iter(stored), encoder.model_id)  # the vectors are read as they are, whichever model
+    snapshot = Snapshot.build(store.load_index(), encoder, RankerConfig.of(settings))
+
+    def shown(questions: Sequence[QuestionRow], links: Mapping[str, list[LinkRow]]) -> dict[str, str | None]:
+        statuses = question_statuses(store, questions, thresholds, settings.freshness_margin, snapshot.checked_on, dict(links))
+        return {s.question.id: s.effective.answer.link.article_id if s.effective.answer else None for s in statuses}
+
+    return verify_links(snapshot, store.links_of, shown, settings.candidates, sample, examples=examples)
 
 
 def _ago(seconds: float | None) -> str:
@@ -167,5 +214,11 @@ def format_status(status: Status) -> str:
         f"{queues['questions_to_link']} questions to link, {queues['staged_vectors']} vectors staged",
         "links      " + ("STALE: " + "; ".join(status.stale_reasons) if status.stale else "current"),
     ]
+    if status.verification:
+        v = status.verification
+        lines.append(
+            f"verified   {v['checked']} of {v['questions']} questions recomputed: {v['links_differ']} differ, "
+            f"{v['answers_differ']} shown answers differ"
+        )
     lines += [f"note       {note}" for note in status.notes]
     return "\n".join(lines)

@@ -46,7 +46,7 @@ def index_parts(db: Path) -> dict[str, float]:
     settings = Settings()
     encoder = create_encoder(settings.model, settings.models_dir, backend=settings.backend)
     store = SQLiteStore(db, encoder.model_id)
-    config = RankerConfig(settings.method, settings.dense_weight, settings.lexical_saturation, settings.clean_queries)
+    config = RankerConfig.of(settings)
     snapshot = Snapshot.build(store.load_index(), encoder, config)
     store.close()
     lexical = snapshot.ranker.lexical

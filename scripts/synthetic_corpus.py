@@ -307,7 +307,7 @@ def sampled_links(store, encoder: Encoder, corpus: Corpus, count: int, reference
             print(f"\rlinked the questions of {i + 1:,}/{count:,} articles", end="", file=sys.stderr)
     print(file=sys.stderr)
     settings = Settings()
-    config = RankerConfig(settings.method, settings.dense_weight, settings.lexical_saturation, settings.clean_queries)
+    config = RankerConfig.of(settings)
     snapshot = Snapshot.build(store.load_index(), encoder, config)
     stub = types.SimpleNamespace(encoder=encoder, settings=settings)
     store.replace_clusters({}, Engine._cluster_fingerprint(stub, snapshot))  # type: ignore[arg-type]

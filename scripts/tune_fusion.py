@@ -36,8 +36,10 @@ SATURATIONS = [1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 40.0]
 
 
 def top_k(scores: np.ndarray, doc_ids: list[str], k: int = 10) -> list[list[str]]:
-    """Top k per row with the Ranker's tie-break (corpus order): the benchmark has exact duplicates."""
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    """Top k per row with the Ranker's tie-break (document id): the benchmark has exact duplicates."""
+    by_id = np.empty(len(doc_ids), dtype=np.int64)
+    by_id[sorted(range(len(doc_ids)), key=doc_ids.__getitem__)] = np.arange(len(doc_ids))
+    order = np.lexsort((np.broadcast_to(by_id, scores.shape), -scores), axis=1)[:, :k]
     return [[doc_ids[i] for i in row] for row in order]
 
 

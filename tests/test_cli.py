@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import shutil
 import subprocess
@@ -59,6 +61,10 @@ def test_suggest_links_and_gaps(cli_env: Path) -> None:
     gaps = runner.invoke(cli.app, ["gaps", "--limit", "3"])
     assert gaps.exit_code == 0 and "gaps (best score below" in gaps.output
     assert runner.invoke(cli.app, ["suggest", "  "]).exit_code == 1
+    # Nothing on the site answers this: said plainly, not a list that looks like answers.
+    unanswered = runner.invoke(cli.app, ["suggest", "How many moons does Neptune have?", "-k", "2"])
+    assert unanswered.exit_code == 0 and unanswered.output.startswith("no fact check answers this; best match ")
+    assert json.loads(runner.invoke(cli.app, ["suggest", "Who pays for tariffs?", "--json"]).output)["answered"] is True
 
 
 @pytest.mark.slow

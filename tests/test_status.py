@@ -80,7 +80,10 @@ def test_status_says_what_is_stale_and_changes_nothing(status_db: Settings, monk
     try:
         waiting = [q.id for q, _ in store.best_links()][:3]
         store.mark_for_linking(waiting)
-        store.add_pending_articles({"economy-tariffs-who-pays": "some-hash"})
+        # A relink owed for a stored version counts; a record of a version never written cannot become
+        # fresh (a crash mid-PUT by an older release) and does not.
+        article, stored = next(iter(store.content_hashes().items()))
+        store.add_pending_articles({article: stored, "never-written": "some-hash"})
         generation = store.generation()
     finally:
         store.close()
@@ -156,3 +159,19 @@ def test_a_bad_setting_names_the_variable(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: RECOMMENDER_LOG_LEVEL='CHATTY': Input should be 'DEBUG'")
     assert "Traceback" not in result.stderr
+
+
+def test_status_recomputes_links_and_reports_differences(status_db: Settings) -> None:
+    report = status_json()
+    assert report["verification"]["checked"] == min(200, report["verification"]["questions"]) > 0
+    assert report["verification"]["links_differ"] == 0 and report["stale"] is False
+    store = open_store(status_db, "hashing-test@1")
+    try:
+        question = next(q for q, link in store.best_links() if link is not None)
+        store.replace_links({question.id: []})  # what a lost write would leave
+    finally:
+        store.close()
+    result = runner.invoke(cli.app, ["status", "--json", "--verify-sample", "1000"])
+    report = json.loads(result.output)
+    assert report["verification"]["links_differ"] == 1 and report["stale"] is True
+    assert "1 of" in " ".join(report["stale_reasons"])

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from recommender.api import schemas
 from recommender.editorial.decisions import Ranked
 from recommender.engine import Engine, QuestionStatus
+from recommender.learning.freshness import fresher
 from recommender.linking.related import Item
 from recommender.store.base import ArticleRow, Decision, LinkRow, QuestionRow
 
@@ -71,6 +72,8 @@ def ranked_candidates(
 ) -> list[schemas.Candidate]:
     """Candidates in the effective order (decisions applied); `rank` is the position in it."""
     rows = rows if rows is not None else engine.articles([r.link.article_id for r in ranked])
+    model = [r.link for r in ranked if not r.pinned and not r.approved]
+    moved = model[0].article_id if fresher(model) else None  # moved up by prefer_recent
     out = []
     for entry in ranked:
         link = entry.link
@@ -87,6 +90,7 @@ def ranked_candidates(
                 passage=passage,
                 pinned=entry.pinned,
                 approved=entry.approved,
+                fresher=link.article_id == moved and not entry.pinned and not entry.approved,
                 confidence=engine.confidence(link.score),
             )
         )

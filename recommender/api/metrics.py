@@ -23,8 +23,10 @@ from recommender.config import Settings
 if TYPE_CHECKING:
     from recommender.editorial.review import Coverage
     from recommender.engine import Engine
+    from recommender.linking.verify import Verification
 
 PREFIX = "dive_deeper"
+VERIFY_SAMPLE = 200  # questions recomputed per generation for the links_differing gauge
 # Latency buckets (seconds): the widget's lookups take a millisecond, searches tens, writes seconds.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 WIDGET_OUTCOMES = ("not_modified", "cache_hit", "rendered", "not_found")
@@ -90,6 +92,7 @@ class EngineCollector(Collector):
         self._lock = threading.Lock()
         self._counts: _Cached | None = None
         self._coverage: _Cached | None = None
+        self._verified: _Cached | None = None
         # A failed switch stays the engine's switch_job until the next switch starts (an operator's
         # action, minutes apart): counting the distinct failed jobs seen at scrape time counts them all
         # unless a new switch starts within one scrape interval of the failure.
@@ -107,6 +110,7 @@ class EngineCollector(Collector):
             yield from self._encoder(engine)
             yield from self._index(engine)
             yield from self._questions(engine)
+            yield from self._verification(engine)
             yield from self._switch(engine)
 
     def _encoder(self, engine: Engine) -> Iterator[Metric]:
@@ -166,6 +170,27 @@ class EngineCollector(Collector):
             f"{PREFIX}_review_queue_pending",
             "Suggestions no editor has decided on yet (the review queue's `unreviewed` items, live or waiting).",
             value=found.unreviewed,
+        )
+
+    def _verification(self, engine: Engine) -> Iterator[Metric]:
+        """A seeded sample of questions recomputed once per generation (as `status` does)."""
+        generation = engine.counters()
+        cached = self._verified
+        if cached is None or cached.key != generation:
+            cached = self._verified = _Cached(generation, time.monotonic(), engine.verify(sample=VERIFY_SAMPLE, examples=0))
+        result: Verification = cached.value  # type: ignore[assignment]
+        yield GaugeMetricFamily(
+            f"{PREFIX}_links_checked", "Questions whose links were last recomputed to verify the stored ones.", value=result.checked
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_links_differing",
+            "Of those, questions whose stored links differ from the recomputation (should be 0; see `recommender verify`).",
+            value=result.links_differ,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_answers_differing",
+            "Of those, questions whose shown answer differs from the recomputation's (should be 0).",
+            value=result.answers_differ,
         )
 
     def _switch(self, engine: Engine) -> Iterator[Metric]:

@@ -28,6 +28,11 @@ class Candidate(FactCheck):
     passage: str | None = Field(None, description="The passage of the fact check that matched best.")
     pinned: bool = Field(False, description="An editor pinned this fact check to the question.")
     approved: bool = Field(False, description="An editor approved this suggestion.")
+    fresher: bool = Field(
+        False,
+        description="Listed first although a candidate below scores higher: it was checked more recently and scores "
+        "within `freshness_margin` of the best (every other candidate is in score order, after pinned and approved).",
+    )
     confidence: float | None = Field(
         None, description="Calibrated probability that an editor approves this link (none: no calibrator fits the model)."
     )
@@ -63,6 +68,10 @@ class SuggestionsResponse(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str
+    answered: bool = Field(
+        description="Whether the best result scores as an answer (at or above the gap threshold). When false, the "
+        "results are only the closest fact checks: nothing on the site answers this text yet."
+    )
     results: list[Candidate]
 
 
@@ -233,7 +242,10 @@ class BulkOut(BaseModel):
 
 class ReviewResponse(BaseModel):
     kind: str
-    total: int
+    total: int = Field(description="Items in the queue (a duplicate cluster is one item): what `limit`/`offset` page through.")
+    questions: int = Field(
+        description="Questions in those items, cluster members included: the count status, coverage and /v1/gaps give."
+    )
     limit: int
     offset: int
     items: list[QuestionReview]

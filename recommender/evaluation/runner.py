@@ -87,7 +87,7 @@ def ranker_config(method: str, settings: Settings) -> RankerConfig:
     chosen = settings.method if method == DEFAULT_METHOD else method
     if chosen not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join((DEFAULT_METHOD, *METHODS))}")
-    return RankerConfig(chosen, settings.dense_weight, settings.lexical_saturation, settings.clean_queries)  # type: ignore[arg-type]
+    return RankerConfig.of(settings, chosen)  # type: ignore[arg-type]
 
 
 def run_benchmark(

@@ -1,26 +1,27 @@
-"""BM25 over whole documents, updatable without a rebuild.
+"""BM25 over whole documents, updatable without a rebuild, with corpus-independent term weights.
 
-Texts are tokenised by bm25s's Tokenizer (English stop words, Snowball stemming) and scored as
-bm25s.BM25(method="lucene", k1=1.5, b=0.75) scores them over the live documents:
+Texts are tokenised by bm25s's Tokenizer (English stop words, Snowball stemming) and scored as BM25
+(Lucene's variant, k1=1.5, b=0.75), except that idf and the average document length do not come from
+the indexed documents: idf comes from a fixed English word list (term_weights.py) and lengths are
+normalised against a fixed reference length (RankerConfig.average_length):
 
-    idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)),  tf part = tf / (tf + k1 * (1 - b + b * len / avglen)),
+    score(q, d) = sum over q's tokens of idf(t) * tf / (tf + k1 * (1 - b + b * len(d) / average_length))
 
-summed over the query's tokens (a repeated token counts again). tests/index/test_lexical.py checks
-the scores against bm25s itself.
+So a document's score for a query depends on that query and that document only, as its dense score
+does: adding, changing or deleting one article moves no other article's scores, and stored links stay
+equal to a recomputation when only the questions a write can move are relinked (see linking/linker.py).
+tests/index/test_lexical.py checks the scores against a direct implementation of the formula and the
+term frequencies and lengths against bm25s's own index.
 
-Why not bm25s's index: it bakes idf and document length into every stored weight, so one new article
-means re-tokenising and re-indexing every document (seconds at 10k articles, a minute at 100k). Here
-postings keep raw term frequencies and N, df and the average length are applied when scoring, so
-`updated()` only tokenises the new documents, appends their postings and marks replaced ones dead;
-the scores equal those of a fresh index over the live documents. Postings of documents added since
-the last full build sit in a small per-term overlay; the engine rebuilds from scratch once enough
-of them (or of dead documents) piled up (see Snapshot.needs_compaction).
+Postings keep raw term frequencies and weights are applied when scoring, so `updated()` only tokenises
+the new documents, appends their postings and marks replaced ones dead. Postings of documents added
+since the last full build sit in a small per-term overlay; the engine rebuilds from scratch once
+enough of them (or of dead documents) piled up (see Snapshot.needs_compaction).
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -28,6 +29,7 @@ import Stemmer
 from bm25s.tokenization import Tokenizer
 
 from recommender.index.rows import RowBuffer
+from recommender.index.term_weights import TermWeights
 
 K1 = 1.5
 B = 0.75
@@ -63,8 +65,12 @@ def _counts(ids: list[list[int]], first_doc: int) -> tuple[np.ndarray, np.ndarra
 class LexicalIndex:
     """Documents are positions 0..size-1; `alive` marks those not replaced or deleted since."""
 
-    def __init__(self, texts: Sequence[str] = ()) -> None:
+    def __init__(
+        self, texts: Sequence[str] = (), average_length: float = 100.0, weights: TermWeights | None = None
+    ) -> None:
         self._tokenizer = new_tokenizer()
+        self._weights = weights or TermWeights()
+        self.average_length = average_length
         parts = []
         for start in range(0, len(texts), _CHUNK):
             parts.append(_counts(_tokenize(self._tokenizer, texts[start : start + _CHUNK], True), start))
@@ -79,13 +85,13 @@ class LexicalIndex:
         self._docs = docs[order]
         self._tfs = tfs[order]
         self._overlay: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._overlay_terms: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # position -> its (terms, tfs)
         self._overlay_docs = 0
         self._lengths = RowBuffer.of(lengths)
         self.size = len(texts)
         self._alive = np.ones(self.size, dtype=bool)
         self._dead = 0
-        self._total = float(lengths.sum())
-        self._norm_cache: np.ndarray | None = None
+        self._norm = RowBuffer.of(self._length_norm(lengths))
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -97,14 +103,12 @@ class LexicalIndex:
     def dead(self) -> int:
         return self._dead
 
-    def _norm(self) -> np.ndarray:
-        """k1 * (1 - b + b * len / avglen) per document: the length part of every tf weight."""
-        if self._norm_cache is None:
-            live = self.size - self._dead
-            average = self._total / live if live else 1.0
-            lengths = self._lengths.view(self.size)
-            self._norm_cache = (K1 * (1 - B + B * lengths / np.float32(average))).astype(np.float32)
-        return self._norm_cache
+    def _length_norm(self, lengths: np.ndarray) -> np.ndarray:
+        """k1 * (1 - b + b * len / average length) per document: the length part of every tf weight."""
+        return (K1 * (1 - B + B * lengths / np.float32(self.average_length))).astype(np.float32)
+
+    def _idf(self) -> np.ndarray:
+        return self._weights.array(self._tokenizer.get_vocab_dict())
 
     def _postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         base = len(self._indptr) - 1
@@ -120,19 +124,14 @@ class LexicalIndex:
 
     def _score_ids(self, ids: Sequence[int]) -> np.ndarray:
         scores = np.zeros(self.size, dtype=np.float32)
-        live = self.size - self._dead
-        if live == 0:
-            return scores
-        norm = self._norm()
+        norm = self._norm.view(self.size)
+        idf = self._idf()
         for term in ids:
             if term == EMPTY:
                 continue
             docs, tfs = self._postings(term)
-            df = int(np.count_nonzero(self._alive[docs])) if self._dead else len(docs)
-            if df == 0:
-                continue
-            idf = np.float32(math.log(1 + (live - df + 0.5) / (df + 0.5)))
-            scores[docs] += idf * tfs / (norm[docs] + tfs)
+            if len(docs):
+                scores[docs] += idf[term] * tfs / (norm[docs] + tfs)
         return scores
 
     def query_ids(self, queries: Sequence[str]) -> list[list[int]]:
@@ -162,29 +161,22 @@ class LexicalIndex:
     def weights(self, positions: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
         """(position, (vocabulary,) weights) per document: what one occurrence of each term in a query
         adds to that document's score. The documents' terms are gathered in one pass over the postings."""
-        vocabulary = len(self._tokenizer.get_vocab_dict()) + 1
-        live = self.size - self._dead
-        norm = self._norm()
+        idf = self._idf()
+        norm = self._norm.view(self.size)
         for position, terms, tfs in self._document_terms([p for p in positions if self._alive[p]]):
-            df = np.array([self._df(int(t)) for t in terms], dtype=np.float64)
-            idf = np.log(1 + (live - df + 0.5) / (df + 0.5)).astype(np.float32)
-            out = np.zeros(vocabulary, dtype=np.float32)
-            out[terms] = idf * tfs / (norm[position] + tfs)
+            out = np.zeros(len(idf) + 1, dtype=np.float32)
+            out[terms] = idf[terms] * tfs / (norm[position] + tfs)
             out[EMPTY] = 0.0
             yield position, out
-
-    def _df(self, term: int) -> int:
-        docs, _ = self._postings(term)
-        return int(np.count_nonzero(self._alive[docs])) if self._dead else len(docs)
 
     def _document_terms(self, positions: Sequence[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(position, terms, tfs) of each document, from the overlay or one scan of the base postings."""
         wanted = set(positions)
         found: dict[int, tuple[list[int], list[float]]] = {p: ([], []) for p in wanted}
-        for term, (docs, tfs) in self._overlay.items():
-            for hit in np.flatnonzero(np.isin(docs, list(wanted))) if wanted else ():
-                found[int(docs[hit])][0].append(term)
-                found[int(docs[hit])][1].append(float(tfs[hit]))
+        for position in wanted:
+            if position in self._overlay_terms:
+                terms, tfs = self._overlay_terms[position]
+                found[position] = (terms.tolist(), tfs.tolist())
         base = [p for p in wanted if p < self._base_size()]
         if base:
             hits = np.flatnonzero(np.isin(self._docs, base))
@@ -208,6 +200,7 @@ class LexicalIndex:
         """
         new = object.__new__(LexicalIndex)
         new._tokenizer = self._tokenizer  # append-only vocabulary: ids of new words are unknown here
+        new._weights, new.average_length = self._weights, self.average_length
         new._indptr, new._docs, new._tfs = self._indptr, self._docs, self._tfs
         new.size = self.size + len(texts)
         alive = np.ones(new.size, dtype=bool)
@@ -216,13 +209,16 @@ class LexicalIndex:
         alive[removed] = False
         new._alive = alive
         new._dead = self._dead + len(removed)
-        lengths = self._lengths.view(self.size)
-        total = self._total - float(lengths[removed].sum()) if removed else self._total
         overlay = dict(self._overlay)
         if texts:
             terms, docs, tfs, added = _counts(_tokenize(self._tokenizer, texts, True), self.size)
             new._lengths = self._lengths.extend(self.size, added)
-            total += float(added.sum())
+            new._norm = self._norm.extend(self.size, self._length_norm(added))
+            new._overlay_terms = dict(self._overlay_terms)
+            bounds = np.flatnonzero(np.diff(docs)) + 1  # _counts sorts by document: one run per document
+            for start, end in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [len(docs)]])):
+                if end > start:
+                    new._overlay_terms[int(docs[start])] = (terms[start:end].astype(np.int64), tfs[start:end])
             order = np.argsort(terms, kind="stable")
             terms, docs, tfs = terms[order], docs[order], tfs[order]
             bounds = np.flatnonzero(np.diff(terms)) + 1
@@ -234,9 +230,7 @@ class LexicalIndex:
                     np.concatenate([old[0], fresh[0]]), np.concatenate([old[1], fresh[1]])
                 )
         else:
-            new._lengths = self._lengths
+            new._lengths, new._norm, new._overlay_terms = self._lengths, self._norm, self._overlay_terms
         new._overlay = overlay
         new._overlay_docs = self._overlay_docs + len(texts)
-        new._total = total
-        new._norm_cache = None
         return new

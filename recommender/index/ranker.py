@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from recommender.index.dense import DenseIndex
 from recommender.index.fusion import combine, saturate
 from recommender.index.lexical import LexicalIndex
 from recommender.index.query import clean_query
+
+if TYPE_CHECKING:
+    from recommender.config import Settings
 
 Method = Literal["dense", "lexical", "hybrid"]
 METHODS: tuple[str, ...] = ("dense", "lexical", "hybrid")
@@ -24,6 +28,17 @@ class RankerConfig:
     dense_weight: float = 0.8
     lexical_saturation: float = 10.0
     clean_queries: bool = True  # strip links, handles and tweet trailers before ranking
+    average_length: float = 100.0  # BM25's reference document length (see index/lexical.py)
+
+    @classmethod
+    def of(cls, settings: Settings, method: Method | None = None) -> RankerConfig:
+        return cls(
+            method or settings.method,
+            settings.dense_weight,
+            settings.lexical_saturation,
+            settings.clean_queries,
+            settings.lexical_average_length,
+        )
 
 
 @dataclass(frozen=True)
@@ -160,9 +175,12 @@ class Ranker:
         k = min(k, int(np.isfinite(scores).sum()))
         if k <= 0:
             return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        # Stable tie-break on document order keeps results reproducible across runs.
-        top = top[np.lexsort((top, -scores[top]))]
+        kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+        # Every document tied with the k-th, then ties broken by document id: the result depends on the
+        # documents and the query only, never on where an update happened to append a document.
+        above = np.flatnonzero(scores > kth)
+        tied = heapq.nsmallest(k - len(above), np.flatnonzero(scores == kth).tolist(), key=self.doc_ids.__getitem__)
+        top = sorted([*above.tolist(), *tied], key=lambda d: (-scores[d], self.doc_ids[d]))
         hits = []
         for doc in top:
             passage = -1

@@ -39,7 +39,7 @@ class Snapshot:
     @classmethod
     def build(cls, data: IndexData, encoder: Encoder, config: RankerConfig) -> Snapshot:
         dense = DenseIndex.from_groups(data.passage_vectors, encoder.dim)
-        lexical = LexicalIndex(data.texts)
+        lexical = LexicalIndex(data.texts, config.average_length)
         ranker = Ranker([a.id for a in data.articles], encoder, config, dense=dense, lexical=lexical)
         table = QuestionTable.build(data.questions, data.question_vectors, _tokens(ranker, data.questions), encoder.dim)
         return cls(data.generation, ranker, {a.id: a for a in data.articles}, table)

@@ -15,24 +15,34 @@ from recommender.store.base import LinkRow
 def prefer_recent(
     links: Sequence[LinkRow], checked_on: Mapping[str, dt.date | None], margin: float
 ) -> list[LinkRow]:
-    """Within `margin` of score, a more recently checked fact check moves ahead of an older one.
+    """The most recently checked fact check within `margin` of the best score answers (moves first);
+    the others keep their score order.
 
-    Adjacent swaps only where both dates are known, the later one is newer and the scores are
-    close; each swap removes one date inversion, so this ends, and far-apart scores never swap.
+    Only the top moves, and only ahead of a dated best: every list stays ordered by its score except
+    for that one entry, which readers of the list can tell (see `fresher`), where a bubble of swaps
+    would leave scores and order disagreeing all the way down.
     """
     out = list(links)
     if margin <= 0 or len(out) < 2:
         return out
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(out) - 1):
-            upper, lower = out[i], out[i + 1]
-            a, b = checked_on.get(upper.article_id), checked_on.get(lower.article_id)
-            if a is not None and b is not None and b > a and upper.score - lower.score <= margin:
-                out[i], out[i + 1] = lower, upper
-                changed = True
-    return out
+    best = out[0]
+    best_date = checked_on.get(best.article_id)
+    if best_date is None:
+        return out
+    close = [
+        (date, -position, link)
+        for position, link in enumerate(out)
+        if best.score - link.score <= margin and (date := checked_on.get(link.article_id)) is not None and date > best_date
+    ]
+    if not close:
+        return out
+    newest = max(close, key=lambda c: (c[0], c[1]))[2]
+    return [newest, *(link for link in out if link is not newest)]
+
+
+def fresher(links: Sequence[LinkRow]) -> bool:
+    """Whether the first link was moved ahead of a higher-scoring one by prefer_recent."""
+    return len(links) > 1 and links[0].score < max(link.score for link in links[1:])
 
 
 def successor(article_id: str, superseded: Mapping[str, str]) -> str:

@@ -12,6 +12,8 @@ from recommender.index.snapshot import Snapshot
 from recommender.linking.floors import CandidateFloors
 from recommender.store.base import LinkRow
 
+SCORE_TOLERANCE = 1e-5  # float32 products of the same vectors in other shapes agree to ~1e-6
+
 
 def link_rows(question_id: str, hits: Sequence[Hit]) -> list[LinkRow]:
     return [
@@ -53,8 +55,10 @@ def could_enter(
 
     Each changed article is scored exactly against every question at once, as the ranker would score
     it (best-passage cosine with the question vectors, BM25 of the article's terms with the questions'
-    tokens, fused), and a question is affected when that beats its lowest stored candidate, or fewer
-    than `candidates` are stored. Questions that pointed at a changed article are marked for
+    tokens, fused), and a question is affected when that reaches its lowest stored candidate, or fewer
+    than `candidates` are stored. Scores depend on the question and the article alone (no corpus
+    statistics, see index/term_weights.py), so every other question's links stay exactly as a
+    recomputation would make them: this set is exact, not a heuristic. Questions that pointed at a changed article are marked for
     relinking by the store; an article's own questions never link to it. Questions already
     `pending` (relinked anyway) are not scored.
     """
@@ -65,7 +69,9 @@ def could_enter(
     best = np.full(len(table), -np.inf, dtype=np.float32)
     for scores in question_scores(snapshot, positions):
         np.maximum(best, scores, out=best)
-    wanted = table.alive & ((floors.count < candidates) | (best > floors.lowest))
+    # >= and a small margin: a tie with the lowest stored candidate is decided by document id, and this
+    # all-questions product may round differently from the ranker's batched one in the last bits.
+    wanted = table.alive & ((floors.count < candidates) | (best >= floors.lowest - SCORE_TOLERANCE))
     for article_id in changed:
         wanted[list(table.by_article.get(article_id, ()))] = False  # its own article is never a candidate
     return {table.rows[r].id for r in np.flatnonzero(wanted)}

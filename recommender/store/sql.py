@@ -270,6 +270,9 @@ class SqlStore:
         """
         with self._write() as conn:
             self._write_articles(conn, items)
+            # In the same transaction: a crash after this commit leaves the relink owed on record, and
+            # one before it leaves nothing behind (no record of a version that was never written).
+            self._set_pending(conn, {**self._pending(conn), **{i.article.id: i.content_hash for i in items}})
 
     def _write_articles(self, conn: Any, items: Sequence[StoredArticle]) -> None:
         self._prepare_articles(conn, items)
@@ -317,6 +320,10 @@ class SqlStore:
             self._write_questions(conn, item)
 
     def delete_article(self, article_id: str) -> bool:
+        """Remove an article (questions pointing at it are marked for relinking); a missing one changes
+        nothing, not even the generation, so caches and ETags stay valid."""
+        if not self._fetch("SELECT 1 FROM articles WHERE id = ?", (article_id,)):
+            return False
         with self._write() as conn:
             self._exec(
                 conn,
@@ -641,7 +648,7 @@ class SqlStore:
 
     # -- reliability: crash-safe relinking, backup and restore --------------------------------
     # Articles written whose effect on *other* questions' links (could they enter them?) is not
-    # computed yet. Recorded before their write, cleared after the relink: a crash in between
+    # computed yet. Recorded in their write's transaction, cleared after the relink: a crash in between
     # leaves them here and the next open relinks what they may affect. Kept in meta (no migration).
     _PENDING = "SELECT value FROM meta WHERE key = 'pending_articles'"
 
@@ -658,14 +665,22 @@ class SqlStore:
             self._set_pending(conn, {**self._pending(conn), **hashes})
 
     def pending_articles(self) -> dict[str, str]:
-        rows = self._fetch(self._PENDING)
-        return dict(json.loads(rows[0][0])) if rows else {}
+        """Recorded articles whose version is stored: the relinks still owed (see clear_pending_articles)."""
+        with self._read() as conn:
+            pending = self._pending(conn)
+            stored = dict(self._exec(conn, "SELECT id, content_hash FROM articles").fetchall()) if pending else {}
+        return {a: h for a, h in pending.items() if stored.get(a) == h}
 
     def clear_pending_articles(self, hashes: Mapping[str, str]) -> None:
-        """Forget pending articles, each only if still recorded with the same content hash."""
+        """Forget pending articles, each only if still recorded with the same content hash, and records
+        whose version is no longer stored (deleted or replaced since: nothing can make them fresh; a
+        record made by an older version of this code before a write that never happened, too)."""
         with self._write(None) as conn:
             pending = self._pending(conn)
-            self._set_pending(conn, {a: h for a, h in pending.items() if hashes.get(a) != h})
+            stored = dict(self._exec(conn, "SELECT id, content_hash FROM articles").fetchall()) if pending else {}
+            kept = {a: h for a, h in pending.items() if hashes.get(a) != h and stored.get(a) == h}
+            if kept != pending:
+                self._set_pending(conn, kept)
 
     def dump(self) -> Dump:
         """Articles and the whole editorial record, in one read transaction."""

@@ -92,7 +92,12 @@ def test_metrics_count_widget_requests_cache_hits_and_304s(client: TestClient, s
 
 def test_gauges_follow_the_engine(client: TestClient, fake_engine: Engine, sample_articles) -> None:  # type: ignore[no-untyped-def]
     fake_engine.delete(sample_articles[0].id)
-    assert value(scrape(client), "dive_deeper_articles") == len(sample_articles) - 1
+    scraped = scrape(client)
+    assert value(scraped, "dive_deeper_articles") == len(sample_articles) - 1
+    assert value(scraped, "dive_deeper_links_checked") == 200 and value(scraped, "dive_deeper_links_differing") == 0
+    lost = {q.id: [] for q in fake_engine.snapshot().questions if fake_engine.store.links_of([q.id])[q.id]}
+    fake_engine.store.replace_links(lost)  # lost relinks: the next generation's check sees them
+    assert value(scrape(client), "dive_deeper_links_differing") == 200
 
     fake_engine.switch_job = SwitchJob("other-model", "other@1", state="staging", done=3, total=10)
     running = scrape(client)

@@ -63,7 +63,10 @@ def test_suggestions_are_ranked_and_exclude_the_source(client: TestClient) -> No
 def test_search(client: TestClient) -> None:
     body = client.get("/v1/search", params={"q": "did the moon landing really happen", "k": 3}).json()
     assert [r["id"] for r in body["results"]][0] == "science-moon-landing"
-    assert len(body["results"]) == 3
+    assert len(body["results"]) == 3 and body["answered"] is True
+    nothing = client.get("/v1/search", params={"q": "How many moons does Neptune have?", "k": 3}).json()
+    assert nothing["answered"] is False and nothing["results"]  # the closest ones, marked as no answer
+    assert [r["score"] for r in nothing["results"]] == sorted((r["score"] for r in nothing["results"]), reverse=True)
 
 
 @pytest.mark.parametrize(

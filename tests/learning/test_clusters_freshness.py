@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from recommender.learning.clusters import best_threshold, cluster_questions, pair_score, read_pairs, sweep
-from recommender.learning.freshness import follow_superseded, prefer_recent, successor
+from recommender.learning.freshness import follow_superseded, fresher, prefer_recent, successor
 from recommender.store.base import LinkRow
 
 
@@ -72,6 +72,13 @@ def test_the_more_recent_of_two_close_candidates_ranks_first() -> None:
     assert [x.article_id for x in prefer_recent(far, dates, 0.02)] == ["old", "new"]
     unknown = [link("undated", 0.70), link("new", 0.69)]
     assert [x.article_id for x in prefer_recent(unknown, dates, 0.02)] == ["undated", "new"]
+    # Only the newest close call moves up; everything after it stays in score order.
+    dates |= {"a": dt.date(2021, 1, 1), "b": dt.date(2022, 1, 1)}
+    chain = [link("old", 0.340), link("b", 0.324), link("a", 0.323), link("mid", 0.10)]
+    moved = prefer_recent(chain, dates, 0.02)
+    assert [x.article_id for x in moved] == ["b", "old", "a", "mid"]
+    assert [x.score for x in moved[1:]] == sorted((x.score for x in moved[1:]), reverse=True)
+    assert fresher(moved) and not fresher(chain)
 
 
 def test_superseded_fact_checks_hand_over_to_the_newest() -> None:

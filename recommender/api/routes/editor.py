@@ -152,6 +152,7 @@ def review(
     return schemas.ReviewResponse(
         kind=kind,
         total=len(found),
+        questions=sum(1 + len(item.members) for item in found),
         limit=limit,
         offset=offset,
         items=question_reviews(engine, [(item.status, item.reasons) for item in page]),  # type: ignore[misc]

@@ -52,7 +52,7 @@ def search(
         raise HTTPException(422, f"k must be between 1 and {settings.max_search_k}")
     hits = engine.search(text, k)
     links = [LinkRow("", rank, h.doc_id, h.score, h.dense, h.lexical, h.passage) for rank, h in enumerate(hits)]
-    return schemas.SearchResponse(query=text, results=candidates(engine, links))
+    return schemas.SearchResponse(query=text, answered=not engine.is_gap(links), results=candidates(engine, links))
 
 
 @router.get("/gaps", response_model=schemas.GapsResponse)

@@ -118,7 +118,7 @@
   }
 
   var LABELS = {
-    unreviewed: "suggestions to review (live or waiting), lowest confidence first; duplicates grouped",
+    unreviewed: "suggestions to review (live or waiting), lowest confidence first",
     changed: "approved or pinned answers that changed since",
     gaps: "gaps: questions nothing answers"
   };
@@ -126,7 +126,9 @@
   function renderQueue(data) {
     var list = $("queue");
     list.textContent = "";
-    $("queue-summary").textContent = data.total + " " + LABELS[data.kind];
+    // Counted in questions, as the coverage dashboard and `recommender status` count them.
+    var grouped = data.total !== data.questions ? " (" + data.total + " items: duplicates grouped)" : "";
+    $("queue-summary").textContent = data.questions + " " + LABELS[data.kind] + grouped;
     var end = Math.min(data.offset + data.items.length, data.total);
     $("page").textContent = data.total ? data.offset + 1 + "–" + end + " of " + data.total : "";
     $("prev").disabled = data.offset === 0;
@@ -244,10 +246,11 @@
     var name = document.createElement("span");
     name.textContent = candidate.title;
     title.appendChild(name);
-    if (candidate.pinned || candidate.approved) {
+    if (candidate.pinned || candidate.approved || candidate.fresher) {
+      // The reason this row is out of score order (every other row is in it).
       var flag = document.createElement("span");
       flag.className = "flag";
-      flag.textContent = candidate.pinned ? "pinned" : "approved";
+      flag.textContent = candidate.pinned ? "pinned" : candidate.approved ? "approved" : "newer, close score";
       title.appendChild(flag);
     }
     var id = document.createElement("span");

@@ -1,0 +1,75 @@
+"""Links are a deterministic function of the articles: after any sequence of writes they equal a recomputation."""
+
+from __future__ import annotations
+
+import random
+
+from typer.testing import CliRunner
+
+from recommender import cli
+from recommender.articles.model import Article, Section
+from recommender.config import Settings
+from recommender.engine import Engine
+from recommender.store.base import LinkRow
+from tests.fakes import HashingEncoder
+
+
+def variant(rng: random.Random, base: Article, article_id: str, others: list[Article]) -> Article:
+    """A new fact check built from pieces of the sample: it competes with real ones for real questions."""
+    donor = rng.choice(others)
+    sections = [*rng.sample(base.sections, k=max(1, len(base.sections) - 1)), rng.choice(donor.sections)]
+    return Article(
+        id=article_id,
+        title=rng.choice([base.title, donor.title]),
+        summary=" ".join(rng.sample((base.summary + " " + donor.summary).split(), k=30)),
+        sections=[Section(heading=s.heading, text=s.text) for s in sections],
+        questions=rng.sample([*base.questions, *donor.questions], k=2),
+    )
+
+
+def test_links_equal_a_recomputation_after_many_writes(fake_engine: Engine, sample_articles) -> None:  # type: ignore[no-untyped-def]
+    engine = fake_engine
+    rng = random.Random(7)
+    engine.ingest(sample_articles)
+    published: list[Article] = []
+    for n in range(120):
+        roll = rng.random()
+        if published and roll < 0.2:
+            victim = published.pop(rng.randrange(len(published)))
+            assert engine.delete(victim.id)
+        elif published and roll < 0.4:
+            index = rng.randrange(len(published))
+            published[index] = variant(rng, published[index], published[index].id, sample_articles)
+            engine.ingest([published[index]])
+        else:
+            published.append(variant(rng, rng.choice(sample_articles), f"gen-{n:03d}", sample_articles))
+            engine.ingest([published[-1]])
+        if n % 40 == 39:
+            result = engine.verify()
+            assert result.ok, result.examples
+    result = engine.verify()
+    assert result.checked == result.questions > 300
+    assert result.links_differ == 0 and result.answers_differ == 0, result.examples
+
+
+def test_verify_reports_a_tampered_link_and_the_cli_exits_1(settings: Settings, sample_articles, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    engine = Engine.open(settings, encoder=HashingEncoder())
+    try:
+        engine.ingest(sample_articles[:20])
+        assert engine.verify().ok
+        question = next(q for q in engine.snapshot().questions if engine.store.links_of([q.id])[q.id])
+        wrong = next(a for a in engine.snapshot().articles if a != question.article_id and a not in
+                     {link.article_id for link in engine.store.links_of([question.id])[question.id]})
+        engine.store.replace_links({question.id: [LinkRow(question.id, 0, wrong, 0.99, 0.99, 0.0, 0)]})
+        result = engine.verify()
+        assert result.links_differ == 1 and result.examples[0].question_id == question.id
+        assert result.examples[0].stored == [(wrong, 0.99)]
+    finally:
+        engine.close()
+    monkeypatch.setenv("RECOMMENDER_DB", str(settings.db))
+    monkeypatch.setattr(cli, "_encoder", lambda settings, name: HashingEncoder())
+    runner = CliRunner()
+    outcome = runner.invoke(cli.app, ["verify"])
+    assert outcome.exit_code == 1, outcome.output
+    assert "1 with links that differ" in outcome.output and question.id in outcome.output
+    assert runner.invoke(cli.app, ["verify", "--sample", "5", "--json"]).exit_code in (0, 1)
