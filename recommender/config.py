@@ -63,9 +63,9 @@ class Settings(BaseSettings):
     )
     cache_dir: Path = Field(Path(".cache"), description="Embedding cache for `evaluate` (keyed by model and text).")
     method: Method = Field("hybrid", description="Ranking method used by the service, `suggest` and `evaluate`.")
-    dense_weight: float = Field(0.55, ge=0, le=1, description="Hybrid score = dense_weight*cosine + (1-dense_weight)*lexical.")
+    dense_weight: float = Field(0.5, ge=0, le=1, description="Hybrid score = dense_weight*cosine + (1-dense_weight)*lexical.")
     lexical_saturation: float = Field(
-        12.0, gt=0, description="BM25 score s becomes s/(s+this) so lexical evidence is bounded in [0,1)."
+        20.0, gt=0, description="BM25 score s becomes s/(s+this) so lexical evidence is bounded in [0,1)."
     )
     lexical_average_length: float = Field(
         100.0,

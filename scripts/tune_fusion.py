@@ -32,7 +32,7 @@ from recommender.index.query import clean_query  # noqa: E402
 from recommender.index.ranker import RankerConfig  # noqa: E402
 
 WEIGHTS = [round(w, 2) for w in np.arange(0.30, 1.001, 0.05)]
-SATURATIONS = [1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 40.0]
+SATURATIONS = [2.0, 5.0, 8.0, 12.0, 20.0, 30.0, 40.0, 60.0]
 
 
 def top_k(scores: np.ndarray, doc_ids: list[str], k: int = 10) -> list[list[str]]:
@@ -57,7 +57,7 @@ def main() -> None:
     qrels = load_qrels(args.benchmark / f"{args.split}.qrels")
     queries = [q for q in queries if any(g > 0 for g in qrels.get(q.id, {}).values())]
     docs = [benchmark_document(r.id, r.title, r.text, encoder) for r in corpus]
-    ranker = build_ranker(docs, encoder, RankerConfig("hybrid"), cache, progress=True)
+    ranker = build_ranker(docs, encoder, RankerConfig.of(settings, "hybrid"), cache, progress=True)
     assert ranker.dense is not None and ranker.lexical is not None
     results = []
     for clean in (False, True):
