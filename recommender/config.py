@@ -111,11 +111,12 @@ class Settings(BaseSettings):
         "such link on the sample answer key was right; docs/learning.md).",
     )
     cluster_threshold: float = Field(
-        0.7,
+        0.95,
         ge=0,
         le=1,
         description="Cosine of question vectors from which questions form one duplicate cluster (average linkage; "
-        "chosen on the sample's recurring questions by scripts/cluster_threshold.py).",
+        "chosen by scripts/cluster_threshold.py on the sample's judged pairs, hard negatives included: the best F1 "
+        "with pairwise precision at least 0.95, since a cluster is offered one decision).",
     )
     freshness_margin: float = Field(
         0.02,
@@ -124,7 +125,18 @@ class Settings(BaseSettings):
         description="Two candidates whose scores differ by at most this are a tie: the more recently checked one ranks first.",
     )
     related_threshold: float = Field(
-        0.40, description="Minimum score of an article for another article's question to count as related to it."
+        0.42,
+        description="Minimum stored score of an article for another article's question (the fused link score, the "
+        "scale of `gap_threshold`) for the question to be shown as related to it: the article nearly answers it "
+        "itself, so it is on its subject (chosen on data/sample/eval/related.tsv by scripts/related_quality.py).",
+    )
+    related_topic_threshold: float = Field(
+        0.67,
+        ge=-1,
+        le=1,
+        description="Minimum subject similarity (cosine of passage centroids) between an article and the fact check a "
+        "related question leads to: the reader is sent to something on this article's subject, not merely its "
+        "category (-1 turns the floor off; chosen with `related_threshold`).",
     )
     duplicate_threshold: float = Field(
         0.85, description="Cosine between two questions above which they count as the same question."

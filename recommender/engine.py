@@ -437,7 +437,8 @@ class Engine:
         incoming = [link for link in incoming if link.article_id not in rejected.get(link.question_id, ())]
         clusters = self.clusters()
         mine = one_per_cluster(own_items(own, answers), clusters)
-        related = related_items(article_id, incoming, questions, answers, snapshot, self.settings.related_threshold)
+        floors = (self.settings.related_threshold, self.settings.related_topic_threshold)
+        related = related_items(article_id, incoming, questions, answers, snapshot, *floors)
         related = drop_duplicates(related, snapshot, self.settings.duplicate_threshold, seen=own)
         related = one_per_cluster(related, clusters, taken=own)
         related = one_per_answer(related, taken=mine)

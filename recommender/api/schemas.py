@@ -43,7 +43,9 @@ class DiveDeeperQuestion(BaseModel):
     text: str
     answer: FactCheck
     source: ArticleRef | None = Field(None, description="For related questions: the article the question comes from.")
-    relevance: float | None = Field(None, description="For related questions: how relevant this article is to it.")
+    relevance: float | None = Field(
+        None, description="For related questions: the stored score of this article for the question."
+    )
     confirmed: bool = Field(False, description="An editor pinned or approved this answer.")
 
 

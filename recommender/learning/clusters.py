@@ -139,6 +139,11 @@ def sweep(
     return [pair_score(cluster_questions(ids, keys, vectors, t), ids, same, t) for t in thresholds]
 
 
-def best_threshold(scores: Sequence[PairScore]) -> PairScore:
-    """Best pairwise F1; ties go to the higher threshold (fewer wrong merges: a merged pair shares decisions)."""
-    return max(scores, key=lambda s: (round(s.f1, 6), s.threshold))
+def best_threshold(scores: Sequence[PairScore], min_precision: float = 0.0) -> PairScore:
+    """Best pairwise F1 among the thresholds whose precision reaches `min_precision` (the most precise one when
+    none does); ties go to the higher threshold. Precision first: a merged pair is offered one decision, so a
+    wrong merge puts a wrong answer in front of editors, while a missed one only costs a second review item."""
+    eligible = [s for s in scores if s.precision >= min_precision]
+    if not eligible:
+        eligible = [max(scores, key=lambda s: (s.precision, s.threshold))]
+    return max(eligible, key=lambda s: (round(s.f1, 6), s.threshold))

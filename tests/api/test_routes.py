@@ -36,8 +36,8 @@ def test_dive_deeper_lists_questions_with_answers(client: TestClient) -> None:
     for item in body["questions"] + body["related"]:
         assert item["answer"]["id"] != "economy-tariffs-who-pays"
         assert {"id", "title", "url", "checked_on", "score"} <= set(item["answer"])
-    nato = next(q for q in body["questions"] if "NATO" in q["text"])
-    assert nato["answer"]["id"] == "intl-nato-spending"
+    steel = next(q for q in body["questions"] if "steel" in q["text"])
+    assert steel["answer"]["id"] == "economy-tariffs-steel-revenue"
     for item in body["related"]:
         assert item["source"]["id"] != "economy-tariffs-who-pays"
 
@@ -109,12 +109,12 @@ def test_put_creates_updates_and_links_a_new_article(client: TestClient) -> None
     own = client.get("/v1/questions/climate-wind-birds-q1/suggestions").json()
     assert own["candidates"][0]["id"] == "climate-wind-turbines-whales"
     # the question about birds that was a gap before now finds the new fact check
-    birds = client.get("/v1/questions/climate-electric-cars-emissions-q3/suggestions").json()
+    birds = client.get("/v1/questions/climate-wind-turbines-whales-q4/suggestions").json()
     assert birds["candidates"][0]["id"] == "climate-wind-birds"
     updated = client.put("/v1/articles/climate-wind-birds", json={**article, "title": "Wind turbines and birds"})
     assert updated.status_code == 200 and updated.json()["status"] == "updated"
     assert client.delete("/v1/articles/climate-wind-birds").status_code == 204
-    birds = client.get("/v1/questions/climate-electric-cars-emissions-q3/suggestions").json()
+    birds = client.get("/v1/questions/climate-wind-turbines-whales-q4/suggestions").json()
     assert all(c["id"] != "climate-wind-birds" for c in birds["candidates"])
     assert client.get("/v1/questions/climate-wind-birds-q1/suggestions").status_code == 404
 

@@ -216,7 +216,8 @@ CORPUS = [
 @pytest.fixture()
 def engine(settings: Settings) -> Engine:
     engine = Engine.open(
-        settings.model_copy(update={"gap_threshold": 0.05, "related_threshold": 0.05}), encoder=HashingEncoder()
+        settings.model_copy(update={"gap_threshold": 0.05, "related_threshold": 0.05, "related_topic_threshold": -1.0}),
+        encoder=HashingEncoder(),
     )
     engine.ingest(CORPUS)
     yield engine  # type: ignore[misc]

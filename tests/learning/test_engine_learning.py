@@ -45,7 +45,9 @@ def calibrated(settings: Settings, tmp_path: Path) -> Settings:
     """Settings with a calibrator fitted (by hand) on the fake encoder's scores: p = 0.5 at score 0.3."""
     path = tmp_path / "calibrator.json"
     Calibrator("logistic", "hashing-test@1", coef=20.0, intercept=-6.0).save(path)
-    return settings.model_copy(update={"calibration": str(path), "related_threshold": 0.05, "freshness_margin": 0.0})
+    # the hashing encoder's article similarities mean little: no subject floor for related questions
+    update = {"related_threshold": 0.05, "related_topic_threshold": -1.0, "freshness_margin": 0.0}
+    return settings.model_copy(update={"calibration": str(path), **update})
 
 
 @pytest.fixture()

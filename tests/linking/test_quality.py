@@ -18,8 +18,9 @@ def test_stored_links_match_the_answer_key(sample_engine: Engine) -> None:
     assert set(questions) == set(qrels), "every question has an answer-key line"
     links = sample_engine.store.links_of(questions)
     quality = link_quality(links, qrels, sample_engine.settings.gap_threshold)
-    # measured: Recall@3 0.990, MRR 1.000 over 268 answered questions; gaps P 0.885 R 0.920 (50 gaps)
-    assert quality.answered == 268 and quality.gaps == 50
+    # measured: Recall@3 0.987, MRR 1.000 over 210 answered questions; gaps P 0.909 R 0.946 (74 gaps). The sample's
+    # questions were rewritten to follow from their own article (issue 12): fewer questions (284), more of them gaps.
+    assert quality.answered == 210 and quality.gaps == 74
     assert quality.recall_at_3 >= 0.97
     assert quality.mrr >= 0.97
     assert quality.gap_precision >= 0.80

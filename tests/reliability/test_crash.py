@@ -337,7 +337,10 @@ def test_readers_never_see_a_half_built_index_during_a_reindex(tmp_path: Path) -
     exact score ties are broken another way by a recomputation.)"""
     import threading
 
-    settings = Settings(db=tmp_path / "r.db", refresh_seconds=0, gap_threshold=0.05, related_threshold=0.05)
+    settings = Settings(
+        db=tmp_path / "r.db", refresh_seconds=0, gap_threshold=0.05, related_threshold=0.05,
+        related_topic_threshold=-1.0,  # the hashing encoder's article similarities mean little
+    )
     engine = Engine.open(settings, encoder=HashingEncoder())
     engine.ingest(small_articles(12))
     ids = sorted(engine.snapshot().articles)
