@@ -63,11 +63,13 @@ def suggest(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Rank fact checks for free text (the same ranking as the API's search)."""
+    from recommender.queries import QueryError, check_query
+
     settings = Settings()
-    if not question.strip():
-        _fail("the question is empty")
-    if not 1 <= k <= settings.max_search_k:
-        _fail(f"-k must be between 1 and {settings.max_search_k}")
+    try:  # the limits of the API's /v1/search
+        question = check_query(question, k, settings)
+    except QueryError as exc:
+        _fail(str(exc))
     engine = _engine(settings)
     try:
         hits = engine.search(question, k)

@@ -44,11 +44,7 @@ def load_file(path: Path, max_bytes: int) -> list[Loaded]:
     (a CMS export holds thousands of articles in one .jsonl file)."""
     source = str(path)
     if path.suffix == ".jsonl":
-        data = path.read_bytes()
-        for number, line in enumerate(data.split(b"\n"), start=1):
-            if len(line) > max_bytes:
-                raise ArticleError(f"line is {len(line)} bytes, over the limit of {max_bytes} per article", source, number)
-        return [Loaded(a, source) for a in parse_jsonl(decode(data, source), source)]
+        return [Loaded(a, source) for a in parse_jsonl(decode(path.read_bytes(), source), source, max_bytes)]
     size = path.stat().st_size
     if size > max_bytes:
         raise ArticleError(f"file is {size} bytes, over the limit of {max_bytes}", source)
@@ -67,7 +63,7 @@ def load_paths(paths: Sequence[Path], max_bytes: int = 1_000_000) -> list[Loaded
         try:
             items = load_file(path, max_bytes)
         except ArticleError as exc:
-            errors.append(exc)
+            errors.extend(exc.problems)  # a JSON Lines file reports every bad line
             continue
         except OSError as exc:
             errors.append(ArticleError(f"cannot read: {exc.strerror}", str(path)))
