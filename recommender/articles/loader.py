@@ -27,15 +27,27 @@ class LoadErrors(Exception):
         super().__init__("\n".join(str(e) for e in errors))
 
 
+def patterns() -> str:
+    return " and ".join(f"*{suffix}" for suffix in SUFFIXES)
+
+
 def expand(paths: Sequence[Path]) -> list[Path]:
+    """The article files named or under the folders named; a folder without any is an error (a typo or
+    the wrong folder would otherwise report '0 added' and look like success)."""
     files: list[Path] = []
+    errors: list[ArticleError] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
+            if not found:
+                errors.append(ArticleError(f"no article files found (looked for {patterns()}, in subfolders too)", str(path)))
+            files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
-            raise LoadErrors([ArticleError("no such file or folder", str(path))])
+            errors.append(ArticleError("no such file or folder", str(path)))
+    if errors:
+        raise LoadErrors(errors)
     return files
 
 
