@@ -119,14 +119,20 @@
 
   var LABELS = {
     unreviewed: "suggestions to review (live or waiting), lowest confidence first; duplicates grouped",
-    changed: "approved or pinned answers that changed since",
+    changed: "approved or pinned answers that changed since an editor confirmed them (fact check edited or deleted, or dropped by the model)",
     gaps: "gaps: questions nothing answers"
+  };
+  // What an empty list says: a whole sentence, not "0" and a label.
+  var EMPTY = {
+    unreviewed: "Nothing to review: every suggestion has been reviewed.",
+    changed: "Nothing changed: no approved or pinned answer was edited, deleted or dropped by the model since an editor confirmed it.",
+    gaps: "No gaps: every question has an answer."
   };
 
   function renderQueue(data) {
     var list = $("queue");
     list.textContent = "";
-    $("queue-summary").textContent = data.total + " " + LABELS[data.kind];
+    $("queue-summary").textContent = data.total ? data.total + " " + LABELS[data.kind] : EMPTY[data.kind];
     var end = Math.min(data.offset + data.items.length, data.total);
     $("page").textContent = data.total ? data.offset + 1 + "–" + end + " of " + data.total : "";
     $("prev").disabled = data.offset === 0;
