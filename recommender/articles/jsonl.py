@@ -11,13 +11,9 @@ from pydantic import ValidationError
 from recommender.articles.model import Article, ArticleError, ArticleErrors, validation_message
 
 
-def json_error(exc: json.JSONDecodeError) -> str:
-    """What is wrong with a JSON text, where, and what was expected ('Expecting ...' from the decoder)."""
-    return f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg.lower()}"
-
-
 def json_line_error(exc: json.JSONDecodeError) -> str:
-    # One article a line: the line is the file's, so only the column is news.
+    """What is wrong with one line of JSON, where, and what was expected ('expecting ...' from the decoder);
+    the caller names the file and line."""
     return f"invalid JSON at column {exc.colno}: {exc.msg.lower()}"
 
 
