@@ -142,8 +142,9 @@ def validation_message(exc: ValidationError) -> str:
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    heading: str
-    text: str = ""
+    # The limits are checked after stripping (validators below); the schema states them for clients.
+    heading: str = Field(json_schema_extra={"minLength": 1, "maxLength": MAX_HEADING_CHARS})
+    text: str = Field("", json_schema_extra={"maxLength": MAX_SECTION_CHARS})
 
     @field_validator("heading")
     @classmethod
