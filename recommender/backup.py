@@ -34,7 +34,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from recommender.articles.model import ID_PATTERN, Article
+from recommender.articles.jsonl import json_line_error
+from recommender.articles.model import ID_PATTERN, Article, validation_message
 from recommender.editorial.auth import NAME_PATTERN, Editor, EditorRecord
 from recommender.store.base import AuditEntry, Decision, Dump, Superseded
 
@@ -190,12 +191,6 @@ class Backup:
     dump: Dump
 
 
-def _message(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return f"{where}: {err['msg']}" if where else err["msg"]
-
-
 def read_backup(path: Path) -> Backup:
     """Parse and check every line; raise BackupError naming file and line for each problem."""
     source = str(path)
@@ -219,7 +214,7 @@ def read_backup(path: Path) -> Backup:
             errors.append(f"{where}: not valid UTF-8 (byte {exc.start} of the line)")
             continue
         except json.JSONDecodeError as exc:
-            errors.append(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})")
+            errors.append(f"{where}: {json_line_error(exc)}")
             continue
         if not isinstance(record, dict) or set(record) != {"type", "data"} or not isinstance(record["data"], dict):
             errors.append(f'{where}: expected {{"type": ..., "data": {{...}}}}')
@@ -239,7 +234,7 @@ def read_backup(path: Path) -> Backup:
         try:
             item = _SCHEMAS[kind].model_validate(record["data"])
         except ValidationError as exc:
-            errors.append(f"{where}: {kind}: {_message(exc)}")
+            errors.append(f"{where}: {kind}: {validation_message(exc)}")
             continue
         if kind == "header":
             header = item  # type: ignore[assignment]

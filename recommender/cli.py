@@ -8,12 +8,39 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import typer.core
 
 from recommender.config import Settings
 from recommender.store.factory import describe_store
 from recommender.store.base import LinkRow
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="dive-deeper: related questions for fact checks.")
+def where_the_data_is() -> str:
+    """For --help: the database and models folder these settings use, as absolute paths."""
+    try:
+        settings = Settings()
+    except ValueError:  # a bad RECOMMENDER_* value: the command itself reports it
+        return "Data: RECOMMENDER_DB or RECOMMENDER_DATABASE_URL; models: RECOMMENDER_MODELS_DIR (docs/operations.md)."
+    if settings.database_url:
+        data = f"Database: {describe_store(settings)} (RECOMMENDER_DATABASE_URL)."
+    else:
+        data = (
+            f"Database: {settings.db.absolute()} (RECOMMENDER_DB, default var/recommender.db; a relative path is "
+            "taken from the current directory; RECOMMENDER_DATABASE_URL for PostgreSQL)."
+        )
+    return f"{data} Models: {settings.models_dir.absolute()} (RECOMMENDER_MODELS_DIR). Settings: docs/operations.md."
+
+
+class _Help(typer.core.TyperGroup):
+    """The top-level help ends with where the data is, computed when the help is shown."""
+
+    def format_help(self, ctx, formatter):  # type: ignore[no-untyped-def]
+        self.epilog = where_the_data_is()
+        super().format_help(ctx, formatter)
+
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="dive-deeper: related questions for fact checks.", cls=_Help
+)
 
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
@@ -64,11 +91,13 @@ def suggest(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Rank fact checks for free text (the same ranking as the API's search)."""
+    from recommender.queries import QueryError, check_query
+
     settings = Settings()
-    if not question.strip():
-        _fail("the question is empty")
-    if not 1 <= k <= settings.max_search_k:
-        _fail(f"-k must be between 1 and {settings.max_search_k}")
+    try:  # the limits of the API's /v1/search
+        question = check_query(question, k, settings)
+    except QueryError as exc:
+        _fail(str(exc))
     engine = _engine(settings)
     try:
         hits = engine.search(question, k)

@@ -16,6 +16,18 @@ Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def default_models_dir() -> Path:
+    """The checkout's models/ when the package runs from a source checkout (`pip install -e`, `make
+    install`), found from the package rather than the current directory; else ./models."""
+    checkout = PACKAGE_DIR.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "models").is_dir():
+        return checkout / "models"
+    return Path("models")
+
+
 class Settings(BaseSettings):
     """Service configuration. Each field is the variable ``RECOMMENDER_<NAME>``."""
 
@@ -45,9 +57,16 @@ class Settings(BaseSettings):
     )
     model: str = Field(
         "all-MiniLM-L6-v2",
-        description="Encoder name from models/registry.json, or a folder under models/ holding a trained model.",
+        description="Encoder name from the model registry (recommender/embedding/registry.json, shipped with the "
+        "package, plus `models_dir`/registry.json if present), or a folder under `models_dir` holding a trained model.",
     )
-    models_dir: Path = Field(Path("models"), description="Model registry folder.")
+    models_dir: Path = Field(
+        None,  # type: ignore[assignment]  # resolved by _models_dir: the default depends on the install
+        validate_default=True,
+        description="Folder of trained models, ONNX exports and fitted calibrators (and an optional registry.json "
+        "adding encoders). Default: the `models/` folder of the checkout the package runs from (so commands work "
+        "from any directory), or `./models` for an install outside a checkout (the image sets `/app/models`).",
+    )
     backend: Backend = Field(
         "onnx",
         description=(
@@ -209,6 +228,13 @@ class Settings(BaseSettings):
         if not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
             raise ValueError("must be a PostgreSQL URL starting with postgresql://")
         return value.strip()
+
+    @field_validator("models_dir", mode="before")
+    @classmethod
+    def _models_dir(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return default_models_dir()
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

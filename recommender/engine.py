@@ -35,8 +35,16 @@ from recommender.learning.switch import SwitchJob, run_switch
 from recommender.linking.duplicates import QuestionChange, update_clusters
 from recommender.linking.floors import CandidateFloors
 from recommender.linking.linker import compute_links, could_enter
+from recommender.linking.related import (
+    Item,
+    drop_duplicates,
+    one_per_answer,
+    one_per_cluster,
+    own_items,
+    own_unanswered,
+    related_items,
+)
 from recommender.linking.verify import Verification, verify_links
-from recommender.linking.related import Item, drop_duplicates, one_per_answer, one_per_cluster, own_items, related_items
 from recommender.store.base import (
     ArticleRow,
     AuditEntry,
@@ -76,6 +84,9 @@ class DiveDeeper:
     article: ArticleRow
     questions: list[Item]
     related: list[Item]
+    # The article's own questions with no answer shown (gaps, waiting for review), hidden ones not:
+    # the widget lists them as "not checked yet" when the site asks (include_unanswered).
+    unanswered: tuple[QuestionRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -442,7 +453,9 @@ class Engine:
         related = drop_duplicates(related, snapshot, self.settings.duplicate_threshold, seen=own)
         related = one_per_cluster(related, clusters, taken=own)
         related = one_per_answer(related, taken=mine)
-        return DiveDeeper(article, mine, related[: self.settings.max_related])
+        hidden = {s.question.id for s in statuses if s.effective.state == "hidden"}
+        unanswered = own_unanswered(own, answers, hidden, clusters, taken=[i.question for i in mine])
+        return DiveDeeper(article, mine, related[: self.settings.max_related], tuple(unanswered))
 
     def gaps(self) -> list[Gap]:
         """Questions nothing answers: marked so by an editor first, then the worst-answered first.

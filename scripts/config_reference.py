@@ -32,7 +32,8 @@ def _default(field: FieldInfo) -> str:
     else:
         value = field.default
     if value is None:
-        return "*(none)*"
+        # validate_default: the validator computes it (e.g. a folder found from the install)
+        return "*(computed: see description)*" if field.validate_default else "*(none)*"
     if value in ([], ""):
         return "*(empty)*"
     if isinstance(value, bool):

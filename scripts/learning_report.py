@@ -58,7 +58,6 @@ def _points(text: str) -> list[int | None]:
 def sample_loop(work: Path, points: list[int | None], config: TrainConfig) -> list[dict]:  # type: ignore[type-arg]
     settings = Settings(db=work / "sample.db", models_dir=work / "models", calibration="none", refresh_seconds=0)
     (work / "models").mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "models/registry.json", work / "models/registry.json")
     engine = Engine.open(settings.model_copy(update={"models_dir": ROOT / "models"}))
     engine.ingest([i.article for i in load_paths([ROOT / "data/sample/articles"])])
     qrels = load_qrels(ROOT / "data/sample/eval/answers.qrels")
@@ -94,7 +93,7 @@ def sample_loop(work: Path, points: list[int | None], config: TrainConfig) -> li
         if approved >= 2:
             name = f"sample-decisions-{count}"
             engine.settings = engine.settings.model_copy(update={"models_dir": work / "models"})
-            # train_from_decisions resolves the base model by name: the registry is copied into the work folder
+            # train_from_decisions resolves the base model by name in the registry shipped with the package
             train_from_decisions(engine, name, config, held_out=0.0)
             encoder = create_encoder(name, work / "models", backend="torch")
         else:

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from recommender.articles.model import Article, Section  # noqa: E402
+from recommender.articles.model import Article, Section, normalize_question  # noqa: E402
 from recommender.embedding.base import Encoder, normalize_rows  # noqa: E402
 from recommender.embedding.cache import EmbeddingCache, encode_cached  # noqa: E402
 from recommender.embedding.passages import article_passages  # noqa: E402
@@ -74,6 +74,15 @@ def fact_checks(bench: Path = BENCHMARK) -> tuple[list[FactCheck], str]:
         for n, sentence in enumerate(sentences):
             found.append(FactCheck(questions[n % len(questions)], sentence))
     return found, f"sample-article sentences ({len(found):,} stand-in fact checks; checkthat2020 absent)"
+
+
+def _unique_questions(titles: Iterator[str]) -> list[str]:
+    """The first of each wording key, in order: an article may not ask the same question twice, and two
+    checkthat2020 headlines differ only in case or punctuation."""
+    first: dict[str, str] = {}
+    for title in titles:
+        first.setdefault(normalize_question(title), title)
+    return list(first.values())
 
 
 class Corpus:
@@ -118,7 +127,7 @@ class Corpus:
                 Section(heading=f"Context {n + 1}", text=" ".join(self.checks[j].claim for j in claims))
                 for n, claims in enumerate(sections)
             ],
-            questions=list(dict.fromkeys(self.checks[j].title for j in questions)),
+            questions=_unique_questions(self.checks[j].title for j in questions),
             topic=f"topic-{source % 40}",
         )
 

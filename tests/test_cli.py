@@ -118,3 +118,45 @@ def test_editors_add_list_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         store.close()
     renewed = runner.invoke(cli.app, ["editors", "add", "alice"])
     assert renewed.exit_code == 0 and renewed.stdout.strip() != token
+
+
+def test_ingest_of_a_folder_without_articles_fails_naming_the_patterns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18.3: '0 added' and exit 0 looked like success."""
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "notes.md").write_text("not an article")
+    monkeypatch.setenv("RECOMMENDER_DB", str(tmp_path / "x.db"))
+    monkeypatch.setattr(cli, "_engine", lambda settings: pytest.fail("nothing to ingest: the engine must not open"))
+    result = runner.invoke(cli.app, ["ingest", str(empty)])
+    assert result.exit_code == 1
+    assert f"error: {empty}: no article files found (looked for *.txt and *.jsonl, in subfolders too)" in result.output
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_the_model_registry_is_found_from_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18.1: from another directory, without RECOMMENDER_MODELS_DIR, the default encoder is known."""
+    from recommender.embedding.factory import resolve_model
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECOMMENDER_MODELS_DIR", raising=False)
+    settings = Settings()
+    assert settings.models_dir == ROOT / "models"  # the checkout's, not ./models
+    assert resolve_model(settings.model, tmp_path / "no-models-here").path.is_dir()  # the packaged registry
+    help_text = runner.invoke(cli.app, ["--help"], env={"RECOMMENDER_DB": "data.db", "COLUMNS": "300"}).output
+    assert f"Database: {tmp_path / 'data.db'}" in help_text and "RECOMMENDER_DB" in help_text
+
+
+@pytest.mark.slow
+def test_ingest_works_from_any_directory(tmp_path: Path) -> None:
+    """Issue 18.1 end to end: a new user runs the command from their home folder."""
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "RECOMMENDER_MODELS_DIR"}
+    article = ROOT / "data/sample/articles/economy-tariffs-who-pays.txt"
+    result = subprocess.run(
+        [sys.executable, "-m", "recommender.cli", "ingest", "--no-progress", str(article)],
+        cwd=elsewhere, env={**env, "RECOMMENDER_DB": "var/mine.db"}, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"1 added, 0 updated, 0 unchanged" in result.stdout and str(elsewhere / "var/mine.db") in result.stdout
+    assert not (elsewhere / "models").exists()  # no stray export made in the current directory

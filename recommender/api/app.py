@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from recommender import __version__
 from recommender.api import openapi
 from recommender.api.bodylimit import BodyLimit
+from recommender.api.logs import REQUEST_ID_HEADER, request_id_from, request_id_var
 from recommender.api.metrics import Metrics
 from recommender.api.observe import RequestObserver
 from recommender.api.ratelimit import TokenBucketLimiter
@@ -59,6 +60,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         messages = []
         for err in exc.errors():
+            if err.get("type") == "json_invalid":  # FastAPI gives the offset into the body: say line and column
+                messages.append(_json_problem(exc.body, err))
+                continue
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             messages.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         return JSONResponse({"detail": "; ".join(messages) or "invalid request"}, status_code=422)
@@ -73,7 +77,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+        # Starlette answers this outside every middleware, RequestObserver included: add its id here,
+        # the one its access line and the traceback above carry (still set: the request failed).
+        request_id = request_id_var.get() or request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        return JSONResponse({"detail": "internal error"}, status_code=500, headers={REQUEST_ID_HEADER: request_id})
 
     if settings.cors_origins:
         # The widget runs on the site's pages: those origins may GET (no cookies, no custom headers).
@@ -103,3 +110,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     pages.mount_static(app)
     openapi.install(app)
     return app
+
+
+def _json_problem(body: object, err: dict) -> str:  # type: ignore[type-arg]
+    """'request body is not valid JSON: line L, column C: expecting ...', like the file parsers say it."""
+    loc = err.get("loc", ())
+    position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    reason = str((err.get("ctx") or {}).get("error") or err.get("msg", "")).lower()
+    if position is None or not isinstance(body, str):
+        return f"request body is not valid JSON: {reason}"
+    line = body.count("\n", 0, position) + 1
+    column = position - body.rfind("\n", 0, position)
+    return f"request body is not valid JSON: line {line}, column {column}: {reason}"

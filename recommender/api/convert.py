@@ -67,6 +67,11 @@ def dive_deeper_items(engine: Engine, items: list[Item], related: bool) -> list[
     return out
 
 
+def unanswered_items(questions: Sequence[QuestionRow]) -> list[schemas.DiveDeeperQuestion]:
+    """The article's own questions nothing answers yet, for a site that lists them as 'not checked yet'."""
+    return [schemas.DiveDeeperQuestion(id=q.id, text=q.text, answer=None) for q in questions]
+
+
 def ranked_candidates(
     engine: Engine, ranked: Sequence[Ranked], rows: dict[str, ArticleRow] | None = None, with_passages: bool = True
 ) -> list[schemas.Candidate]:

@@ -41,7 +41,10 @@ class Candidate(FactCheck):
 class DiveDeeperQuestion(BaseModel):
     id: str
     text: str
-    answer: FactCheck
+    answer: FactCheck | None = Field(
+        description="The fact check to link to; null only for the article's own questions nothing answers yet "
+        "(with include_unanswered)."
+    )
     source: ArticleRef | None = Field(None, description="For related questions: the article the question comes from.")
     relevance: float | None = Field(
         None, description="For related questions: the stored score of this article for the question."
@@ -51,7 +54,10 @@ class DiveDeeperQuestion(BaseModel):
 
 class DiveDeeperResponse(BaseModel):
     article: ArticleRef
-    questions: list[DiveDeeperQuestion] = Field(description="The article's own questions that have an answer.")
+    questions: list[DiveDeeperQuestion] = Field(
+        description="The article's own questions that have an answer, in the article's order; with "
+        "include_unanswered also those without one (answer null; not hidden ones)."
+    )
     related: list[DiveDeeperQuestion] = Field(description="Questions from other articles relevant to this one.")
 
 

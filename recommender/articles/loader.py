@@ -27,15 +27,27 @@ class LoadErrors(Exception):
         super().__init__("\n".join(str(e) for e in errors))
 
 
+def patterns() -> str:
+    return " and ".join(f"*{suffix}" for suffix in SUFFIXES)
+
+
 def expand(paths: Sequence[Path]) -> list[Path]:
+    """The article files named or under the folders named; a folder without any is an error (a typo or
+    the wrong folder would otherwise report '0 added' and look like success)."""
     files: list[Path] = []
+    errors: list[ArticleError] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
+            if not found:
+                errors.append(ArticleError(f"no article files found (looked for {patterns()}, in subfolders too)", str(path)))
+            files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
-            raise LoadErrors([ArticleError("no such file or folder", str(path))])
+            errors.append(ArticleError("no such file or folder", str(path)))
+    if errors:
+        raise LoadErrors(errors)
     return files
 
 
@@ -44,11 +56,7 @@ def load_file(path: Path, max_bytes: int) -> list[Loaded]:
     (a CMS export holds thousands of articles in one .jsonl file)."""
     source = str(path)
     if path.suffix == ".jsonl":
-        data = path.read_bytes()
-        for number, line in enumerate(data.split(b"\n"), start=1):
-            if len(line) > max_bytes:
-                raise ArticleError(f"line is {len(line)} bytes, over the limit of {max_bytes} per article", source, number)
-        return [Loaded(a, source) for a in parse_jsonl(decode(data, source), source)]
+        return [Loaded(a, source) for a in parse_jsonl(decode(path.read_bytes(), source), source, max_bytes)]
     size = path.stat().st_size
     if size > max_bytes:
         raise ArticleError(f"file is {size} bytes, over the limit of {max_bytes}", source)
@@ -67,7 +75,7 @@ def load_paths(paths: Sequence[Path], max_bytes: int = 1_000_000) -> list[Loaded
         try:
             items = load_file(path, max_bytes)
         except ArticleError as exc:
-            errors.append(exc)
+            errors.extend(exc.problems)  # a JSON Lines file reports every bad line
             continue
         except OSError as exc:
             errors.append(ArticleError(f"cannot read: {exc.strerror}", str(path)))

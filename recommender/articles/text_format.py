@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from recommender.articles.model import Article, ArticleError, Section, normalize_question
+from recommender.articles.model import Article, ArticleError, Section, error_message
 
 _TITLE = re.compile(r"^\s*fact[\s-]*check\s*:\s*(?P<title>.*?)\s*$", re.IGNORECASE)
 _CHECKED = re.compile(r"^\s*checked\s+on\b\s*:?\s*(?P<date>.*?)\s*$", re.IGNORECASE)
@@ -129,16 +129,6 @@ def parse_text(text: str, article_id: str, source: str | None = None) -> Article
             summary.add(line)
 
     summary_text = summary.text()
-    seen: dict[str, int] = {}
-    for number, question in questions:
-        key = normalize_question(question)
-        if not key:
-            raise ArticleError("question has no words", source, number)
-        if key in seen:
-            raise ArticleError(f"duplicate question (same as line {seen[key]})", source, number)
-        seen[key] = number
-        if len(question) > 1000:
-            raise ArticleError("question is longer than 1000 characters", source, number)
     try:
         return Article(
             id=article_id,
@@ -149,14 +139,38 @@ def parse_text(text: str, article_id: str, source: str | None = None) -> Article
             questions=[q for _, q in questions],
         )
     except ValidationError as exc:
-        field = exc.errors()[0]["loc"][:1]
-        raise ArticleError(_first_error(exc), source, checked_line if field == ("checked_on",) else title_at + 1) from None
+        lines_of = _Lines(title_at + 1, checked_line, summary.line, [s.line for s in sections], [n for n, _ in questions])
+        raise _located(exc, source, lines_of) from None
 
 
-def _first_error(exc: ValidationError) -> str:
+@dataclass(frozen=True)
+class _Lines:
+    """Where each part of the article is in the file (1-based line numbers)."""
+
+    title: int
+    checked_on: int
+    summary: int
+    sections: list[int]
+    questions: list[int]
+
+
+def _located(exc: ValidationError, source: str, lines: _Lines) -> ArticleError:
+    """The article model's first complaint, at the line of the file it is about."""
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return f"{where}: {err['msg']}" if where else err["msg"]
+    loc, ctx = err["loc"], err.get("ctx") or {}
+    field = loc[0] if loc else None
+    if field == "questions" and "n" in ctx:
+        line = lines.questions[ctx["n"] - 1]
+        kind = err["type"]
+        if kind == "question_duplicate":
+            return ArticleError(f"duplicate question (same as line {lines.questions[ctx['first'] - 1]})", source, line)
+        if kind == "question_no_words":
+            return ArticleError("question has no words", source, line)
+        return ArticleError(err["msg"].replace(f"question {ctx['n']} ", "question ", 1), source, line)
+    if field == "sections" and len(loc) > 1 and isinstance(loc[1], int):
+        return ArticleError(error_message(err), source, lines.sections[loc[1]])
+    line = {"checked_on": lines.checked_on, "summary": lines.summary}.get(str(field), lines.title)
+    return ArticleError(error_message(err), source, line)
 
 
 def format_text(article: Article) -> str:

@@ -140,7 +140,7 @@ class FolderWatcher:
             try:
                 items = load_file(path, self.max_bytes)
             except ArticleError as exc:
-                report.errors.append(str(exc))
+                report.errors.extend(str(problem) for problem in exc.problems)
                 items = None
             except OSError as exc:
                 report.errors.append(f"{path}: cannot read: {exc.strerror}")

@@ -1,4 +1,5 @@
-"""Pick and load an encoder by name from the model registry (models/registry.json)."""
+"""Pick and load an encoder by name from the model registry (registry.json beside this module, which
+ships with the package, plus an optional RECOMMENDER_MODELS_DIR/registry.json)."""
 
 from __future__ import annotations
 
@@ -24,21 +25,41 @@ class ModelSpec:
     path: Path
 
 
+# The encoders the package knows, shipped inside it: found wherever the command runs from.
+PACKAGED_REGISTRY = Path(__file__).resolve().parent / "registry.json"
+
+
+def _registry(models_dir: Path) -> tuple[dict[str, dict[str, Any]], list[Path]]:
+    """Known encoders: the packaged registry, then `models_dir/registry.json` if there is one (its
+    entries add to or replace the packaged ones; its "path" entries are relative to `models_dir`)."""
+    encoders: dict[str, dict[str, Any]] = {}
+    files = [PACKAGED_REGISTRY]
+    for entry in json.loads(PACKAGED_REGISTRY.read_text()).get("encoders", {}).items():
+        encoders[entry[0]] = {**entry[1], "base": PACKAGED_REGISTRY.parent}
+    local = models_dir / "registry.json"
+    if local.is_file():
+        files.append(local)
+        for name, entry in json.loads(local.read_text()).get("encoders", {}).items():
+            encoders[name] = {**entry, "base": models_dir}
+    return encoders, files
+
+
 def resolve_model(name: str, models_dir: Path) -> ModelSpec:
     """Where the model called `name` lives: a registry entry or a trained folder models/<name>/."""
-    registry_file = models_dir / "registry.json"
-    registry = json.loads(registry_file.read_text()) if registry_file.exists() else {"encoders": {}}
-    entry = registry.get("encoders", {}).get(name)
+    models_dir = Path(models_dir)
+    encoders, files = _registry(models_dir)
+    entry = encoders.get(name)
     if entry and "package" in entry:
         module = importlib.import_module(entry["package"])
         return ModelSpec(name, Path(module.get_model_path()))
     if entry and "path" in entry:
-        return ModelSpec(name, (models_dir / entry["path"]).resolve())
+        return ModelSpec(name, (entry["base"] / entry["path"]).resolve())
     local = models_dir / name
     if (local / "config.json").exists() or (local / "modules.json").exists():
         return ModelSpec(name, local.resolve())
-    known = ", ".join(sorted(registry.get("encoders", {}))) or "none"
-    raise ModelNotFound(f"unknown model {name!r}: not in {registry_file} (known: {known}) nor a folder {local}")
+    known = ", ".join(sorted(encoders)) or "none"
+    registries = " or ".join(str(f) for f in files)
+    raise ModelNotFound(f"unknown model {name!r}: not in {registries} (known: {known}) nor a folder {local.resolve()}")
 
 
 def model_id_for(spec: ModelSpec) -> str:

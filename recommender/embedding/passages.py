@@ -20,9 +20,17 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
 
 
+def heading_lead(heading: str) -> str:
+    """A heading as the start of a passage: 'What the IPCC said.' stays as it is (no '..'), 'Context' gets a full stop."""
+    heading = heading.strip()
+    if not heading:
+        return ""
+    return f"{heading} " if heading[-1] in ".!?:;…" else f"{heading}. "
+
+
 def pack(text: str, prefix: str, count_tokens: TokenCounter, budget: int) -> list[str]:
     """Greedily pack sentences of `text` into passages of at most `budget` tokens, each led by `prefix`."""
-    lead = f"{prefix}. " if prefix else ""
+    lead = heading_lead(prefix)
     room = budget - (count_tokens(lead) if lead else 0)
     if room < 16:  # a heading that eats the budget is not worth repeating
         lead, room = "", budget

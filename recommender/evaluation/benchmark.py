@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recommender.articles.jsonl import json_line_error
+
 
 class BenchmarkFormatError(ValueError):
     """A benchmark file does not follow the format; the message names the file and line."""
@@ -58,7 +60,7 @@ def _objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as error:
-            raise BenchmarkFormatError(path, number, f"invalid JSON ({error.msg})") from None
+            raise BenchmarkFormatError(path, number, json_line_error(error)) from None
         if not isinstance(value, dict):
             raise BenchmarkFormatError(path, number, f"expected a JSON object, got {type(value).__name__}")
         yield number, value

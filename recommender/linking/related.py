@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +37,32 @@ def own_items(questions: Sequence[QuestionRow], answers: Mapping[str, Answer | N
         if answer is not None:
             items.append(Item(question, answer.link, 1.0, answer.confirmed))
     return items
+
+
+def own_unanswered(
+    questions: Sequence[QuestionRow],
+    answers: Mapping[str, Answer | None],
+    hidden: Collection[str],
+    clusters: Mapping[str, str],
+    taken: Sequence[QuestionRow] = (),
+) -> list[QuestionRow]:
+    """The article's own questions without an answer to show (gaps, waiting for review), in order.
+
+    Hidden ones stay out (an editor hid them), and so does one whose duplicate cluster is already
+    shown (`taken`, or an earlier one of these): the same question twice, once answered, once not,
+    would only confuse a reader."""
+    used = {clusters[q.id] for q in taken if q.id in clusters}
+    out = []
+    for question in questions:
+        if answers.get(question.id) is not None or question.id in hidden:
+            continue
+        cluster = clusters.get(question.id)
+        if cluster is not None:
+            if cluster in used:
+                continue
+            used.add(cluster)
+        out.append(question)
+    return out
 
 
 def related_items(

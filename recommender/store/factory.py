@@ -31,4 +31,4 @@ def describe_store(settings: Settings) -> str:
         from recommender.store.postgres import redact
 
         return redact(settings.database_url)
-    return str(settings.db)
+    return str(settings.db.absolute())  # absolute: a relative RECOMMENDER_DB depends on the current directory

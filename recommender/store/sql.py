@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from recommender.articles.model import Article, Section
+from recommender.articles.model import Article
 from recommender.editorial.auth import Editor, EditorRecord
 from recommender.store.base import (
     Activity,
@@ -415,12 +415,13 @@ class SqlStore:
             r[0]
             for r in self._exec(conn, "SELECT text FROM questions WHERE article_id = ? ORDER BY position", (article_id,))
         ]
-        return Article(
+        # As stored: every way in validated it, and a rule added since must not make it unreadable.
+        return Article.from_stored(
             id=row[0],
             title=row[1],
             checked_on=self._date(row[2]),
             summary=row[3],
-            sections=[Section(**s) for s in self._from_json(row[4])],
+            sections=list(self._from_json(row[4])),
             url=row[5],
             topic=row[6],
             questions=questions,

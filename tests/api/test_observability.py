@@ -200,13 +200,18 @@ def test_an_unhandled_error_is_counted_and_logged_with_its_request_id(fake_engin
     logger.setLevel(logging.INFO)
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
-            assert client.get("/boom", headers={"X-Request-ID": "boom-1"}).status_code == 500
+            response = client.get("/boom", headers={"X-Request-ID": "boom-1"})
+            anonymous = client.get("/boom")  # no id sent: the one generated is in the response too
             samples = scrape(client)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-    assert value(samples, "dive_deeper_http_requests_total", method="GET", route="/boom", status="500") == 1
+    # Issue 18.7: the 500 itself carries the id its log lines have.
+    assert response.status_code == 500 and response.headers["X-Request-ID"] == "boom-1"
+    assert anonymous.status_code == 500 and len(anonymous.headers["X-Request-ID"]) == 32
+    assert value(samples, "dive_deeper_http_requests_total", method="GET", route="/boom", status="500") == 2
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["request_id"] for line in lines if line["level"] == "ERROR"] == ["boom-1", anonymous.headers["X-Request-ID"]]
     error = next(line for line in lines if line["level"] == "ERROR")
     assert error["request_id"] == "boom-1" and "something broke" in error["exception"]
     access = next(line for line in lines if line["logger"] == ACCESS_LOGGER and line["route"] == "/boom")

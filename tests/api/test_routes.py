@@ -124,7 +124,7 @@ def test_put_creates_updates_and_links_a_new_article(client: TestClient) -> None
     [
         ({"title": ""}, "title"),
         ({"title": "T", "questions": ["ok?", "  "]}, "question 2 is empty"),
-        ({"title": "T", "questions": ["Why?", "why"]}, "same question appears twice"),
+        ({"title": "T", "questions": ["Why?", "why"]}, "question 2 is the same as question 1"),
         ({"title": "T", "checked_on": "2999-01-01"}, "in the future"),
         ({"title": "T", "checked_on": "yesterday"}, "checked_on"),
         ({"title": "T", "unknown": 1}, "unknown"),

@@ -40,3 +40,34 @@ def test_widget_serves_cached_bodies_until_a_write(fake_engine: Engine, sample_a
         assert calls == [article.id] and third.headers["etag"] != first.headers["etag"]
         assert [q["text"] for q in third.json()["questions"]] in ([], ["Is this a brand new question?"])
         assert client.get("/v1/articles/nope/dive-deeper").status_code == 404
+
+
+def test_include_unanswered_lists_the_articles_own_open_questions(fake_engine: Engine, sample_articles, settings) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18.5: off by default (answered questions only); on, the article's own unanswered questions come
+    with answer null in the article's order, hidden ones never, under their own ETag and cache entry."""
+    fake_engine.ingest(sample_articles)
+    app = create_app(settings.model_copy(update={"rate_limit_per_minute": 0}), engine=fake_engine)
+    article = next(a for a in sample_articles if len(a.questions) >= 4)
+    ids = [q.id for q in article.question_records()]
+    # The reference article's case: none of its questions has an answer shown (two gaps, one hidden) but one.
+    fake_engine.decide(ids[0], "gap", None, "alice")
+    fake_engine.decide(ids[1], "hide", None, "alice")
+    fake_engine.decide(ids[2], "gap", None, "alice")
+    url = f"/v1/articles/{article.id}/dive-deeper"
+    with TestClient(app) as client:
+        default = client.get(url)
+        opted = client.get(url, params={"include_unanswered": "true"})
+        assert default.status_code == opted.status_code == 200
+        assert all(q["answer"] is not None for q in default.json()["questions"])
+        assert ids[0] not in [q["id"] for q in default.json()["questions"]]
+        own = opted.json()["questions"]
+        unanswered = [q["id"] for q in own if q["answer"] is None]
+        assert ids[0] in unanswered and ids[2] in unanswered and ids[1] not in [q["id"] for q in own]
+        assert [q["id"] for q in own] == sorted((q["id"] for q in own), key=ids.index)  # the article's order
+        assert [q for q in own if q["answer"] is not None] == default.json()["questions"]
+        assert opted.json()["related"] == default.json()["related"]
+        assert opted.headers["etag"] != default.headers["etag"]
+        again = client.get(url, params={"include_unanswered": "true"}, headers={"If-None-Match": opted.headers["etag"]})
+        assert again.status_code == 304
+        assert client.get(url).content == default.content  # the two variants are cached apart
+        assert client.get(url, params={"include_unanswered": "maybe"}).status_code == 422

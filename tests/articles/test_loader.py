@@ -24,16 +24,22 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "ok.txt").write_text(GOOD)
     (tmp_path / "bad.txt").write_text("no title here\n")
     (tmp_path / "bad id!.txt").write_text(GOOD)
+    good = {"id": "a", "title": "A", "summary": "Yes."}
     (tmp_path / "rows.jsonl").write_text(
-        json.dumps({"id": "a", "title": "A"}) + "\n" + "{not json\n" + json.dumps({"id": "b", "title": ""}) + "\n"
+        json.dumps(good) + "\n" + "{not json\n" + json.dumps({"id": "jl-blank", "title": "   "}) + "\n"
+        + json.dumps({"id": "c", "title": "Only a title here?"}) + "\n"
     )
     with pytest.raises(LoadErrors) as caught:
         load_paths([tmp_path])
     text = str(caught.value)
+    rows = tmp_path / "rows.jsonl"
     assert f"{tmp_path / 'bad.txt'}:1: no 'Fact check:" in text
     assert "not a valid article id" in text
-    assert f"{tmp_path / 'rows.jsonl'}:2: invalid JSON" in text
-    assert len(caught.value.errors) == 3  # the jsonl file stops at its first bad line
+    # Every bad line of a JSON Lines file, not only the first (issue 13.2).
+    assert f"{rows}:2: invalid JSON at column 2: expecting property name enclosed in double quotes" in text
+    assert f"{rows}:3: title: empty (or only spaces)" in text
+    assert f"{rows}:4: the article has no body" in text
+    assert len(caught.value.errors) == 5
 
 
 def test_duplicate_ids_and_size_limit(tmp_path: Path) -> None:
@@ -66,6 +72,6 @@ def test_missing_path(tmp_path: Path) -> None:
 
 
 def test_jsonl_field_errors_name_the_field(tmp_path: Path) -> None:
-    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "a", "title": "T", "questions": ["ok?", " "]}) + "\n")
-    with pytest.raises(LoadErrors, match=r"a.jsonl:1: questions: .*question 2 is empty"):
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "a", "title": "T", "summary": "S.", "questions": ["ok?", " "]}) + "\n")
+    with pytest.raises(LoadErrors, match=r"a.jsonl:1: questions: question 2 is empty"):
         load_paths([tmp_path])

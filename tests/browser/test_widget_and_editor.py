@@ -86,6 +86,7 @@ class SiteHandler(BaseHTTPRequestHandler):
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
         if url.path == "/page":
             extra = f' data-max="{params["max"]}"' if "max" in params else ""
+            extra += ' data-include-unanswered="true"' if "unanswered" in params else ""
             html = SITE_PAGE.format(article=params["article"], service=params["service"], extra=extra)
             return self._send(200, html.encode(), "text/html; charset=utf-8")
         kind, _, rest = url.path.lstrip("/").partition("/")
@@ -314,15 +315,54 @@ def test_links_go_to_the_fact_checks_url_but_never_to_a_script(service: Service,
     page.locator("[data-dive-deeper] li a").first.wait_for()
     assert dict(shown_items(page))[question] == "https://factdesk.example/checks/mmr"
 
-    set_url("javascript:window.__pwned = 5")
+    # A script URL is refused at the door (issue 13.2) ...
+    current = service.api("GET", f"/v1/articles/{answer}").json()
+    current["questions"] = [q["text"] for q in current["questions"]]
+    refused = service.api("PUT", f"/v1/articles/{answer}", service.publisher, json={**current, "url": "javascript:window.__pwned = 5"})
+    assert refused.status_code == 422 and refused.json()["detail"].startswith("url: ")
+
+    # ... and the widget still never links to one (say, from a database written before that rule).
+    def scripted(route):  # type: ignore[no-untyped-def]
+        body = route.fetch().json()
+        for item in body["questions"]:
+            item["answer"]["url"] = "javascript:window.__pwned = 5"
+        route.fulfill(json=body)
+
     reader = browser.new_context()  # no cached answer
     try:
         fresh = reader.new_page()
+        fresh.route("**/v1/articles/url-check/dive-deeper*", scripted)
         fresh.goto(f"{service.base}/demo/url-check")
         fresh.locator("[data-dive-deeper] li a").first.wait_for()
         assert dict(shown_items(fresh))[question] == f"{service.base}/demo/{answer}"
     finally:
         reader.close()
+
+
+def test_the_site_may_list_questions_nothing_answers_yet(service: Service, page) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18.5: with data-include-unanswered the article's own gaps show as text, 'Not checked yet'."""
+    gaps = service.api("GET", "/v1/gaps", params={"limit": 1000}).json()["gaps"]
+    article_id = next(g["question"]["article_id"] for g in gaps if g["question"]["article_id"] != "url-check")
+    body = service.api("GET", f"/v1/articles/{article_id}/dive-deeper", params={"include_unanswered": "true"}).json()
+    open_questions = [q["text"] for q in body["questions"] if q["answer"] is None]
+    assert open_questions, body
+    page.goto(f"{service.site}/page?article={article_id}&max=50&unanswered=1&service={service.base}")
+    page.locator("[data-dive-deeper] li").first.wait_for()
+    shown_open = page.locator("[data-dive-deeper] li[data-unanswered] .open").all_text_contents()
+    assert shown_open == open_questions
+    assert page.locator("[data-dive-deeper] li[data-unanswered] a").count() == 0  # text, not a dead link
+    assert set(page.locator("[data-dive-deeper] li[data-unanswered] .by").all_text_contents()) == {"Not checked yet"}
+    own = [q["text"] for q in body["questions"]]
+    texts = page.locator("[data-dive-deeper] li > :first-child").all_text_contents()
+    assert texts[: len(own)] == own  # the article's questions first, in its order, then related ones
+    page.locator("[data-dive-deeper]").screenshot(path=str(ARTIFACTS / "widget-with-unanswered.png"))
+
+    # without the attribute (the default) only questions that lead to a fact check are shown
+    default = page.context.new_page()
+    default.goto(f"{service.site}/page?article={article_id}&max=50&service={service.base}")
+    default.wait_for_function("() => ['done', 'empty'].includes(document.querySelector('[data-dive-deeper]').__diveDeeper)")
+    assert default.locator("[data-dive-deeper] li[data-unanswered]").count() == 0
+    assert shown_items(default) == expected_items(service, article_id, limit=50)
 
 
 # -- editors ---------------------------------------------------------------------------------------
@@ -414,6 +454,21 @@ def test_editor_rejects_a_suggestion_and_the_widget_shows_the_next(service: Serv
     page.locator("#audit-rows tr").first.wait_for()
     page.screenshot(path=str(ARTIFACTS / "editor-audit.png"), full_page=False)
     assert service.token not in service.log.read_text() and service.publisher not in service.log.read_text()
+
+
+def test_the_changed_tab_says_so_when_nothing_changed(service: Service, page) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18.6: the empty state read '0 approved or pinned answers that changed since' (cut off)."""
+    article = "climate-co2-human-cause"
+    changed = service.api("GET", "/v1/review", service.token, params={"kind": "changed", "article_id": article}).json()
+    assert changed["total"] == 0
+    sign_in(page, service)
+    apply_filter(page, article)
+    page.click('[data-tab="changed"]')
+    page.locator(f'#queue[data-kind="changed"][data-article="{article}"]').wait_for(state="attached")
+    assert page.locator("#queue-summary").text_content() == (
+        "Nothing changed: no approved or pinned answer was edited, deleted or dropped by the model "
+        "since an editor confirmed it."
+    )
 
 
 def test_editor_pins_hides_and_marks_a_gap_from_the_page(service: Service, page) -> None:  # type: ignore[no-untyped-def]

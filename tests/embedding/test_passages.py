@@ -32,3 +32,16 @@ def test_no_sample_passage_exceeds_the_model_limit(sample_articles, real_encoder
     for article in sample_articles:
         for passage in article_passages(article, real_encoder.count_tokens, real_encoder.max_tokens):
             assert real_encoder.count_tokens(passage) + 2 <= real_encoder.max_tokens, article.id
+
+
+def test_a_heading_that_ends_a_sentence_gets_no_second_full_stop(sample_articles) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18.6: the 'Why:' text read "What the IPCC said.. The IPCC's…"."""
+    assert pack("The IPCC's report is clear.", "What the IPCC said.", words, 100) == [
+        "What the IPCC said. The IPCC's report is clear."
+    ]
+    assert pack("Prices rose.", "Why?", words, 100) == ["Why? Prices rose."]
+    assert pack("Prices rose.", "Context", words, 100) == ["Context. Prices rose."]
+    for article in sample_articles:
+        headings = [s.heading for s in article.sections if s.heading.endswith(".")]
+        for passage in article_passages(article, words, 256):
+            assert not any(passage.startswith(heading + ".") for heading in headings), (article.id, passage[:80])

@@ -31,7 +31,6 @@ def test_train_from_decisions_then_switch(sample_db: Path, tmp_path: Path, real_
     shutil.copy(sample_db, db)
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copy(ROOT / "models/registry.json", models / "registry.json")
     engine = Engine.open(Settings(db=db, models_dir=models), encoder=real_encoder)
     statuses = [s for s in engine.statuses() if len(s.links) >= 2][:8]
     items = [(s.question.id, "approve", s.links[0].article_id) for s in statuses]

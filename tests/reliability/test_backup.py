@@ -202,7 +202,7 @@ def test_duplicate_and_non_utf8_lines_are_named(tmp_path: Path) -> None:
     from recommender.backup import BackupError, read_backup
 
     header = b'{"type": "header", "data": {"format": "dive-deeper-backup", "version": 1, "exported_at": "now"}}'
-    article = b'{"type": "article", "data": {"id": "a1", "title": "Fine"}}'
+    article = b'{"type": "article", "data": {"id": "a1", "title": "Fine", "summary": "Yes."}}'
     backup = tmp_path / "dup.jsonl"
     backup.write_bytes(b"\n".join([header, article, article, b'{"type": "article", "data": {"id": "\xff"}}']))
     with pytest.raises(BackupError) as caught:

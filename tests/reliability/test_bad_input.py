@@ -29,14 +29,14 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
     "empty": ({"empty.txt": "\n\n   \n"}, ":1: empty file"),
     "wordless_question": ({"wordless.txt": GOOD + "?!?\n"}, ":9: question has no words"),
     "empty_question_jsonl": (
-        {"rows.jsonl": json.dumps({"id": "e1", "title": "T", "questions": ["Fine?", "   "]}) + "\n"},
-        ":1: questions: Value error, question 2 is empty",
+        {"rows.jsonl": json.dumps({"id": "e1", "title": "T", "summary": "S.", "questions": ["Fine?", "   "]}) + "\n"},
+        ":1: questions: question 2 is empty",
     ),
     "duplicate_question": ({"dupq.txt": GOOD + "IS ICE WET\n"}, ":9: duplicate question (same as line 8)"),
     "duplicate_ids": (
         {
             "dup.jsonl": "".join(
-                json.dumps({"id": id_, "title": title}) + "\n"
+                json.dumps({"id": id_, "title": title, "summary": "S."}) + "\n"
                 for id_, title in [("same", "One"), ("other", "Two"), ("same", "Three")]
             ),
             "same.txt": GOOD,
@@ -45,16 +45,16 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
     ),
     "future_date_text": (
         {"future.txt": GOOD.replace("May 1, 2024", "May 1, 2999")},
-        ":2: checked_on: Value error, checked_on 2999-05-01 is in the future",
+        ":2: checked_on: 2999-05-01 is in the future",
     ),
     "future_date_jsonl": (
         {
-            "future.jsonl": json.dumps({"id": "f1", "title": "T"})
+            "future.jsonl": json.dumps({"id": "f1", "title": "T", "summary": "S."})
             + "\n"
-            + json.dumps({"id": "f2", "title": "T", "checked_on": "2999-12-31"})
+            + json.dumps({"id": "f2", "title": "T", "summary": "S.", "checked_on": "2999-12-31"})
             + "\n"
         },
-        ":2: checked_on: Value error, checked_on 2999-12-31 is in the future",
+        ":2: checked_on: 2999-12-31 is in the future",
     ),
     "not_an_object": ({"list.jsonl": '["an", "array"]\n'}, ":1: expected a JSON object"),
 }
@@ -94,8 +94,8 @@ def test_cli_ingest_names_the_problem_and_changes_nothing(
     ("body", "status", "words"),
     [
         ({"title": "T", "questions": ["Fine?", "  "]}, 422, ["question 2 is empty"]),
-        ({"title": "T", "questions": ["Same?", "same"]}, 422, ["the same question appears twice"]),
-        ({"title": "T", "questions": ["?!"]}, 422, ["a question has no words"]),
+        ({"title": "T", "questions": ["Same?", "same"]}, 422, ["questions: question 2 is the same as question 1"]),
+        ({"title": "T", "questions": ["?!"]}, 422, ["questions: question 1 has no words"]),
         ({"title": "T", "checked_on": "2999-01-01"}, 422, ["checked_on", "in the future"]),
         ({"title": "T", "checked_on": "yesterday"}, 422, ["checked_on"]),
         ({"title": ""}, 422, ["title"]),
@@ -103,7 +103,7 @@ def test_cli_ingest_names_the_problem_and_changes_nothing(
         ({"title": "T", "extra": 1}, 422, ["extra", "not permitted"]),
         ({"title": "T", "questions": ["q?"] * 51}, 422, ["questions"]),
         (b"\xff\xfe not json", 400, ["request body is not readable JSON"]),
-        (b'{"title": ', 422, ["JSON decode error"]),
+        (b'{"title": ', 422, ["request body is not valid JSON: line 1, column 11: expecting value"]),
         (b"\x00\x01\x02", 422, ["JSON"]),
         (b"", 422, ["Field required"]),
     ],

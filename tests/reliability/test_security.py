@@ -202,6 +202,10 @@ def test_a_hostile_article_is_escaped_on_every_page(client: TestClient, fake_ser
         "questions": [f"Who pays for tariffs {evil}?"],
         "url": "javascript:alert(3)",
     }
+    # A script URL is refused at the door (issue 13.2); the rest is data and stays escaped.
+    refused = client.put("/v1/articles/evil", json=body, headers=fake_service.headers)
+    assert refused.status_code == 422 and refused.json()["detail"].startswith("url: "), refused.text
+    body["url"] = 'https://example.org/evil?x="><script>alert(4)</script>'
     assert client.put("/v1/articles/evil", json=body, headers=fake_service.headers).status_code == 201
     page = client.get("/demo/evil")
     assert page.status_code == 200

@@ -56,7 +56,6 @@ def test_fine_tuning_writes_a_loadable_model_with_a_card(tmp_path: Path) -> None
     base = resolve_model("all-MiniLM-L6-v2", ROOT / "models")
     models = tmp_path / "models"
     models.mkdir()
-    (models / "registry.json").write_text((ROOT / "models/registry.json").read_text())
     triplets = [Triplet(str(i), f"who pays tariff {i}", "importers pay tariffs", "owls turn heads") for i in range(8)]
     out = train_encoder(base.path, triplets, models / "tiny", TrainConfig(epochs=1, batch_size=4))
     ModelCard("tiny", "base", "today", {"triplets": 8}, {"epochs": 1}, {"x": {"before:map@5": 0.5, "after:map@5": 0.6}}).write(out)

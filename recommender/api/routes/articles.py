@@ -9,7 +9,7 @@ from recommender.api import schemas
 from recommender.api.convert import question_ref
 from recommender.api.deps import EditorDep, EngineDep
 from recommender.api.ratelimit import RATE_LIMIT_RESPONSES, RATE_LIMITED
-from recommender.articles.model import ID_PATTERN, Article
+from recommender.articles.model import ID_PATTERN, Article, validation_message
 
 router = APIRouter(prefix="/v1", tags=["articles"])
 ArticleId = Path(pattern=ID_PATTERN, max_length=128, description="Article id")
@@ -55,17 +55,10 @@ def put_article(
     Editors' decisions on its questions are kept (they are keyed by article and wording)."""
     if body.id is not None and body.id != article_id:
         raise HTTPException(422, f"body id {body.id!r} does not match the URL id {article_id!r}")
-    try:
+    try:  # the article model's rules, the same for text files, JSON Lines and import
         article = Article.model_validate({**body.model_dump(exclude={"id"}), "id": article_id})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise HTTPException(422, f"{where}: {err['msg']}") from None
-    keys = [q.key for q in article.question_records()]
-    if len(set(keys)) != len(keys):
-        raise HTTPException(422, "questions: the same question appears twice")
-    if any(not k for k in keys):
-        raise HTTPException(422, "questions: a question has no words")
+        raise HTTPException(422, validation_message(exc)) from None
     report = engine.ingest([article])
     if report.added:
         response.status_code = status.HTTP_201_CREATED

@@ -10,6 +10,7 @@ from recommender.api import schemas
 from recommender.api.convert import candidates, fact_check, question_ref, ranked_candidates
 from recommender.api.deps import EngineDep, SettingsDep
 from recommender.api.ratelimit import RATE_LIMIT_RESPONSES, RATE_LIMITED
+from recommender.queries import QueryError, check_query
 from recommender.store.base import LinkRow
 from recommender.store.replica import replica_reads
 
@@ -43,13 +44,10 @@ def search(
     k: Annotated[int, Query(description="How many fact checks to return.")] = 5,
 ) -> schemas.SearchResponse:
     """Free text to ranked fact checks."""
-    text = q.strip()
-    if not text:
-        raise HTTPException(422, "q must not be empty")
-    if len(text) > settings.max_query_chars:
-        raise HTTPException(422, f"q is {len(text)} characters, over the limit of {settings.max_query_chars}")
-    if not 1 <= k <= settings.max_search_k:
-        raise HTTPException(422, f"k must be between 1 and {settings.max_search_k}")
+    try:  # the same limits as `recommender suggest`
+        text = check_query(q, k, settings)
+    except QueryError as exc:
+        raise HTTPException(422, str(exc)) from None
     hits = engine.search(text, k)
     links = [LinkRow("", rank, h.doc_id, h.score, h.dense, h.lexical, h.passage) for rank, h in enumerate(hits)]
     return schemas.SearchResponse(query=text, answered=not engine.is_gap(links), results=candidates(engine, links))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from recommender import __version__
 from recommender.api import schemas
-from recommender.api.convert import article_ref, dive_deeper_items
+from recommender.api.convert import article_ref, dive_deeper_items, unanswered_items
 from recommender.api.deps import EngineDep, SettingsDep
 from recommender.api.payload_cache import PayloadCache
 from recommender.engine import Engine
@@ -32,12 +32,12 @@ def _settings_tag(settings: Settings) -> str:
     return hashlib.sha256(shape.encode()).hexdigest()[:8]
 
 
-def widget_etag(request: Request, generation: int, decisions: int, article_id: str) -> str:
+def widget_etag(request: Request, generation: int, decisions: int, article_id: str, variant: str = "") -> str:
     state = request.app.state
     tag = getattr(state, "etag_tag", None)
     if tag is None:
         tag = state.etag_tag = _settings_tag(state.settings)
-    digest = hashlib.sha256(f"{tag}|{article_id}".encode()).hexdigest()[:10]
+    digest = hashlib.sha256(f"{tag}|{article_id}|{variant}".encode()).hexdigest()[:10]
     return f'W/"{generation}.{decisions}.{digest}"'
 
 
@@ -64,13 +64,22 @@ async def dive_deeper(
     engine: EngineDep,
     settings: SettingsDep,
     article_id: str = ArticleId,
+    include_unanswered: Annotated[
+        bool,
+        Query(
+            description="Also list the article's own questions nothing answers yet (answer null), in the "
+            "article's order, so the site can show them as 'not checked yet'. Off by default: readers get "
+            "links only, and clients written for answered questions only keep working."
+        ),
+    ] = False,
     if_none_match: Annotated[str | None, Header()] = None,
 ):  # type: ignore[no-untyped-def]
     """The article's answered questions and related questions, each with its best fact check.
 
     Editors' decisions apply: pinned and approved answers, never a rejected one, no hidden question
-    and no gap. The ETag changes at once with any article update or editor decision.
+    and no gap (unless include_unanswered). The ETag changes at once with any article update or editor decision.
     """
+    variant = "unanswered" if include_unanswered else ""
     # Async so that a repeated read (304, or a body from the payload cache) is answered on the event
     # loop after one quick counters read; computing a body goes to the thread pool.
     with replica_reads():  # a read replica may serve the widget (docs/operations.md); the mark follows into the pool
@@ -78,7 +87,7 @@ async def dive_deeper(
         # only costs one extra download later, never a stale answer cached under a new ETag.
         generation, decisions = engine.counters()
         headers = {
-            "ETag": widget_etag(request, generation, decisions, article_id),
+            "ETag": widget_etag(request, generation, decisions, article_id, variant),
             "Cache-Control": settings.widget_cache_control,
         }
         metrics = request.app.state.metrics
@@ -86,27 +95,32 @@ async def dive_deeper(
             metrics.observe_widget("not_modified")
             return Response(status_code=304, headers=headers)
         cache = _payload_cache(request, settings)
-        body = cache.get(article_id, (generation, decisions))
+        key = f"{article_id}|{variant}"
+        body = cache.get(key, (generation, decisions))
         if body is None:
-            body = await run_in_threadpool(_render, engine, article_id)
+            body = await run_in_threadpool(_render, engine, article_id, include_unanswered)
             if body is None:
                 metrics.observe_widget("not_found")
                 raise HTTPException(404, f"article {article_id!r} not found")
-            cache.put(article_id, (generation, decisions), body)
+            cache.put(key, (generation, decisions), body)
             metrics.observe_widget("rendered")
         else:
             metrics.observe_widget("cache_hit")
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _render(engine: Engine, article_id: str) -> bytes | None:
+def _render(engine: Engine, article_id: str, include_unanswered: bool = False) -> bytes | None:
     """The response body for an article (None when there is no such article)."""
     result = engine.dive_deeper(article_id)
     if result is None:
         return None
+    questions = dive_deeper_items(engine, result.questions, related=False)
+    if include_unanswered:
+        position = {q.id: q.position for q in [*(i.question for i in result.questions), *result.unanswered]}
+        questions = sorted([*questions, *unanswered_items(result.unanswered)], key=lambda q: position[q.id])
     return schemas.DiveDeeperResponse(
         article=article_ref(result.article),
-        questions=dive_deeper_items(engine, result.questions, related=False),
+        questions=questions,
         related=dive_deeper_items(engine, result.related, related=True),
     ).model_dump_json().encode()
 

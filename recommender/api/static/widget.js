@@ -3,7 +3,9 @@
  * Renders "Want to dive deeper?" into a shadow root (no CSS leaks either way), sets every text with
  * textContent (question texts come from the CMS), sends no cookies, and on any error or after the
  * timeout renders nothing at all, leaving the page as it was. Optional attributes on the element:
- * data-max (how many questions), data-heading (the title).
+ * data-max (how many questions), data-heading (the title), data-include-unanswered ("true": also list
+ * the article's own questions nothing answers yet, as text marked "Not checked yet", in the article's
+ * order; off by default, so a reader sees only questions that lead to a fact check).
  */
 (function () {
   "use strict";
@@ -19,7 +21,8 @@
     "li:first-child{border-top:0}",
     "a{color:#0b57d0;text-decoration:none;font-weight:600}",
     "a:hover,a:focus{text-decoration:underline}",
-    ".by{display:block;font-size:13px;color:#5b6577;margin-top:2px}"
+    ".by{display:block;font-size:13px;color:#5b6577;margin-top:2px}",
+    ".open{font-weight:600;color:#1d2433}"
   ].join("");
 
   function serviceBase() {
@@ -42,14 +45,16 @@
     }
   }
 
-  function items(data, max) {
+  function items(data, max, unanswered) {
     var seen = {};
     var out = [];
     var lists = [data.questions || [], data.related || []];
     for (var l = 0; l < lists.length; l++) {
       for (var i = 0; i < lists[l].length && out.length < max; i++) {
         var q = lists[l][i];
-        if (!q || typeof q.text !== "string" || !q.answer || seen[q.id]) continue;
+        // an unanswered question (answer null) only among the article's own, and only when asked for
+        if (!q || typeof q.text !== "string" || seen[q.id]) continue;
+        if (!q.answer && !(unanswered && l === 0 && q.answer === null)) continue;
         seen[q.id] = true;
         out.push(q);
       }
@@ -57,8 +62,8 @@
     return out;
   }
 
-  function render(host, base, data, max, heading) {
-    var list = items(data, max);
+  function render(host, base, data, max, heading, unanswered) {
+    var list = items(data, max, unanswered);
     if (!list.length) return false;
     var style = document.createElement("style");
     style.textContent = CSS;
@@ -70,6 +75,10 @@
     var ul = document.createElement("ul");
     for (var i = 0; i < list.length; i++) {
       var q = list[i];
+      if (!q.answer) {
+        ul.appendChild(openItem(q));
+        continue;
+      }
       var href = (q.answer.url && safeHref(q.answer.url)) || base + "/demo/" + encodeURIComponent(q.answer.id);
       var li = document.createElement("li");
       var a = document.createElement("a");
@@ -92,6 +101,22 @@
     return true;
   }
 
+  function openItem(q) {
+    // a question nothing answers yet: text, no link (data-question lets the site count interest later)
+    var li = document.createElement("li");
+    li.setAttribute("data-unanswered", "");
+    var text = document.createElement("span");
+    text.className = "open";
+    text.textContent = q.text;
+    text.setAttribute("data-question", String(q.id));
+    var by = document.createElement("span");
+    by.className = "by";
+    by.textContent = "Not checked yet";
+    li.appendChild(text);
+    li.appendChild(by);
+    return li;
+  }
+
   function mount(host, base) {
     if (host.__diveDeeper) return;
     host.__diveDeeper = "loading"; // an expando, not an attribute: the page's markup stays as it was
@@ -104,13 +129,15 @@
     if (!(max >= 1)) max = CONFIG.max;
     max = Math.min(max, 50);
     var heading = host.getAttribute("data-heading") || "Want to dive deeper?";
+    var unanswered = host.getAttribute("data-include-unanswered") === "true";
     var controller = typeof AbortController === "function" ? new AbortController() : null;
     var done = false;
     var timer = setTimeout(function () {
       done = true;
       if (controller) controller.abort();
     }, CONFIG.timeout);
-    fetch(base + "/v1/articles/" + encodeURIComponent(id) + "/dive-deeper", {
+    var url = base + "/v1/articles/" + encodeURIComponent(id) + "/dive-deeper";
+    fetch(unanswered ? url + "?include_unanswered=true" : url, {
       credentials: "omit",
       mode: "cors",
       signal: controller ? controller.signal : undefined
@@ -123,7 +150,7 @@
         if (done) return;
         clearTimeout(timer);
         done = true;
-        host.__diveDeeper = render(host, base, data, max, heading) ? "done" : "empty";
+        host.__diveDeeper = render(host, base, data, max, heading, unanswered) ? "done" : "empty";
       })
       .catch(function () {
         clearTimeout(timer);

@@ -119,8 +119,14 @@
 
   var LABELS = {
     unreviewed: "suggestions to review (live or waiting), lowest confidence first",
-    changed: "approved or pinned answers that changed since",
+    changed: "approved or pinned answers that changed since an editor confirmed them (fact check edited or deleted, or dropped by the model)",
     gaps: "gaps: questions nothing answers"
+  };
+  // What an empty list says: a whole sentence, not "0" and a label.
+  var EMPTY = {
+    unreviewed: "Nothing to review: every suggestion has been reviewed.",
+    changed: "Nothing changed: no approved or pinned answer was edited, deleted or dropped by the model since an editor confirmed it.",
+    gaps: "No gaps: every question has an answer."
   };
 
   function renderQueue(data) {
@@ -128,7 +134,7 @@
     list.textContent = "";
     // Counted in questions, as the coverage dashboard and `recommender status` count them.
     var grouped = data.total !== data.questions ? " (" + data.total + " items: duplicates grouped)" : "";
-    $("queue-summary").textContent = data.questions + " " + LABELS[data.kind] + grouped;
+    $("queue-summary").textContent = data.total ? data.questions + " " + LABELS[data.kind] + grouped : EMPTY[data.kind];
     var end = Math.min(data.offset + data.items.length, data.total);
     $("page").textContent = data.total ? data.offset + 1 + "–" + end + " of " + data.total : "";
     $("prev").disabled = data.offset === 0;
