@@ -82,21 +82,22 @@ class Settings(BaseSettings):
     )
     cache_dir: Path = Field(Path(".cache"), description="Embedding cache for `evaluate` (keyed by model and text).")
     method: Method = Field("hybrid", description="Ranking method used by the service, `suggest` and `evaluate`.")
-    dense_weight: float = Field(0.5, ge=0, le=1, description="Hybrid score = dense_weight*cosine + (1-dense_weight)*lexical.")
+    dense_weight: float = Field(0.45, ge=0, le=1, description="Hybrid score = dense_weight*cosine + (1-dense_weight)*lexical.")
     lexical_saturation: float = Field(
-        20.0, gt=0, description="BM25 score s becomes s/(s+this) so lexical evidence is bounded in [0,1)."
+        40.0, gt=0, description="BM25 score s becomes s/(s+this) so lexical evidence is bounded in [0,1)."
     )
     lexical_average_length: float = Field(
-        100.0,
+        300.0,
         gt=0,
         description="BM25's average document length (in indexed words), fixed rather than taken from the corpus so "
-        "that one article's lexical score never depends on the others (see recommender/index/term_weights.py).",
+        "that one article's lexical score never depends on the others (see recommender/index/term_weights.py); about "
+        "the length of one of the site's articles.",
     )
     clean_queries: bool = Field(True, description="Strip links, @handles and tweet trailers from queries before ranking.")
     top_k: int = Field(3, ge=1, le=20, description="Fact checks linked to each question.")
     candidates: int = Field(10, ge=1, le=50, description="Candidates stored per question (review, related questions).")
     gap_threshold: float = Field(
-        0.46,
+        0.38,
         description="Raw-score gap threshold, used only when no calibrator applies (`calibration` = `none`, or no "
         "calibrator fits the encoder): a question whose best fact check scores below this is a gap, every other "
         "suggestion goes live (chosen on the sample answer key). With a calibrator, `review_threshold` decides.",
@@ -144,7 +145,7 @@ class Settings(BaseSettings):
         description="Two candidates whose scores differ by at most this are a tie: the more recently checked one ranks first.",
     )
     related_threshold: float = Field(
-        0.42,
+        0.40,
         description="Minimum stored score of an article for another article's question (the fused link score, the "
         "scale of `gap_threshold`) for the question to be shown as related to it: the article nearly answers it "
         "itself, so it is on its subject (chosen on data/sample/eval/related.tsv by scripts/related_quality.py).",

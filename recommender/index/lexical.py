@@ -66,7 +66,7 @@ class LexicalIndex:
     """Documents are positions 0..size-1; `alive` marks those not replaced or deleted since."""
 
     def __init__(
-        self, texts: Sequence[str] = (), average_length: float = 100.0, weights: TermWeights | None = None
+        self, texts: Sequence[str] = (), average_length: float = 300.0, weights: TermWeights | None = None
     ) -> None:
         self._tokenizer = new_tokenizer()
         self._weights = weights or TermWeights()

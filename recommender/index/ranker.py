@@ -28,7 +28,7 @@ class RankerConfig:
     dense_weight: float = 0.8
     lexical_saturation: float = 10.0
     clean_queries: bool = True  # strip links, handles and tweet trailers before ranking
-    average_length: float = 100.0  # BM25's reference document length (see index/lexical.py)
+    average_length: float = 300.0  # BM25's reference document length (see index/lexical.py)
 
     @classmethod
     def of(cls, settings: Settings, method: Method | None = None) -> RankerConfig:
