@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="Calibrated probability below which a question is a gap (nothing shown; listed for a new fact "
-        "check). 0.5 is a raw score of 0.463 with the shipped calibrator: the old gap threshold (docs/learning.md).",
+        "check). 0.5 is a raw score of 0.424 with the shipped calibrator (docs/learning.md).",
     )
     auto_approve_threshold: float = Field(
         0.9,

@@ -136,9 +136,10 @@ def main() -> None:
     )
     body = header + "\n" + "\n".join(sections)
     if args.out.exists():
-        notes = re.search(r"<!-- notes:start -->.*<!-- notes:end -->", args.out.read_text(), re.S)
-        if notes:
-            body += "\n" + notes.group(0) + "\n"
+        # The hand-written notes and what other scripts write below them (related questions) stay.
+        kept = re.search(r"<!-- notes:start -->.*", args.out.read_text(), re.S)
+        if kept:
+            body += "\n" + kept.group(0)
     args.out.write_text(body)
     print(body)
 
