@@ -6,7 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from typing import Annotated
+
+from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -16,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from recommender import __version__
 from recommender.api import openapi
 from recommender.api.bodylimit import BodyLimit
-from recommender.api.metrics import Metrics
+from recommender.api.metrics import Metrics, MetricsListener, token_accepted
 from recommender.api.observe import RequestObserver
 from recommender.api.ratelimit import TokenBucketLimiter
 from recommender.api.routes import articles, editor, health, models, pages, questions, widget
@@ -35,9 +37,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         owned = engine is None
         # A changed encoder is re-embedded in the background while the old vectors keep serving.
         app.state.engine = engine or Engine.open(settings, reembed="background")
-        yield
-        if owned:
-            app.state.engine.close()
+        listener = None
+        if settings.metrics_port is not None:
+            listener = MetricsListener(
+                metrics.registry, settings.metrics_host or settings.host, settings.metrics_port, settings.metrics_token
+            ).start()
+            log.info("serving /metrics on %s:%d only", settings.metrics_host or settings.host, listener.port)
+        app.state.metrics_listener = listener
+        try:
+            yield
+        finally:
+            if listener is not None:
+                listener.stop()
+            if owned:
+                app.state.engine.close()
 
     app = FastAPI(
         title="dive-deeper",
@@ -93,10 +106,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RequestObserver, metrics=metrics)
 
     # Sync, so the engine reads of a scrape run in the thread pool. Not in the OpenAPI schema: it is
-    # for Prometheus, not API clients (docs/operations.md says how to keep it off the public site).
-    @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    # for Prometheus, not API clients (docs/operations.md: a token, a port of its own, or the proxy).
+    if settings.metrics_port is None:
+
+        @app.get("/metrics", include_in_schema=False)
+        def prometheus_metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+            if not token_accepted(settings.metrics_token, authorization):
+                raise HTTPException(
+                    401, "missing or wrong metrics token (RECOMMENDER_METRICS_TOKEN)", headers={"WWW-Authenticate": "Bearer"}
+                )
+            return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     for module in (widget, questions, articles, editor, models, health, pages):
         app.include_router(module.router)

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from recommender.articles.model import ID_PATTERN, Section
+from recommender.editorial.auth import Role
 
 
 class ArticleRef(BaseModel):
@@ -248,6 +249,7 @@ class AuditItem(BaseModel):
     question_key: str
     article_id: str = Field(description="The question's own article.")
     target_id: str | None = Field(None, description="The fact check acted on.")
+    role: str | None = Field(None, description="The editor's role when deciding (none: before roles existed).")
     before: dict
     after: dict
 
@@ -277,6 +279,7 @@ class CoverageResponse(BaseModel):
 class EditorOut(BaseModel):
     name: str
     created_at: str
+    role: Role = Field(description="publisher (PUT/DELETE articles), editor (review, decisions, audit) or admin (all).")
 
 
 class ConflictBody(ErrorBody):

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from recommender.api import schemas
 from recommender.api.convert import question_reviews
-from recommender.api.deps import EditorDep, EngineDep
+from recommender.api.deps import AnyRoleDep, AuthFirstRoute, EditorDep, EngineDep
 from recommender.articles.model import ID_PATTERN
 from recommender.editorial.decisions import DecisionError
 from recommender.editorial.review import KINDS, coverage, group_clusters, queue
@@ -18,7 +18,7 @@ from recommender.engine import QuestionStatus
 from recommender.store.base import VersionConflict
 
 _AUTH_ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody}}
-router = APIRouter(prefix="/v1", tags=["editors"], responses=_AUTH_ERRORS)
+router = APIRouter(prefix="/v1", tags=["editors"], responses=_AUTH_ERRORS, route_class=AuthFirstRoute)
 _VERSION = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
 
@@ -49,9 +49,9 @@ def _conflict(exc: VersionConflict) -> JSONResponse:
 
 
 @router.get("/editors/me", response_model=schemas.EditorOut)
-def me(editor: EditorDep) -> schemas.EditorOut:
-    """Who the token belongs to (the review page's sign-in check)."""
-    return schemas.EditorOut(name=editor.name, created_at=editor.created_at)
+def me(editor: AnyRoleDep) -> schemas.EditorOut:
+    """Who the token belongs to and its role (the review page's sign-in check); any role."""
+    return schemas.EditorOut(name=editor.name, created_at=editor.created_at, role=editor.role)
 
 
 @router.get(
@@ -190,6 +190,7 @@ def audit(
                 question_key=e.question_key,
                 article_id=e.article_id,
                 target_id=e.target_id,
+                role=e.role,
                 before=e.before,
                 after=e.after,
             )

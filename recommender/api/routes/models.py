@@ -1,4 +1,4 @@
-"""The live encoder and switching it: re-embedded in the background, swapped at once (editor token needed)."""
+"""The live encoder and switching it: re-embedded in the background, swapped at once (admin token needed)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from dataclasses import asdict
 from fastapi import APIRouter, HTTPException
 
 from recommender.api import schemas
-from recommender.api.deps import EditorDep, EngineDep
+from recommender.api.deps import AdminDep, AuthFirstRoute, EngineDep
 from recommender.learning.retrain import read_card, trained_models
 
 router = APIRouter(
     prefix="/v1/models",
     tags=["models"],
     responses={401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody}},
+    route_class=AuthFirstRoute,
 )
 
 
@@ -38,7 +39,7 @@ def _out(engine: EngineDep) -> schemas.ModelsOut:
 
 
 @router.get("", response_model=schemas.ModelsOut)
-def models(engine: EngineDep, editor: EditorDep) -> schemas.ModelsOut:
+def models(engine: EngineDep, editor: AdminDep) -> schemas.ModelsOut:
     """The live model, its calibrator, the progress of a switch, and the trained models with their gate."""
     return _out(engine)
 
@@ -49,7 +50,7 @@ def models(engine: EngineDep, editor: EditorDep) -> schemas.ModelsOut:
     status_code=202,
     responses={404: {"model": schemas.ErrorBody}, 409: {"model": schemas.ErrorBody}, 422: {"model": schemas.ErrorBody}},
 )
-def use(body: schemas.ModelUseIn, engine: EngineDep, editor: EditorDep) -> schemas.ModelsOut:
+def use(body: schemas.ModelUseIn, engine: EngineDep, editor: AdminDep) -> schemas.ModelsOut:
     """Start switching to another model: the old one serves until the new vectors and links are
     swapped in in one transaction (follow `switch.state` in GET /v1/models). Decisions are untouched.
     A trained model whose card's gate did not pass is refused unless `force`."""
