@@ -164,7 +164,7 @@ class Settings(BaseSettings):
         "header (`serve --proxy-headers`; docs/operations.md).",
     )
     forwarded_allow_ips: str = Field(
-        "127.0.0.1",
+        "127.0.0.1,::1",
         description="With `proxy_headers`: comma-separated addresses or networks of the reverse proxies whose "
         "`X-Forwarded-*` headers are trusted, e.g. `172.18.0.0/16` for a proxy container (`*` trusts any "
         "peer: only when nothing but the proxy can reach the service).",
