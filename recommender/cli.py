@@ -440,8 +440,11 @@ def serve(
         "metrics_port": metrics_port,
     }
     settings = Settings().model_copy(update={k: v for k, v in updates.items() if v is not None})
+    from recommender.api.http_protocol import PROTOCOL
+
     # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: always say what the settings say.
     options = {
+        "http": PROTOCOL,  # its 400 for a request the parser refuses is JSON too
         "host": host or settings.host,
         "port": port or settings.port,
         "server_header": False,

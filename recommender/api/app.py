@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from recommender import __version__
 from recommender.api import openapi
@@ -27,6 +28,18 @@ from recommender.config import Settings
 from recommender.engine import Engine
 
 log = logging.getLogger(__name__)
+
+
+def allowed_methods(app: FastAPI, scope: dict) -> str:
+    """Every method some route answers at this path (OPTIONS always), for an Allow header."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        for route in app.router.routes:
+            match, _ = route.matches({**scope, "method": method})
+            if match == Match.FULL and (not isinstance(route, Mount) or method in ("GET", "HEAD")):
+                allowed.append(method)
+                break
+    return ", ".join([*allowed, "OPTIONS"])
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -77,7 +90,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return JSONResponse({"detail": "; ".join(messages) or "invalid request"}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods (GET and PUT of one path are two routes).
+            allowed = allowed_methods(app, request.scope)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": allowed})
+            return JSONResponse(
+                {"detail": f"method {request.method} not allowed here; allowed: {allowed}"},
+                status_code=405,
+                headers={"Allow": allowed},
+            )
         detail = str(exc.detail)
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body" and exc.__cause__:
             detail = f"request body is not readable JSON: {exc.__cause__}"
@@ -120,5 +143,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for module in (widget, questions, articles, editor, models, health, pages):
         app.include_router(module.router)
     pages.mount_static(app)
-    openapi.install(app)
+    openapi.install(app, settings)
     return app

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from recommender.api import schemas
 from recommender.api.convert import candidates, fact_check, question_ref, ranked_candidates
@@ -14,6 +15,9 @@ from recommender.store.base import LinkRow
 from recommender.store.replica import replica_reads
 
 router = APIRouter(prefix="/v1", tags=["questions"], dependencies=[RATE_LIMITED], responses=RATE_LIMIT_RESPONSES)
+# What the schema says of `q` (openapi.py adds its maxLength from the settings), checked here.
+_HAS_TEXT = re.compile(schemas.HAS_TEXT)
+QuestionId = Path(min_length=1, max_length=200, description="Question id (`<article id>-q<n>`)")
 
 
 @router.get(
@@ -21,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["questions"], dependencies=[RATE_LIMITED]
     response_model=schemas.SuggestionsResponse,
     responses={404: {"model": schemas.ErrorBody}},
 )
-def suggestions(question_id: str, engine: EngineDep) -> schemas.SuggestionsResponse:
+def suggestions(engine: EngineDep, question_id: str = QuestionId) -> schemas.SuggestionsResponse:
     """Ranked fact checks for one dive-deeper question (never its own article), editors' decisions applied."""
     with replica_reads():  # a read replica may serve this lookup (docs/operations.md)
         found = engine.status(question_id)
@@ -39,15 +43,23 @@ def suggestions(question_id: str, engine: EngineDep) -> schemas.SuggestionsRespo
 def search(
     engine: EngineDep,
     settings: SettingsDep,
-    q: Annotated[str, Query(description="A question or claim in plain text.")],
-    k: Annotated[int, Query(description="How many fact checks to return.")] = 5,
+    q: Annotated[
+        str,
+        Query(
+            description="A question or claim in plain text (not only spaces; RECOMMENDER_MAX_QUERY_CHARS at most).",
+            min_length=1,
+            json_schema_extra={"pattern": schemas.HAS_TEXT},
+        ),
+    ],
+    k: Annotated[int, Query(description="How many fact checks to return (RECOMMENDER_MAX_SEARCH_K at most).")] = 5,
 ) -> schemas.SearchResponse:
     """Free text to ranked fact checks."""
-    text = q.strip()
-    if not text:
+    if not _HAS_TEXT.search(q):
         raise HTTPException(422, "q must not be empty")
-    if len(text) > settings.max_query_chars:
-        raise HTTPException(422, f"q is {len(text)} characters, over the limit of {settings.max_query_chars}")
+    # The length as sent, not stripped: what the schema's maxLength says.
+    if len(q) > settings.max_query_chars:
+        raise HTTPException(422, f"q is {len(q)} characters, over the limit of {settings.max_query_chars}")
+    text = q.strip()
     if not 1 <= k <= settings.max_search_k:
         raise HTTPException(422, f"k must be between 1 and {settings.max_search_k}")
     hits = engine.search(text, k)
