@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from recommender import __version__
-from recommender.api import openapi
+from recommender.api import docs, openapi
 from recommender.api.bodylimit import BodyLimit
 from recommender.api.metrics import Metrics, MetricsListener, token_accepted
 from recommender.api.observe import RequestObserver
@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version=__version__,
         summary="Related questions and their best fact checks, for the site's 'Want to dive deeper?' block.",
         lifespan=lifespan,
+        docs_url=None,  # served by recommender/api/docs.py from the service's own files
+        redoc_url=None,  # off (docs.py says why)
     )
     app.state.settings = settings
     app.state.rate_limiter = (
@@ -143,5 +145,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for module in (widget, questions, articles, editor, models, health, pages):
         app.include_router(module.router)
     pages.mount_static(app)
+    docs.install(app)
     openapi.install(app, settings)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -110,11 +111,12 @@ class ArticleIn(BaseModel):
     model_config = {"extra": "forbid"}
 
     id: str | None = Field(None, description="Optional; must equal the id in the URL when given (422 otherwise).")
-    title: str = Field(min_length=1, max_length=1000, pattern=HAS_TEXT, description="Not blank.")
+    # Patterns in the schema only: the validators below say in words what is wrong.
+    title: str = Field(min_length=1, max_length=1000, json_schema_extra={"pattern": HAS_TEXT}, description="Not blank.")
     checked_on: dt.date | None = Field(None, description="YYYY-MM-DD, not in the future.")
     summary: str = Field("", max_length=100_000)
     sections: list[Section] = Field(default_factory=list, max_length=200)
-    questions: list[Annotated[str, Field(min_length=1, max_length=1000, pattern=HAS_WORD)]] = Field(
+    questions: list[Annotated[str, Field(min_length=1, max_length=1000, json_schema_extra={"pattern": HAS_WORD})]] = Field(
         default_factory=list,
         max_length=50,
         json_schema_extra={"uniqueItems": True},
@@ -122,6 +124,23 @@ class ArticleIn(BaseModel):
     )
     url: str | None = Field(None, max_length=2000)
     topic: str | None = Field(None, max_length=200)
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, value: str) -> str:
+        if not re.search(HAS_TEXT, value):
+            raise ValueError("title is blank")
+        return value
+
+    @field_validator("questions")
+    @classmethod
+    def _questions_have_words(cls, questions: list[str]) -> list[str]:
+        for n, question in enumerate(questions, start=1):
+            if not re.search(HAS_TEXT, question):
+                raise ValueError(f"question {n} is empty")
+            if not re.search(HAS_WORD, question):
+                raise ValueError(f"question {n} has no words")
+        return questions
 
     @field_validator("checked_on", mode="before")
     @classmethod
