@@ -1,7 +1,9 @@
 """Property-based fuzzing of the whole HTTP API from its own OpenAPI schema (schemathesis).
 
-Every operation, the editors' too (with a valid token), gets generated valid and invalid requests:
-no 5xx, every error a JSON body with a `detail` message, every response as the schema documents it.
+Every operation, the editors' too (with an admin token), gets generated valid and invalid requests,
+and every schemathesis check runs: no 5xx, every schema-valid request accepted and every invalid one
+refused (so the schema states what the server enforces), every response as the schema documents it,
+and every error a JSON body with a `detail` message.
 Bounded: a few dozen examples per operation, no deadline (the machine is shared), over a
 fake-encoder engine with a handful of articles so each request is fast.
 """
