@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from recommender.articles.jsonl import json_line_error
 from recommender.articles.model import ID_PATTERN, Article, validation_message
-from recommender.editorial.auth import NAME_PATTERN, Editor, EditorRecord
+from recommender.editorial.auth import MIGRATED_ROLE, NAME_PATTERN, Editor, EditorRecord, Role
 from recommender.store.base import AuditEntry, Decision, Dump, Superseded
 
 FORMAT = "dive-deeper-backup"
@@ -91,6 +91,7 @@ class AuditData(_Strict):
     target_id: str | None = None
     before: dict[str, Any]
     after: dict[str, Any]
+    role: Role | None = None  # absent in backups made before roles
 
 
 class EditorData(_Strict):
@@ -98,6 +99,8 @@ class EditorData(_Strict):
     created_at: str
     revoked_at: str | None = None
     token_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    # Absent in backups made before roles: such tokens could do everything, as after the migration.
+    role: Role = MIGRATED_ROLE
 
 
 class SupersededData(_Strict):
@@ -152,6 +155,7 @@ def _records(dump: Dump, model_id: str | None, editors: bool) -> Iterator[dict[s
                 created_at=r.editor.created_at,
                 revoked_at=r.editor.revoked_at,
                 token_hash=r.token_hash,
+                role=r.editor.role,
             )
             yield {"type": "editor", "data": data.model_dump(mode="json")}
 
@@ -275,6 +279,6 @@ def _to_dump(parsed: dict[str, list[tuple[int, BaseModel]]]) -> Dump:
 
     decisions = [Decision(**{**d.model_dump(), "rejected": tuple(d.rejected)}) for d in items("decision")]
     audit = [AuditEntry(**e.model_dump()) for e in items("audit")]
-    editors = [EditorRecord(Editor(e.name, e.created_at, e.revoked_at), e.token_hash) for e in items("editor")]
+    editors = [EditorRecord(Editor(e.name, e.created_at, e.revoked_at, e.role), e.token_hash) for e in items("editor")]
     superseded = [Superseded(**s.model_dump()) for s in items("superseded")]
     return Dump(items("article"), decisions, audit, editors, superseded)

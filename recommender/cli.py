@@ -447,31 +447,53 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes, each with its own index in memory (see docs/performance.md).")
     ] = 1,
+    proxy_headers: Annotated[
+        bool | None,
+        typer.Option(
+            "--proxy-headers/--no-proxy-headers",
+            help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips (default RECOMMENDER_PROXY_HEADERS: off).",
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(help="Proxies (addresses or networks, comma-separated) trusted with --proxy-headers "
+        "(default RECOMMENDER_FORWARDED_ALLOW_IPS)."),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Serve /metrics only on this port (default RECOMMENDER_METRICS_PORT: "
+        "on the API port)."),
+    ] = None,
 ) -> None:
     """Run the HTTP API."""
     import uvicorn
 
     from recommender.api import create_app
 
-    settings = Settings()
-    if workers > 1:  # uvicorn starts each worker from the app factory (settings come from the environment)
-        uvicorn.run(
-            "recommender.api:create_app",
-            factory=True,
-            workers=workers,
-            host=host or settings.host,
-            port=port or settings.port,
-            server_header=False,
-            **_log_options(settings),
-        )
-        return
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        server_header=False,
+    updates = {
+        "proxy_headers": proxy_headers,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "metrics_port": metrics_port,
+    }
+    settings = Settings().model_copy(update={k: v for k, v in updates.items() if v is not None})
+    from recommender.api.http_protocol import PROTOCOL
+
+    # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: always say what the settings say.
+    options = {
+        "http": PROTOCOL,  # its 400 for a request the parser refuses is JSON too
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "server_header": False,
+        "proxy_headers": settings.proxy_headers,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
         **_log_options(settings),
-    )
+    }
+    if workers > 1:  # uvicorn starts each worker from the app factory (settings come from the environment)
+        if settings.metrics_port is not None:
+            _fail("--metrics-port needs a single worker process (each worker would bind the port)")
+        uvicorn.run("recommender.api:create_app", factory=True, workers=workers, **options)
+        return
+    uvicorn.run(create_app(settings), **options)
 
 
 # -- editors: tokens for the review page and the publishing system ---------------------------------
@@ -487,21 +509,33 @@ def _store(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @editors_app.command("add")
-def editors_add(name: Annotated[str, typer.Argument(help="Editor name, e.g. alice, or publisher for the CMS.")]) -> None:
-    """Create an editor (or renew a revoked one) and print the new token once, on stdout."""
-    from recommender.editorial.auth import NAME_PATTERN, hash_token, new_token, valid_name
+def editors_add(
+    name: Annotated[str, typer.Argument(help="Editor name, e.g. alice, or publisher for the CMS.")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="publisher (PUT/DELETE articles: the publishing system), editor (review, decisions, audit) "
+            "or admin (models, editors, thresholds, and all of the others)."
+        ),
+    ] = "editor",
+) -> None:
+    """Create an editor (or renew a revoked one) with a role and print the new token once, on stdout."""
+    from recommender.editorial.auth import ROLES, hash_token, name_problem, new_token
 
-    if not valid_name(name):
-        _fail(f"editor name {name!r} must match {NAME_PATTERN}")
+    problem = name_problem(name)
+    if problem:
+        _fail(problem)
+    if role not in ROLES:
+        _fail(f"role {role!r} is not one of {', '.join(ROLES)}")
     store = _store(Settings())
     token = new_token()
     try:
-        store.add_editor(name, hash_token(token))
+        store.add_editor(name, hash_token(token), role)  # type: ignore[arg-type]  # checked against ROLES
     except ValueError as exc:
         _fail(str(exc))
     finally:
         store.close()
-    typer.echo(f"token for {name!r} (shown only now; send it as 'Authorization: Bearer <token>'):", err=True)
+    typer.echo(f"token for {name!r}, role {role} (shown only now; send it as 'Authorization: Bearer <token>'):", err=True)
     typer.echo(token)
 
 
@@ -520,7 +554,7 @@ def editors_revoke(name: Annotated[str, typer.Argument(help="Editor name.")]) ->
 
 @editors_app.command("list")
 def editors_list() -> None:
-    """Editors with when their token was created and revoked (never the tokens)."""
+    """Editors with their role and when their token was created and revoked (never the tokens)."""
     store = _store(Settings())
     try:
         records = store.editor_records()
@@ -531,7 +565,7 @@ def editors_list() -> None:
     for record in records:
         editor = record.editor
         state = f"revoked {editor.revoked_at}" if editor.revoked_at else "active"
-        typer.echo(f"{editor.name}\tcreated {editor.created_at}\t{state}")
+        typer.echo(f"{editor.name}\t{editor.role}\tcreated {editor.created_at}\t{state}")
 
 
 # -- models: ONNX exports for the torch-free backend (RECOMMENDER_BACKEND) -------------------------

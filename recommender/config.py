@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Method = Literal["dense", "lexical", "hybrid"]
@@ -194,6 +194,34 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(8000, description="Port `serve` listens on.")
+    proxy_headers: bool = Field(
+        False,
+        description="Take the client address (per-client rate limit, logs) and scheme from `X-Forwarded-For` and "
+        "`X-Forwarded-Proto`, but only on connections from `forwarded_allow_ips`. Off: the address is the socket's, "
+        "so no client can pick its own by sending the header. Turn on only behind a reverse proxy that sets the "
+        "header (`serve --proxy-headers`; docs/operations.md).",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1,::1",
+        description="With `proxy_headers`: comma-separated addresses or networks of the reverse proxies whose "
+        "`X-Forwarded-*` headers are trusted, e.g. `172.18.0.0/16` for a proxy container (`*` trusts any "
+        "peer: only when nothing but the proxy can reach the service).",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="When set, `GET /metrics` needs `Authorization: Bearer <this>` (401 otherwise). Unset (the "
+        "default): /metrics answers anyone who reaches it, so keep it off the public site at the proxy.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="When set, `/metrics` is served only on this port (a separate listener on `metrics_host`, for "
+        "the monitoring network) and the API port answers 404 for it. Not with `serve --workers` above 1.",
+    )
+    metrics_host: str | None = Field(
+        None, description="Address the `metrics_port` listener binds to (default: `host`)."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Site origins allowed to call the public (GET) endpoints from a browser, comma-separated, "
@@ -236,6 +264,11 @@ class Settings(BaseSettings):
         if value is None or (isinstance(value, str) and not value.strip()):
             return default_models_dir()
         return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _blank_token(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -90,7 +90,7 @@ def main() -> None:
             from recommender.store.sqlite import SQLiteStore
 
             store = SQLiteStore(db.with_name(f"{db.stem}-serve.db"), "-")
-            store.add_editor("publisher", hash_token(token))
+            store.add_editor("publisher", hash_token(token), "publisher")
             store.close()
             body = json.dumps({"id": "bench-new", "title": "Do tariffs raise prices?", "summary": "Importers pay tariffs.",
                                "questions": ["Who pays for tariffs?"]}).encode()

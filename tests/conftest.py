@@ -18,7 +18,7 @@ for _name in ("RECOMMENDER_DATABASE_URL", "RECOMMENDER_DATABASE_READ_URL"):
 from recommender.articles.loader import load_paths  # noqa: E402
 from recommender.articles.model import Article  # noqa: E402
 from recommender.config import Settings  # noqa: E402
-from recommender.editorial.auth import hash_token, new_token  # noqa: E402
+from recommender.editorial.auth import Role, hash_token, new_token  # noqa: E402
 from recommender.engine import Engine  # noqa: E402
 from recommender.store.base import Store  # noqa: E402
 from tests.fakes import HashingEncoder  # noqa: E402
@@ -38,10 +38,10 @@ TEST_BACKEND: str = Settings().backend
 BOTH_STORES = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
 
 
-def add_editor(store: Store, name: str) -> str:
-    """A new editor token (what `recommender editors add NAME` prints)."""
+def add_editor(store: Store, name: str, role: Role = "admin") -> str:
+    """A new token (what `recommender editors add NAME --role ROLE` prints); admin unless a test is about roles."""
     token = new_token()
-    store.add_editor(name, hash_token(token))
+    store.add_editor(name, hash_token(token), role)
     return token
 
 

@@ -89,11 +89,11 @@ def test_editors_add_list_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert added.exit_code == 0, added.output
     token = added.stdout.strip()
     assert token.startswith("dd_") and len(token) > 40 and "shown only now" in added.stderr
-    assert runner.invoke(cli.app, ["editors", "add", "publisher"]).exit_code == 0
+    assert runner.invoke(cli.app, ["editors", "add", "publisher", "--role", "publisher"]).exit_code == 0
     again = runner.invoke(cli.app, ["editors", "add", "alice"])
     assert again.exit_code == 1 and "already has an active token" in again.stderr
     bad = runner.invoke(cli.app, ["editors", "add", "no spaces"])
-    assert bad.exit_code == 1 and "must match" in bad.stderr
+    assert bad.exit_code == 1 and "must be 1-64 letters" in bad.stderr
 
     store = SQLiteStore(db, "-")
     try:
@@ -103,7 +103,7 @@ def test_editors_add_list_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         store.close()
 
     listed = runner.invoke(cli.app, ["editors", "list"])
-    assert listed.exit_code == 0 and "alice" in listed.output and "publisher" in listed.output
+    assert listed.exit_code == 0 and "alice\teditor\t" in listed.output and "publisher\tpublisher\t" in listed.output
     assert token not in listed.output and "active" in listed.output
 
     revoked = runner.invoke(cli.app, ["editors", "revoke", "alice"])
@@ -160,3 +160,74 @@ def test_ingest_works_from_any_directory(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert f"1 added, 0 updated, 0 unchanged" in result.stdout and str(elsewhere / "var/mine.db") in result.stdout
     assert not (elsewhere / "models").exists()  # no stray export made in the current directory
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("carol\n", "line break"),  # was accepted: a second "carol" beside the first
+        ("carol\r", "line break"),
+        (" carol", "whitespace"),
+        ("carol ", "whitespace"),
+        ("car\tol", "control character"),
+        ("carol\u200b", "control character"),
+        ("", "must be 1-64"),
+    ],
+)
+def test_editor_names_are_one_printable_line(
+    name: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recommender.store.sqlite import SQLiteStore
+
+    db = tmp_path / "editors.db"
+    monkeypatch.setenv("RECOMMENDER_DB", str(db))
+    assert runner.invoke(cli.app, ["editors", "add", "carol"]).exit_code == 0
+    refused = runner.invoke(cli.app, ["editors", "add", name])
+    assert refused.exit_code == 1 and problem in refused.stderr, refused.stderr
+    store = SQLiteStore(db, "-")
+    try:
+        assert [r.editor.name for r in store.editor_records()] == ["carol"]
+    finally:
+        store.close()
+
+
+def test_editors_get_a_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recommender.store.sqlite import SQLiteStore
+
+    db = tmp_path / "editors.db"
+    monkeypatch.setenv("RECOMMENDER_DB", str(db))
+    for args in (["alice"], ["cms", "--role", "publisher"], ["root", "--role", "admin"]):
+        assert runner.invoke(cli.app, ["editors", "add", *args]).exit_code == 0
+    bad = runner.invoke(cli.app, ["editors", "add", "bob", "--role", "owner"])
+    assert bad.exit_code == 1 and "role 'owner' is not one of publisher, editor, admin" in bad.stderr
+    store = SQLiteStore(db, "-")
+    try:
+        assert {r.editor.name: r.editor.role for r in store.editor_records()} == {
+            "alice": "editor",
+            "cms": "publisher",
+            "root": "admin",
+        }
+    finally:
+        store.close()
+    listed = runner.invoke(cli.app, ["editors", "list"]).output.splitlines()
+    assert [line.split("\t")[:2] for line in listed] == [["alice", "editor"], ["cms", "publisher"], ["root", "admin"]]
+
+
+def test_serve_passes_the_proxy_settings_to_uvicorn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: serve always says whether to trust it."""
+    import uvicorn
+
+    calls: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    monkeypatch.setenv("RECOMMENDER_DB", str(tmp_path / "serve.db"))
+    assert runner.invoke(cli.app, ["serve"]).exit_code == 0
+    assert calls[-1]["proxy_headers"] is False
+    flags = ["serve", "--proxy-headers", "--forwarded-allow-ips", "10.0.0.0/8"]
+    assert runner.invoke(cli.app, flags).exit_code == 0
+    assert calls[-1]["proxy_headers"] is True and calls[-1]["forwarded_allow_ips"] == "10.0.0.0/8"
+    monkeypatch.setenv("RECOMMENDER_PROXY_HEADERS", "true")
+    monkeypatch.setenv("RECOMMENDER_FORWARDED_ALLOW_IPS", "172.18.0.2")
+    assert runner.invoke(cli.app, ["serve"]).exit_code == 0
+    assert calls[-1]["proxy_headers"] is True and calls[-1]["forwarded_allow_ips"] == "172.18.0.2"
+    both = runner.invoke(cli.app, ["serve", "--workers", "2", "--metrics-port", "9100"])
+    assert both.exit_code == 1 and "--metrics-port needs a single worker" in both.stderr

@@ -6,18 +6,21 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from typing import Annotated
+
+from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from recommender import __version__
-from recommender.api import openapi
+from recommender.api import docs, openapi
 from recommender.api.bodylimit import BodyLimit
 from recommender.api.logs import REQUEST_ID_HEADER, request_id_from, request_id_var
-from recommender.api.metrics import Metrics
+from recommender.api.metrics import Metrics, MetricsListener, token_accepted
 from recommender.api.observe import RequestObserver
 from recommender.api.ratelimit import TokenBucketLimiter
 from recommender.api.routes import articles, editor, health, models, pages, questions, widget
@@ -28,6 +31,18 @@ from recommender.engine import Engine
 log = logging.getLogger(__name__)
 
 
+def allowed_methods(app: FastAPI, scope: dict) -> str:
+    """Every method some route answers at this path (OPTIONS always), for an Allow header."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        for route in app.router.routes:
+            match, _ = route.matches({**scope, "method": method})
+            if match == Match.FULL and (not isinstance(route, Mount) or method in ("GET", "HEAD")):
+                allowed.append(method)
+                break
+    return ", ".join([*allowed, "OPTIONS"])
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -36,15 +51,28 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         owned = engine is None
         # A changed encoder is re-embedded in the background while the old vectors keep serving.
         app.state.engine = engine or Engine.open(settings, reembed="background")
-        yield
-        if owned:
-            app.state.engine.close()
+        listener = None
+        if settings.metrics_port is not None:
+            listener = MetricsListener(
+                metrics.registry, settings.metrics_host or settings.host, settings.metrics_port, settings.metrics_token
+            ).start()
+            log.info("serving /metrics on %s:%d only", settings.metrics_host or settings.host, listener.port)
+        app.state.metrics_listener = listener
+        try:
+            yield
+        finally:
+            if listener is not None:
+                listener.stop()
+            if owned:
+                app.state.engine.close()
 
     app = FastAPI(
         title="dive-deeper",
         version=__version__,
         summary="Related questions and their best fact checks, for the site's 'Want to dive deeper?' block.",
         lifespan=lifespan,
+        docs_url=None,  # served by recommender/api/docs.py from the service's own files
+        redoc_url=None,  # off (docs.py says why)
     )
     app.state.settings = settings
     app.state.rate_limiter = (
@@ -68,7 +96,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return JSONResponse({"detail": "; ".join(messages) or "invalid request"}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods (GET and PUT of one path are two routes).
+            allowed = allowed_methods(app, request.scope)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": allowed})
+            return JSONResponse(
+                {"detail": f"method {request.method} not allowed here; allowed: {allowed}"},
+                status_code=405,
+                headers={"Allow": allowed},
+            )
         detail = str(exc.detail)
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body" and exc.__cause__:
             detail = f"request body is not readable JSON: {exc.__cause__}"
@@ -100,15 +138,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RequestObserver, metrics=metrics)
 
     # Sync, so the engine reads of a scrape run in the thread pool. Not in the OpenAPI schema: it is
-    # for Prometheus, not API clients (docs/operations.md says how to keep it off the public site).
-    @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    # for Prometheus, not API clients (docs/operations.md: a token, a port of its own, or the proxy).
+    if settings.metrics_port is None:
+
+        @app.get("/metrics", include_in_schema=False)
+        def prometheus_metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+            if not token_accepted(settings.metrics_token, authorization):
+                raise HTTPException(
+                    401, "missing or wrong metrics token (RECOMMENDER_METRICS_TOKEN)", headers={"WWW-Authenticate": "Bearer"}
+                )
+            return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     for module in (widget, questions, articles, editor, models, health, pages):
         app.include_router(module.router)
     pages.mount_static(app)
-    openapi.install(app)
+    docs.install(app)
+    openapi.install(app, settings)
     return app
 
 

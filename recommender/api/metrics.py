@@ -8,15 +8,19 @@ template, never the raw path, so article ids cannot grow the number of series.
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
+from pydantic import SecretStr
 
 from recommender.config import Settings
 
@@ -216,3 +220,54 @@ class EngineCollector(Collector):
         failed = CounterMetricFamily(f"{PREFIX}_embedding_switches_failed", "Model switches of this process that failed.")
         failed.add_metric([], len(self._failed_jobs))
         yield failed
+
+
+# -- who may read /metrics -------------------------------------------------------------------------
+def token_accepted(expected: SecretStr | None, authorization: str | None) -> bool:
+    """True when no token is configured, or `authorization` is `Bearer <the token>` (constant-time compare)."""
+    if expected is None:
+        return True
+    scheme, _, sent = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), expected.get_secret_value().encode())
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        pass  # scrapes every few seconds would flood the log; the API's access log covers the API
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class MetricsListener:
+    """/metrics on a port of its own (RECOMMENDER_METRICS_PORT), in a background thread of the server
+    process, so the monitoring network can scrape it while the API port does not serve it at all."""
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int, token: SecretStr | None) -> None:
+        metrics_app = make_wsgi_app(registry)
+
+        def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+            path = environ.get("PATH_INFO", "")
+            if path not in ("/metrics", "/metrics/"):
+                start_response("404 Not Found", [("Content-Type", "application/json")])
+                return [b'{"detail": "not found: this port serves /metrics only"}']
+            if not token_accepted(token, environ.get("HTTP_AUTHORIZATION")):
+                start_response(
+                    "401 Unauthorized", [("Content-Type", "application/json"), ("WWW-Authenticate", "Bearer")]
+                )
+                return [b'{"detail": "missing or wrong metrics token (RECOMMENDER_METRICS_TOKEN)"}']
+            return metrics_app(environ, start_response)
+
+        self._server = make_server(host, port, app, _ThreadingWSGIServer, handler_class=_QuietHandler)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-listener", daemon=True)
+
+    def start(self) -> MetricsListener:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

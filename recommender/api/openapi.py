@@ -12,6 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from recommender.config import Settings
+
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
 _ERROR_BODY = {
     "properties": {"detail": {"type": "string", "title": "Detail"}},
@@ -44,12 +46,23 @@ def fix_error_schemas(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def install(app: FastAPI) -> None:
+def add_setting_limits(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The limits that come from settings (so no decorator can state them): /v1/search's q and k."""
+    search = schema.get("paths", {}).get("/v1/search", {}).get("get")
+    for parameter in (search or {}).get("parameters", []):
+        if parameter["name"] == "q":
+            parameter["schema"]["maxLength"] = settings.max_query_chars
+        elif parameter["name"] == "k":
+            parameter["schema"].update(minimum=1, maximum=settings.max_search_k)
+    return schema
+
+
+def install(app: FastAPI, settings: Settings) -> None:
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = fix_error_schemas(original())
+            app.openapi_schema = add_setting_limits(fix_error_schemas(original()), settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -4,7 +4,8 @@ Hand-written rather than slowapi: slowapi wants a decorator and a `request` para
 route and counts fixed or moving windows, while what is needed here is one policy (a rate and a
 burst) attached to a few routers as a dependency, answering 429 with `Retry-After`. The bucket map
 is bounded (least recently seen clients are forgotten), so many addresses cannot exhaust memory.
-Behind a reverse proxy, run uvicorn with --proxy-headers so the client address is the reader's.
+The client address is the socket's unless `serve` was told to trust a proxy's X-Forwarded-For
+(RECOMMENDER_PROXY_HEADERS, RECOMMENDER_FORWARDED_ALLOW_IPS; docs/operations.md).
 """
 
 from __future__ import annotations

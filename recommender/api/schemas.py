@@ -3,11 +3,39 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from recommender.articles.model import ID_PATTERN, Section
+from recommender.articles.model import ID_PATTERN, Section, normalize_question
+from recommender.editorial.auth import Role
+
+
+# "Has a character that is not whitespace", spelled out: JSON Schema patterns are ECMAScript regexes,
+# whose \s differs from Python's (str.strip() also strips \x1c-\x1f and \x85; ECMAScript also \ufeff),
+# so one class that both read alike keeps the schema, the fuzzer and the server in agreement.
+HAS_TEXT = "[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]"
+
+
+
+
+def _has_word_pattern() -> str:
+    """A pattern for "has a character that may be a word": any character but whitespace and the Latin-1
+    ones that are never part of a word (`?`, `!`, `-`, control characters...) as the question key
+    (normalize_question) sees them. Exact up to U+00FF; wider, only a key can tell (422 then)."""
+    never = [c for c in map(chr, range(256)) if not normalize_question(c)]
+    ranges: list[list[int]] = []
+    for code in map(ord, never):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    spelled = "".join(f"\\x{a:02x}" if a == b else f"\\x{a:02x}-\\x{b:02x}" for a, b in ranges)
+    return "[^" + spelled + HAS_TEXT[2:]
+
+
+HAS_WORD = _has_word_pattern()
 
 
 class ArticleRef(BaseModel):
@@ -99,14 +127,45 @@ class ArticleIn(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    id: str | None = Field(None, description="Optional; must equal the id in the URL when given.")
-    title: str
-    checked_on: dt.date | None = None
-    summary: str = ""
-    sections: list[Section] = Field(default_factory=list)
-    questions: list[str] = Field(default_factory=list)
-    url: str | None = None
-    topic: str | None = None
+    id: str | None = Field(None, description="Optional; must equal the id in the URL when given (422 otherwise).")
+    # Patterns in the schema only: the validators below say in words what is wrong.
+    title: str = Field(min_length=1, max_length=1000, json_schema_extra={"pattern": HAS_TEXT}, description="Not blank.")
+    checked_on: dt.date | None = Field(None, description="YYYY-MM-DD, not in the future.")
+    summary: str = Field("", max_length=100_000)
+    sections: list[Section] = Field(default_factory=list, max_length=200)
+    questions: list[Annotated[str, Field(min_length=1, max_length=1000, json_schema_extra={"pattern": HAS_WORD})]] = Field(
+        default_factory=list,
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="Each with words; no question twice (case, punctuation and spacing ignored).",
+    )
+    url: str | None = Field(None, max_length=2000)
+    topic: str | None = Field(None, max_length=200)
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, value: str) -> str:
+        if not re.search(HAS_TEXT, value):
+            raise ValueError("title is blank")
+        return value
+
+    @field_validator("questions")
+    @classmethod
+    def _questions_have_words(cls, questions: list[str]) -> list[str]:
+        for n, question in enumerate(questions, start=1):
+            if not re.search(HAS_TEXT, question):
+                raise ValueError(f"question {n} is empty")
+            if not re.search(HAS_WORD, question):
+                raise ValueError(f"question {n} has no words")
+        return questions
+
+    @field_validator("checked_on", mode="before")
+    @classmethod
+    def _date_text(cls, value: object) -> object:
+        # JSON has no dates: pydantic would take a number as seconds since 1970; only YYYY-MM-DD is one.
+        if value is not None and not isinstance(value, str | dt.date):
+            raise ValueError("must be a date as text, YYYY-MM-DD")
+        return value
 
 
 class ArticleOut(BaseModel):
@@ -162,7 +221,7 @@ class DecisionIn(BaseModel):
 class BulkItem(BaseModel):
     model_config = {"extra": "forbid"}
 
-    question_id: str = Field(max_length=200)
+    question_id: str = Field(min_length=1, max_length=200)
     article_id: ArticleIdField | None = None
 
 
@@ -209,8 +268,8 @@ class ClusterOut(BaseModel):
 class ClusterApplyIn(BaseModel):
     model_config = {"extra": "forbid"}
 
-    from_question_id: str = Field(max_length=200, description="The decided question whose decision to repeat.")
-    question_ids: list[Annotated[str, Field(max_length=200)]] | None = Field(
+    from_question_id: str = Field(min_length=1, max_length=200, description="The decided question whose decision to repeat.")
+    question_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
         None, max_length=500, description="Only these members (default: every undecided member)."
     )
 
@@ -268,6 +327,7 @@ class AuditItem(BaseModel):
     question_key: str
     article_id: str = Field(description="The question's own article.")
     target_id: str | None = Field(None, description="The fact check acted on.")
+    role: str | None = Field(None, description="The editor's role when deciding (none: before roles existed).")
     before: dict
     after: dict
 
@@ -297,6 +357,7 @@ class CoverageResponse(BaseModel):
 class EditorOut(BaseModel):
     name: str
     created_at: str
+    role: Role = Field(description="publisher (PUT/DELETE articles), editor (review, decisions, audit) or admin (all).")
 
 
 class ConflictBody(ErrorBody):

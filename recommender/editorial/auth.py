@@ -1,4 +1,9 @@
-"""Editor tokens: random, shown once, stored only as SHA-256 hashes, compared in constant time."""
+"""Editor tokens: random, shown once, stored only as SHA-256 hashes, compared in constant time.
+
+Each token has a role: `publisher` (the publishing system: PUT/DELETE articles), `editor` (review,
+decisions, audit) or `admin` (models, editors, thresholds, and everything the other two may do).
+Tokens made before roles existed became `admin` on migration, so they keep every right they had.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,19 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 TOKEN_PREFIX = "dd_"
+# One printable line. Python's `$` also matches before a final newline (`carol\n` became a second
+# "carol"), so Python code matches it with fullmatch; pydantic's (Rust) regex reads `$` as the end.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 _NAME_RE = re.compile(NAME_PATTERN)
+
+Role = Literal["publisher", "editor", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+DEFAULT_ROLE: Role = "editor"
+# The role that every existing token got on migration (they could do everything before roles).
+MIGRATED_ROLE: Role = "admin"
 
 
 @dataclass(frozen=True)
@@ -18,10 +32,15 @@ class Editor:
     name: str
     created_at: str
     revoked_at: str | None = None
+    role: Role = DEFAULT_ROLE
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def may(self, role: Role) -> bool:
+        """An admin may do everything; a publisher or an editor only what their own role allows."""
+        return self.role == role or self.role == "admin"
 
 
 @dataclass(frozen=True)
@@ -39,7 +58,18 @@ def hash_token(token: str) -> str:
 
 
 def valid_name(name: str) -> bool:
-    return bool(_NAME_RE.match(name))
+    return _NAME_RE.fullmatch(name) is not None
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` is no editor name (None when it is one): one printable line, no surrounding space."""
+    if not name.isprintable():
+        return f"editor name {name!r} has a line break or another control character"
+    if name != name.strip():
+        return f"editor name {name!r} has leading or trailing whitespace"
+    if not valid_name(name):
+        return f"editor name {name!r} must be 1-64 letters, digits or . _ @ - and start with a letter or digit"
+    return None
 
 
 def find_editor(records: list[EditorRecord], token: str) -> Editor | None:

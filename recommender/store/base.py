@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from recommender.articles.model import Article
-from recommender.editorial.auth import EditorRecord
+from recommender.editorial.auth import EditorRecord, Role
 
 
 class EncoderMismatch(RuntimeError):
@@ -132,7 +132,7 @@ class Store(Protocol):
         limit: int = 100,
         offset: int = 0,
     ) -> tuple[int, list[AuditEntry]]: ...
-    def add_editor(self, name: str, token_hash: str) -> None: ...
+    def add_editor(self, name: str, token_hash: str, role: Role = "editor") -> None: ...
     def revoke_editor(self, name: str) -> bool: ...
     def editor_records(self) -> list[EditorRecord]: ...
     # learning: superseded fact checks, duplicate-question clusters, background model switch
@@ -187,6 +187,7 @@ class AuditEntry:
     before: dict
     after: dict
     id: int = 0
+    role: str | None = None  # the editor's role then (None: made before roles; filled in from the editor when written)
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,13 @@ MIGRATIONS: list[str] = [
         SELECT 'generation_at', to_char(latest AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
         FROM (SELECT MAX(updated_at) AS latest FROM articles) AS newest WHERE latest IS NOT NULL;
     """,
+    # 5: roles on tokens (as SQLite's migration 6): existing tokens become `admin`; the audit log
+    # records the role each decision was made with (NULL for entries older than roles).
+    """
+    ALTER TABLE editors ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'
+        CHECK (role IN ('publisher', 'editor', 'admin'));
+    ALTER TABLE audit ADD COLUMN role TEXT;
+    """,
 ]
 
 # Advisory lock keys: (application, purpose). The first number keeps clear of other applications.

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from recommender.articles.model import Article
-from recommender.editorial.auth import Editor, EditorRecord
+from recommender.editorial.auth import DEFAULT_ROLE, Editor, EditorRecord, Role
 from recommender.store.base import (
     Activity,
     ArticleRow,
@@ -49,9 +49,9 @@ DECISION_COLUMNS = (
     "article_id, question_key, pinned, approved, rejected, hidden, gap, version, updated_by, updated_at, "
     "target_hash, target_score"
 )
-AUDIT_COLUMNS = "id, at, editor, action, question_id, question_key, article_id, target_id, before, after"
+AUDIT_COLUMNS = "id, at, editor, action, question_id, question_key, article_id, target_id, before, after, role"
 LINK_COLUMNS = "question_id, rank, article_id, score, dense, lexical, passage"
-EDITOR_COLUMNS = "name, created_at, revoked_at, token_hash"
+EDITOR_COLUMNS = "name, created_at, revoked_at, token_hash, role"
 # The articles of an in-memory index: ArticleRow's columns, then the body (for lexical indexing).
 INDEX_ARTICLES = "SELECT id, title, checked_on, url, topic, content_hash, body FROM articles ORDER BY id"
 
@@ -238,12 +238,12 @@ class SqlStore:
     def _audit_entry(self, r: Sequence) -> AuditEntry:
         return AuditEntry(
             id=r[0], at=r[1], editor=r[2], action=r[3], question_id=r[4], question_key=r[5], article_id=r[6],
-            target_id=r[7], before=self._from_json(r[8]), after=self._from_json(r[9]),
+            target_id=r[7], before=self._from_json(r[8]), after=self._from_json(r[9]), role=r[10],
         )
 
     @staticmethod
     def _editor_record(r: Sequence) -> EditorRecord:
-        return EditorRecord(Editor(r[0], r[1], r[2]), r[3])
+        return EditorRecord(Editor(r[0], r[1], r[2], r[4]), r[3])
 
     # -- metadata ----------------------------------------------------------------------------
     def generation(self) -> int:
@@ -577,11 +577,12 @@ class SqlStore:
     def _insert_audit(self, conn: Any, entry: AuditEntry) -> None:
         self._exec(
             conn,
-            """INSERT INTO audit (at, editor, action, question_id, question_key, article_id, target_id, before, after)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            # The role the editor acts with, read in the same transaction (callers pass names, not roles).
+            """INSERT INTO audit (at, editor, action, question_id, question_key, article_id, target_id, before, after, role)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(CAST(? AS TEXT), (SELECT role FROM editors WHERE name = ?)))""",
             (
                 entry.at, entry.editor, entry.action, entry.question_id, entry.question_key, entry.article_id,
-                entry.target_id, self._json(entry.before), self._json(entry.after),
+                entry.target_id, self._json(entry.before), self._json(entry.after), entry.role, entry.editor,
             ),
         )
 
@@ -618,8 +619,8 @@ class SqlStore:
             ).fetchall()
         return int(total), [self._audit_entry(r) for r in rows]
 
-    def add_editor(self, name: str, token_hash: str) -> None:
-        """Create an editor, or give a revoked one a new token; an active editor is an error."""
+    def add_editor(self, name: str, token_hash: str, role: Role = DEFAULT_ROLE) -> None:
+        """Create an editor, or give a revoked one a new token (and `role`); an active editor is an error."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._write(None) as conn:
             row = self._exec(conn, "SELECT revoked_at FROM editors WHERE name = ?", (name,)).fetchone()
@@ -627,10 +628,10 @@ class SqlStore:
                 raise ValueError(f"editor {name!r} already has an active token; revoke it first")
             self._exec(
                 conn,
-                """INSERT INTO editors (name, token_hash, created_at, revoked_at) VALUES (?, ?, ?, NULL)
+                """INSERT INTO editors (name, token_hash, created_at, revoked_at, role) VALUES (?, ?, ?, NULL, ?)
                    ON CONFLICT (name) DO UPDATE SET token_hash=excluded.token_hash, created_at=excluded.created_at,
-                     revoked_at=NULL""",
-                (name, token_hash, now),
+                     revoked_at=NULL, role=excluded.role""",
+                (name, token_hash, now, role),
             )
 
     def revoke_editor(self, name: str) -> bool:
@@ -718,17 +719,17 @@ class SqlStore:
                 self._insert_decision(conn, decision)
             self._many(
                 conn,
-                f"INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (e.id, e.at, e.editor, e.action, e.question_id, e.question_key, e.article_id, e.target_id,
-                     self._json(e.before), self._json(e.after))
+                     self._json(e.before), self._json(e.after), e.role)
                     for e in data.audit
                 ],
             )
             self._many(
                 conn,
-                "INSERT INTO editors (name, token_hash, created_at, revoked_at) VALUES (?, ?, ?, ?)",
-                [(r.editor.name, r.token_hash, r.editor.created_at, r.editor.revoked_at) for r in data.editors],
+                "INSERT INTO editors (name, token_hash, created_at, revoked_at, role) VALUES (?, ?, ?, ?, ?)",
+                [(r.editor.name, r.token_hash, r.editor.created_at, r.editor.revoked_at, r.editor.role) for r in data.editors],
             )
             self._many(
                 conn,

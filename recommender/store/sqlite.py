@@ -167,6 +167,14 @@ MIGRATIONS: list[str] = [
     INSERT INTO meta (key, value)
         SELECT 'generation_at', latest FROM (SELECT MAX(updated_at) AS latest FROM articles) WHERE latest IS NOT NULL;
     """,
+    # 6: roles on tokens (recommender/editorial/auth.py). Every token made before could do everything,
+    # so existing ones become `admin`; new ones get the role `editors add --role` names. The audit log
+    # records the role each decision was made with (NULL for entries older than roles).
+    """
+    ALTER TABLE editors ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'
+        CHECK (role IN ('publisher', 'editor', 'admin'));
+    ALTER TABLE audit ADD COLUMN role TEXT;
+    """,
 ]
 
 

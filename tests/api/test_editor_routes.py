@@ -247,7 +247,7 @@ def test_bulk_approve_and_reject_all_or_nothing(env: Env) -> None:
         json={"action": "approve", "items": [{"question_id": ids[0]}, {"question_id": "nope-q9"}]},
         headers=env.alice,
     )
-    assert bad.status_code == 422 and bad.json()["detail"] == "items.1: question 'nope-q9' not found"
+    assert bad.status_code == 404 and bad.json()["detail"] == "items.1: question 'nope-q9' not found"
     assert env.engine.store.all_decisions() == {}
     assert (
         env.client.post(

@@ -86,10 +86,11 @@ def test_export_then_import_restores_widget_and_review_state(
     real_encoder,  # type: ignore[no-untyped-def]
 ) -> None:
     source = writable_sample_engine
-    token = add_editor(source.store, "alice")
-    add_editor(source.store, "bob")
+    token = add_editor(source.store, "alice", "editor")
+    add_editor(source.store, "bob", "admin")
+    decide_some(source)  # the audit log records alice's and bob's roles
     source.store.revoke_editor("bob")
-    decide_some(source)
+    assert {e.role for e in source.store.audit_entries(limit=100)[1]} == {"editor", "admin"}
     before = service_state(source, token)
     backup = tmp_path / "backup.jsonl"
     use_db(source.settings.db)

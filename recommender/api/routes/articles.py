@@ -7,11 +7,11 @@ from pydantic import ValidationError
 
 from recommender.api import schemas
 from recommender.api.convert import question_ref
-from recommender.api.deps import EditorDep, EngineDep
+from recommender.api.deps import AuthFirstRoute, EngineDep, PublisherDep
 from recommender.api.ratelimit import RATE_LIMIT_RESPONSES, RATE_LIMITED
 from recommender.articles.model import ID_PATTERN, Article, validation_message
 
-router = APIRouter(prefix="/v1", tags=["articles"])
+router = APIRouter(prefix="/v1", tags=["articles"], route_class=AuthFirstRoute)
 ArticleId = Path(pattern=ID_PATTERN, max_length=128, description="Article id")
 
 
@@ -48,9 +48,9 @@ def get_article(engine: EngineDep, article_id: str = ArticleId) -> schemas.Artic
     },
 )
 def put_article(
-    body: schemas.ArticleIn, response: Response, engine: EngineDep, editor: EditorDep, article_id: str = ArticleId
+    body: schemas.ArticleIn, response: Response, engine: EngineDep, editor: PublisherDep, article_id: str = ArticleId
 ) -> schemas.UpsertResponse:
-    """Create or replace an article (editor token needed); relinks its questions and every question it may answer.
+    """Create or replace an article (publisher token needed); relinks its questions and every question it may answer.
 
     Editors' decisions on its questions are kept (they are keyed by article and wording)."""
     if body.id is not None and body.id != article_id:
@@ -73,8 +73,8 @@ def put_article(
     status_code=204,
     responses={401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody}, 404: {"model": schemas.ErrorBody}},
 )
-def delete_article(engine: EngineDep, editor: EditorDep, article_id: str = ArticleId) -> Response:
-    """Remove an article (editor token needed); questions that linked to it are relinked at once."""
+def delete_article(engine: EngineDep, editor: PublisherDep, article_id: str = ArticleId) -> Response:
+    """Remove an article (publisher token needed); questions that linked to it are relinked at once."""
     if not engine.delete(article_id):
         raise HTTPException(404, f"article {article_id!r} not found")
     return Response(status_code=204)

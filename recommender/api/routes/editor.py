@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from recommender.api import schemas
 from recommender.api.convert import question_reviews
-from recommender.api.deps import EditorDep, EngineDep
+from recommender.api.deps import AnyRoleDep, AuthFirstRoute, EditorDep, EngineDep
 from recommender.articles.model import ID_PATTERN
 from recommender.editorial.decisions import DecisionError
 from recommender.editorial.review import KINDS, coverage, group_clusters, queue
 from recommender.engine import QuestionStatus
 from recommender.store.base import VersionConflict
 
+ReviewKind = Literal["unreviewed", "changed", "gaps"]
 _AUTH_ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody}}
-router = APIRouter(prefix="/v1", tags=["editors"], responses=_AUTH_ERRORS)
-_VERSION = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+router = APIRouter(prefix="/v1", tags=["editors"], responses=_AUTH_ERRORS, route_class=AuthFirstRoute)
+# If-Match: `*`, or a decision version as the ETag gives it ("3"), also bare or weak (3, W/"3").
+IF_MATCH_PATTERN = r'^[ \t]*(?:\*|(?:W/)?"?[0-9]{1,18}"?)[ \t]*$'
+_VERSION = re.compile(r'^[ \t]*(?:W/)?"?([0-9]{1,18})"?[ \t]*$')
+QuestionId = Path(min_length=1, max_length=200, description="Question id (`<article id>-q<n>`)")
 
 
 def _review(engine: EngineDep, status: QuestionStatus, response: Response | None = None) -> schemas.QuestionReview:
@@ -49,9 +53,9 @@ def _conflict(exc: VersionConflict) -> JSONResponse:
 
 
 @router.get("/editors/me", response_model=schemas.EditorOut)
-def me(editor: EditorDep) -> schemas.EditorOut:
-    """Who the token belongs to (the review page's sign-in check)."""
-    return schemas.EditorOut(name=editor.name, created_at=editor.created_at)
+def me(editor: AnyRoleDep) -> schemas.EditorOut:
+    """Who the token belongs to and its role (the review page's sign-in check); any role."""
+    return schemas.EditorOut(name=editor.name, created_at=editor.created_at, role=editor.role)
 
 
 @router.get(
@@ -59,7 +63,7 @@ def me(editor: EditorDep) -> schemas.EditorOut:
     response_model=schemas.QuestionReview,
     responses={404: {"model": schemas.ErrorBody}},
 )
-def get_decision(question_id: str, engine: EngineDep, editor: EditorDep, response: Response) -> schemas.QuestionReview:
+def get_decision(engine: EngineDep, editor: EditorDep, response: Response, question_id: str = QuestionId) -> schemas.QuestionReview:
     """A question as editors see it: its decision (version in the ETag), answer and every candidate."""
     status = engine.status(question_id)
     if status is None:
@@ -77,14 +81,19 @@ def get_decision(question_id: str, engine: EngineDep, editor: EditorDep, respons
     },
 )
 def decide(
-    question_id: str,
     body: schemas.DecisionIn,
     engine: EngineDep,
     editor: EditorDep,
     response: Response,
+    # `str`, not `str | None`: the schema then offers no null (a header cannot be null, only the text "null").
     if_match: Annotated[
-        str | None, Header(description="The decision version you saw; 409 if it changed since.")
-    ] = None,
+        str,
+        Header(
+            description='The decision version you saw (the ETag, e.g. "3"; * for any); 409 if it changed since.',
+            json_schema_extra={"pattern": IF_MATCH_PATTERN},
+        ),
+    ] = None,  # type: ignore[assignment]
+    question_id: str = QuestionId,
 ):  # type: ignore[no-untyped-def]
     """Approve, reject, pin, hide, unhide, mark a gap, or clear; returns the question's new state.
 
@@ -106,14 +115,16 @@ def decide(
 @router.post(
     "/decisions/bulk",
     response_model=schemas.BulkOut,
-    responses={409: {"model": schemas.ConflictBody}, 422: {"model": schemas.ErrorBody}},
+    responses={404: {"model": schemas.ErrorBody}, 409: {"model": schemas.ConflictBody}, 422: {"model": schemas.ErrorBody}},
 )
 def decide_bulk(body: schemas.BulkIn, engine: EngineDep, editor: EditorDep):  # type: ignore[no-untyped-def]
-    """Approve or reject for a list of questions, all or nothing (an error names the item)."""
+    """Approve or reject for a list of questions, all or nothing (an error names the item; 404: no such question)."""
     items = [(item.question_id, item.article_id) for item in body.items]
     try:
         statuses = engine.decide_many(items, body.action, editor.name)
-    except (LookupError, DecisionError) as exc:
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except DecisionError as exc:
         raise HTTPException(422, str(exc)) from None
     except VersionConflict as exc:
         return _conflict(exc)
@@ -128,7 +139,7 @@ def decide_bulk(body: schemas.BulkIn, engine: EngineDep, editor: EditorDep):  # 
 def review(
     engine: EngineDep,
     editor: EditorDep,
-    kind: Annotated[str, Query(description="unreviewed, changed or gaps")] = "unreviewed",
+    kind: Annotated[ReviewKind, Query(description="unreviewed, changed or gaps")] = "unreviewed",
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=schemas.MAX_OFFSET)] = 0,
     article_id: Annotated[
@@ -138,8 +149,6 @@ def review(
     """The review queue: unreviewed suggestions, live or waiting for review (lowest confidence first),
     approved or pinned suggestions that changed since (fact check edited or deleted, or dropped by the
     model), and gaps. Duplicate questions come as one item (`cluster` lists the others)."""
-    if kind not in KINDS:
-        raise HTTPException(422, f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if article_id is not None and engine.store.get_article_row(article_id) is None:
         raise HTTPException(404, f"article {article_id!r} not found")
     statuses = engine.statuses(article_id)
@@ -191,6 +200,7 @@ def audit(
                 question_key=e.question_key,
                 article_id=e.article_id,
                 target_id=e.target_id,
+                role=e.role,
                 before=e.before,
                 after=e.after,
             )

@@ -1,19 +1,32 @@
-"""The live encoder and switching it: re-embedded in the background, swapped at once (editor token needed)."""
+"""The live encoder and switching it: re-embedded in the background, swapped at once (admin token needed)."""
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import asdict
 
 from fastapi import APIRouter, HTTPException
 
 from recommender.api import schemas
-from recommender.api.deps import EditorDep, EngineDep
+from recommender.api.deps import AdminDep, AuthFirstRoute, EngineDep
 from recommender.learning.retrain import read_card, trained_models
+
+log = logging.getLogger(__name__)
+# An absolute file path (POSIX or Windows) inside a message: where the server keeps its models is
+# nobody's business but the operator's, who finds the full message in the log.
+_PATH = re.compile(r"(?<![\w:/])(?:[A-Za-z]:\\|/)(?:[^\s'\"():,;]+)")
+
+
+def without_paths(message: str) -> str:
+    return _PATH.sub("<path>", message)
+
 
 router = APIRouter(
     prefix="/v1/models",
     tags=["models"],
     responses={401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody}},
+    route_class=AuthFirstRoute,
 )
 
 
@@ -26,7 +39,7 @@ def _out(engine: EngineDep) -> schemas.ModelsOut:
         calibrator={k: v for k, v in asdict(calibrator).items() if k not in ("x", "y")} if calibrator else None,
         switch=schemas.SwitchOut(
             name=job.name, model_id=job.model_id, state=job.state, done=job.done, total=job.total,
-            error=job.error, started=job.started, finished=job.finished,
+            error=without_paths(job.error) if job.error else None, started=job.started, finished=job.finished,
         )
         if job
         else None,
@@ -38,7 +51,7 @@ def _out(engine: EngineDep) -> schemas.ModelsOut:
 
 
 @router.get("", response_model=schemas.ModelsOut)
-def models(engine: EngineDep, editor: EditorDep) -> schemas.ModelsOut:
+def models(engine: EngineDep, editor: AdminDep) -> schemas.ModelsOut:
     """The live model, its calibrator, the progress of a switch, and the trained models with their gate."""
     return _out(engine)
 
@@ -49,7 +62,7 @@ def models(engine: EngineDep, editor: EditorDep) -> schemas.ModelsOut:
     status_code=202,
     responses={404: {"model": schemas.ErrorBody}, 409: {"model": schemas.ErrorBody}, 422: {"model": schemas.ErrorBody}},
 )
-def use(body: schemas.ModelUseIn, engine: EngineDep, editor: EditorDep) -> schemas.ModelsOut:
+def use(body: schemas.ModelUseIn, engine: EngineDep, editor: AdminDep) -> schemas.ModelsOut:
     """Start switching to another model: the old one serves until the new vectors and links are
     swapped in in one transaction (follow `switch.state` in GET /v1/models). Decisions are untouched.
     A trained model whose card's gate did not pass is refused unless `force`."""
@@ -61,9 +74,14 @@ def use(body: schemas.ModelUseIn, engine: EngineDep, editor: EditorDep) -> schem
     try:
         engine.switch_model(body.name, background=True)
     except ModelNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+        log.info("POST /v1/models/use: %s", exc)
+        raise HTTPException(
+            404, f"unknown model {body.name!r}: neither in the model registry nor a trained model (GET /v1/models lists them)"
+        ) from None
     except BackendUnavailable as exc:
-        raise HTTPException(422, str(exc)) from None
+        log.warning("POST /v1/models/use: %s", exc)
+        raise HTTPException(422, f"model {body.name!r} cannot be loaded here: {without_paths(str(exc))}") from None
     except RuntimeError as exc:
-        raise HTTPException(409, str(exc)) from None
+        log.warning("POST /v1/models/use: %s", exc)
+        raise HTTPException(409, without_paths(str(exc))) from None
     return _out(engine)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from recommender.api import schemas
 from recommender.api.convert import candidates, fact_check, question_ref, ranked_candidates
@@ -15,6 +16,9 @@ from recommender.store.base import LinkRow
 from recommender.store.replica import replica_reads
 
 router = APIRouter(prefix="/v1", tags=["questions"], dependencies=[RATE_LIMITED], responses=RATE_LIMIT_RESPONSES)
+# What the schema says of `q` (openapi.py adds its maxLength from the settings), checked here.
+_HAS_TEXT = re.compile(schemas.HAS_TEXT)
+QuestionId = Path(min_length=1, max_length=200, description="Question id (`<article id>-q<n>`)")
 
 
 @router.get(
@@ -22,7 +26,7 @@ router = APIRouter(prefix="/v1", tags=["questions"], dependencies=[RATE_LIMITED]
     response_model=schemas.SuggestionsResponse,
     responses={404: {"model": schemas.ErrorBody}},
 )
-def suggestions(question_id: str, engine: EngineDep) -> schemas.SuggestionsResponse:
+def suggestions(engine: EngineDep, question_id: str = QuestionId) -> schemas.SuggestionsResponse:
     """Ranked fact checks for one dive-deeper question (never its own article), editors' decisions applied."""
     with replica_reads():  # a read replica may serve this lookup (docs/operations.md)
         found = engine.status(question_id)
@@ -40,10 +44,19 @@ def suggestions(question_id: str, engine: EngineDep) -> schemas.SuggestionsRespo
 def search(
     engine: EngineDep,
     settings: SettingsDep,
-    q: Annotated[str, Query(description="A question or claim in plain text.")],
-    k: Annotated[int, Query(description="How many fact checks to return.")] = 5,
+    q: Annotated[
+        str,
+        Query(
+            description="A question or claim in plain text (not only spaces; RECOMMENDER_MAX_QUERY_CHARS at most).",
+            min_length=1,
+            json_schema_extra={"pattern": schemas.HAS_TEXT},
+        ),
+    ],
+    k: Annotated[int, Query(description="How many fact checks to return (RECOMMENDER_MAX_SEARCH_K at most).")] = 5,
 ) -> schemas.SearchResponse:
     """Free text to ranked fact checks."""
+    if not _HAS_TEXT.search(q):  # the schema's reading of "blank", which differs from str.strip() at the edges
+        raise HTTPException(422, "q must not be empty")
     try:  # the same limits as `recommender suggest`
         text = check_query(q, k, settings)
     except QueryError as exc:
