@@ -142,7 +142,8 @@ class Settings(BaseSettings):
         0.02,
         ge=0,
         le=1,
-        description="Two candidates whose scores differ by at most this are a tie: the more recently checked one ranks first.",
+        description="Among the candidates within this of the best score, the most recently checked one answers (listed first, "
+        "flagged `fresher`); the others keep their score order.",
     )
     related_threshold: float = Field(
         0.40,

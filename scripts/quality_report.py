@@ -56,7 +56,7 @@ def run(corpus: Path, queries: Path, qrels: Path, tuned: str | None) -> dict[str
 def tie_sensitivity(corpus: Path, queries: Path, qrels: Path, model: str | None = None) -> str:
     """MAP@5 of `default` when exact score ties are broken against the relevant document.
 
-    checkthat2020 holds exact duplicate fact checks; the Ranker breaks ties by corpus order,
+    checkthat2020 holds exact duplicate fact checks; the Ranker breaks ties by document id,
     which happens to favour the judged copy. The pessimistic figure is the honest floor.
     """
     from recommender.embedding.cache import EmbeddingCache
@@ -86,7 +86,7 @@ def tie_sensitivity(corpus: Path, queries: Path, qrels: Path, model: str | None 
     return (
         f"`{settings.model}`: exact score ties (near-duplicate fact checks that differ only in case or stop "
         f"words) change the top 5 of {tied} of {len(records)} queries: MAP@5 of `default` is {aggregate(optimistic, judged)['map@5']:.3f} with the Ranker's tie-break "
-        f"(corpus order) and {aggregate(pessimistic, judged)['map@5']:.3f} with ties broken against the relevant "
+        f"(document id) and {aggregate(pessimistic, judged)['map@5']:.3f} with ties broken against the relevant "
         "document (the floor)."
     )
 
