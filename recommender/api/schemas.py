@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from recommender.articles.model import ID_PATTERN, Section, normalize_question
+from recommender.articles.model import (
+    ID_PATTERN,
+    MAX_QUESTION_CHARS,
+    MAX_QUESTIONS,
+    MAX_SECTIONS,
+    MAX_SUMMARY_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_TOPIC_CHARS,
+    MAX_URL_CHARS,
+    Section,
+    normalize_question,
+)
 from recommender.editorial.auth import Role
 
 
@@ -122,42 +132,38 @@ class GapsResponse(BaseModel):
     gaps: list[GapItem]
 
 
+# What the article model accepts as a URL (check_url), as a pattern the schema can state: http(s), a host,
+# then printable ASCII only (a client percent-encodes the rest).
+URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?([/?#][!-~]*)?$"
+
+
 class ArticleIn(BaseModel):
-    """An article as the publishing system sends it; the id comes from the URL."""
+    """An article as the publishing system sends it; the id comes from the URL.
+
+    The limits below are stated in the OpenAPI schema only (json_schema_extra): they are enforced
+    once, by the article model (recommender/articles/model.py), for every way in, with its messages.
+    """
 
     model_config = {"extra": "forbid"}
 
     id: str | None = Field(None, description="Optional; must equal the id in the URL when given (422 otherwise).")
-    # Patterns in the schema only: the validators below say in words what is wrong.
-    title: str = Field(min_length=1, max_length=1000, json_schema_extra={"pattern": HAS_TEXT}, description="Not blank.")
+    title: str = Field(
+        json_schema_extra={"minLength": 1, "maxLength": MAX_TITLE_CHARS, "pattern": HAS_TEXT}, description="Not blank."
+    )
     checked_on: dt.date | None = Field(None, description="YYYY-MM-DD, not in the future.")
-    summary: str = Field("", max_length=100_000)
-    sections: list[Section] = Field(default_factory=list, max_length=200)
-    questions: list[Annotated[str, Field(min_length=1, max_length=1000, json_schema_extra={"pattern": HAS_WORD})]] = Field(
+    summary: str = Field("", json_schema_extra={"maxLength": MAX_SUMMARY_CHARS})
+    sections: list[Section] = Field(default_factory=list, json_schema_extra={"maxItems": MAX_SECTIONS})
+    questions: list[Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": HAS_WORD})]] = Field(
         default_factory=list,
-        max_length=50,
-        json_schema_extra={"uniqueItems": True},
+        json_schema_extra={"maxItems": MAX_QUESTIONS, "uniqueItems": True},
         description="Each with words; no question twice (case, punctuation and spacing ignored).",
     )
-    url: str | None = Field(None, max_length=2000)
-    topic: str | None = Field(None, max_length=200)
-
-    @field_validator("title")
-    @classmethod
-    def _title_not_blank(cls, value: str) -> str:
-        if not re.search(HAS_TEXT, value):
-            raise ValueError("title is blank")
-        return value
-
-    @field_validator("questions")
-    @classmethod
-    def _questions_have_words(cls, questions: list[str]) -> list[str]:
-        for n, question in enumerate(questions, start=1):
-            if not re.search(HAS_TEXT, question):
-                raise ValueError(f"question {n} is empty")
-            if not re.search(HAS_WORD, question):
-                raise ValueError(f"question {n} has no words")
-        return questions
+    url: str | None = Field(
+        None,
+        json_schema_extra={"maxLength": MAX_URL_CHARS, "pattern": URL_PATTERN},
+        description="An absolute http:// or https:// address.",
+    )
+    topic: str | None = Field(None, json_schema_extra={"maxLength": MAX_TOPIC_CHARS})
 
     @field_validator("checked_on", mode="before")
     @classmethod
