@@ -91,7 +91,12 @@ def test_unknown_ids_are_404_with_a_message(client: TestClient) -> None:
         response = client.get(path)
         assert response.status_code == 404
         assert "not found" in response.json()["detail"]
+    # Deleting what is not there changes nothing: no new generation, so every widget ETag stays valid.
+    widget = "/v1/articles/economy-tariffs-who-pays/dive-deeper"
+    etag = client.get(widget).headers["ETag"]
     assert client.delete("/v1/articles/nope").status_code == 404
+    assert client.get(widget).headers["ETag"] == etag
+    assert client.get(widget, headers={"If-None-Match": etag}).status_code == 304
 
 
 def test_put_creates_updates_and_links_a_new_article(client: TestClient) -> None:

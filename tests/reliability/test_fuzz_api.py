@@ -92,14 +92,16 @@ def map_case(context, case: schemathesis.Case) -> schemathesis.Case:  # type: ig
     return case
 
 
-def _without_controls(value):  # type: ignore[no-untyped-def]
+def _without_controls(value, key: str = ""):  # type: ignore[no-untyped-def]
+    """Control characters out; line breaks only where the model takes several lines (summary, a section's text)."""
     if isinstance(value, str):
-        cleaned = "".join(c for c in value if c in "\t\n" or unicodedata.category(c) != "Cc")
+        keep = "\t\n" if key in ("summary", "text") else "\t"
+        cleaned = "".join(c for c in value if c in keep or unicodedata.category(c) != "Cc")
         return cleaned if cleaned or not value else "x"  # a string of controls only: still a string with text
     if isinstance(value, dict):
-        return {k: _without_controls(v) for k, v in value.items()}
+        return {k: _without_controls(v, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_controls(v) for v in value]
+        return [_without_controls(v, key) for v in value]
     return value
 
 
