@@ -291,3 +291,31 @@ def test_axe_finds_nothing_serious_on_the_editor_tabs_the_demo_and_the_widget(be
     page.locator("[data-dive-deeper] li a").first.wait_for()  # the widget, in its shadow root
     found["demo and widget"] = serious_violations(page)
     assert {k: v for k, v in found.items() if v} == {}
+
+
+# -- 6. the landing page and the demo's list and search ----------------------------------------------
+def test_landing_page_links_everywhere_and_the_demo_lists_and_searches(bench: Bench, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{bench.base}/")
+    hrefs = page.locator("main a").evaluate_all("(nodes) => nodes.map((a) => a.getAttribute('href'))")
+    assert hrefs == ["demo/", "editor/", "docs", "healthz"]
+    for href in hrefs:
+        assert httpx.get(f"{bench.base}/{href}", timeout=30).status_code == 200, href
+    health = httpx.get(f"{bench.base}/healthz", timeout=30).json()
+    assert f"{health['articles']} fact checks" in page.locator(".meta").text_content()
+    page.screenshot(path=str(ARTIFACTS / "landing.png"), full_page=False)
+
+    page.click("main a[href='demo/']")
+    page.locator("[data-dive-deeper] li a").first.wait_for()
+    listed_titles = page.locator(".browse li a").all_text_contents()
+    assert len(listed_titles) == min(health["articles"], 200) and listed_titles == sorted(listed_titles, key=str.casefold)
+
+    page.fill("#demo-q", "moon landing")
+    page.click(".browse button[type=submit]")
+    page.locator(".browse h2").filter(has_text="moon landing").wait_for()
+    results = httpx.get(f"{bench.base}/v1/search", params={"q": "moon landing", "k": 10}, timeout=30).json()["results"]
+    assert page.locator(".browse li a").all_text_contents() == [r["title"] for r in results]
+    page.screenshot(path=str(ARTIFACTS / "demo-search.png"), full_page=True)
+    page.locator(".browse li a").first.click()
+    page.locator("h1").filter(has_text=results[0]["title"]).wait_for()
+    assert page.url.endswith(f"/demo/{results[0]['id']}")
+    assert page.locator(".browse a[aria-current=page]").text_content() == results[0]["title"]
