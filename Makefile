@@ -24,12 +24,14 @@ run: install
 	$(BIN)/recommender ingest data/sample/articles
 	$(BIN)/recommender serve --host 127.0.0.1 --port $(PORT)
 
-# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here); their
+# accessibility checks load axe-core, pinned in tests/browser/axe/package-lock.json.
 # The storage and API tests also run on PostgreSQL + pgvector, started (and on first use installed) by
 # scripts/start_postgres.sh on 127.0.0.1; when it cannot start, those runs are skipped with the reason.
 test: install
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	@bash scripts/start_postgres.sh >/dev/null || echo "PostgreSQL could not be started: its test runs will be skipped"
+	@cd tests/browser/axe && (npm ci --no-audit --no-fund --silent || echo "npm ci failed: the axe-core checks will be skipped")
 	$(BIN)/python -m pytest -q
 
 # Regenerate data/sample/eval/{corpus,queries}.jsonl from the articles.

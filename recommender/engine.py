@@ -24,6 +24,7 @@ from recommender.editorial.decisions import (
     apply_action,
     default_target,
     effective,
+    restore as restore_decision,
 )
 from recommender.embedding.passages import article_passages
 from recommender.index.ranker import Hit, RankerConfig
@@ -536,6 +537,46 @@ class Engine:
                 if expected_version is not None or attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def undo(self, question_id: str, version: int, editor: str) -> QuestionStatus:
+        """Undo the decision that brought the question to `version`: its state before comes back,
+        audited as an `undo` entry (the undone entry stays). Raises LookupError, DecisionError
+        (nothing to undo) or VersionConflict (someone decided since)."""
+        question = self.store.get_question(question_id)
+        if question is None:
+            raise LookupError(f"question {question_id!r} not found")
+        status = self._statuses([question])[0]
+        base = status.decision or Decision(question.article_id, question.key)
+        if base.version != version:
+            raise VersionConflict(question.article_id, question.key, base.version)
+        _, last = self.store.audit_entries((question.article_id, question.key), None, None, None, 1, 0)
+        if not last or last[0].after.get("version") != version:
+            raise DecisionError(f"nothing to undo at version {version} of question {question_id!r}")
+        new = restore_decision(base, last[0].before)
+        rows = self.store.article_rows([new.target] if new.target else [])
+        if new.target is None or new.target not in rows:
+            new = replace(new, target_hash=None, target_score=None)
+        elif new.target != base.target:
+            new = replace(
+                new,
+                target_hash=rows[new.target].content_hash,
+                target_score=self._score(question, new.target, status.links),
+            )
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        new = replace(new, version=base.version + 1, updated_by=editor, updated_at=now)
+        entry = AuditEntry(
+            at=now,
+            editor=editor,
+            action="undo",
+            question_id=question.id,
+            question_key=question.key,
+            article_id=question.article_id,
+            target_id=last[0].target_id,
+            before=base.state(),
+            after=new.state(),
+        )
+        self.store.save_decisions([(base.version, new, entry)])
+        return self._statuses([question])[0]
 
     def decide_each(self, items: Sequence[tuple[str, str, str | None]], editor: str) -> list[QuestionStatus]:
         """(question id, action, fact check or None) items, each with its own action, all or nothing."""

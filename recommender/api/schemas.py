@@ -213,6 +213,12 @@ BulkAction = Literal["approve", "reject"]
 ArticleIdField = Annotated[str, Field(pattern=ID_PATTERN, max_length=128)]
 
 
+class UndoIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    version: int = Field(ge=1, le=10**18, description="The decision version the action to undo produced (its ETag).")
+
+
 class DecisionIn(BaseModel):
     model_config = {"extra": "forbid"}
 
@@ -336,6 +342,9 @@ class AuditItem(BaseModel):
     role: str | None = Field(None, description="The editor's role when deciding (none: before roles existed).")
     before: dict
     after: dict
+    question_text: str | None = Field(None, description="The question's text now (none: the question is gone).")
+    article_title: str | None = Field(None, description="The question's own article's title.")
+    target_title: str | None = Field(None, description="The title of the fact check acted on.")
 
 
 class AuditResponse(BaseModel):

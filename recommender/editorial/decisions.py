@@ -24,6 +24,7 @@ __all__ = [
     "changed_reasons",
     "default_target",
     "effective",
+    "restore",
 ]
 
 Action = Literal["approve", "reject", "pin", "hide", "unhide", "gap", "clear"]
@@ -207,3 +208,18 @@ def changed_reasons(
     if decision.approved and all(link.article_id != target for link in links):
         reasons.append(f"the model no longer suggests {target!r}")
     return reasons
+
+
+def restore(decision: Decision, before: dict) -> Decision:
+    """The decision with its editorial part put back as an audit entry's `before` recorded it (undo).
+
+    Not yet versioned or stamped; the caller sets the chosen fact check's hash and score again.
+    """
+    return replace(
+        decision,
+        pinned=before.get("pinned"),
+        approved=before.get("approved"),
+        rejected=tuple(before.get("rejected") or ()),
+        hidden=bool(before.get("hidden")),
+        gap=bool(before.get("gap")),
+    )

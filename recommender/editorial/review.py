@@ -9,8 +9,8 @@ from typing import Literal, Protocol
 from recommender.editorial.decisions import Effective, changed_reasons
 from recommender.store.base import Decision, LinkRow, QuestionRow
 
-Kind = Literal["unreviewed", "changed", "gaps"]
-KINDS: tuple[str, ...] = ("unreviewed", "changed", "gaps")
+Kind = Literal["unreviewed", "changed", "gaps", "all"]
+KINDS: tuple[str, ...] = ("unreviewed", "changed", "gaps", "all")
 
 
 class Status(Protocol):
@@ -54,7 +54,10 @@ def queue(statuses: Sequence[Status], kind: str, hashes: dict[str, str]) -> list
     one (`hashes`: current content hash of each existing fact check); oldest decision first.
     gaps: nothing answers the question (an editor said so, or no candidate scores well); marked ones
     first, then the worst-answered.
+    all: every question, by id (what the search over all questions narrows).
     """
+    if kind == "all":
+        return sorted((ReviewItem(s, []) for s in statuses), key=lambda i: i.status.question.id)
     if kind == "unreviewed":
         found = [ReviewItem(s, []) for s in statuses if s.effective.state in ("suggested", "pending")]
         found.sort(key=lambda i: (max(r.link.score for r in i.status.effective.ranked), i.status.question.id))

@@ -594,6 +594,7 @@ class SqlStore:
         editor: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        action: str | None = None,
     ) -> tuple[int, list[AuditEntry]]:
         """(total, newest first page) of audit entries matching every given filter.
 
@@ -607,6 +608,7 @@ class SqlStore:
             ("question_id = ?", (question_id,), question_id is not None),
             ("(article_id = ? OR target_id = ?)", (article_id, article_id), article_id is not None),
             ("editor = ?", (editor,), editor is not None),
+            ("action = ?", (action,), action is not None),
         ):
             if wanted:
                 where.append(condition)

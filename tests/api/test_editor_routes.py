@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -315,6 +318,93 @@ def test_audit_log_records_and_filters(env: Env) -> None:
 
 
 # -- review queue ----------------------------------------------------------------------------------
+def test_review_search_and_filters_narrow_the_queue(env: Env) -> None:
+    everything = review(env, "all")
+    assert everything["total"] > review(env)["total"] > 0
+    measles = review(env, "all", q="MEASLES")
+    texts = [
+        " ".join([i["question"]["text"], i["source"]["title"], i["candidates"][0]["title"]]).lower()
+        for i in measles["items"]
+    ]
+    assert 0 < measles["total"] < everything["total"] and all("measles" in t for t in texts)
+    gaps = review(env, "all", state="gap")
+    assert gaps["total"] > 0 and all(i["state"] == "gap" for i in gaps["items"])
+    assert review(env, "all", state="gap", confidence="high")["total"] == 0  # a gap scores low or an editor said so
+    day = env.engine.store.get_article_row(everything["items"][0]["question"]["article_id"]).checked_on
+    dated = review(env, "all", **{"from": day.isoformat(), "to": day.isoformat()})
+    rows = env.engine.articles([i["question"]["article_id"] for i in dated["items"]])
+    assert dated["total"] > 0 and {r.checked_on for r in rows.values()} == {day}
+    # a decision moves a question between states
+    question = measles["items"][0]["question"]["id"]
+    target = measles["items"][0]["candidates"][0]["id"]
+    assert decide(env, question, "reject", target).status_code == 200
+    rejected = review(env, "all", state="rejected")
+    assert question in {i["question"]["id"] for i in rejected["items"]} | {
+        m["question"]["id"] for i in rejected["items"] if i["cluster"] for m in i["cluster"]["members"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"state": "approvedd"}, "state: unknown state 'approvedd'"),
+        ({"from": "2024-02-30"}, "from: "),
+        ({"to": "soon"}, "to: "),
+        ({"confidence": "0.9"}, "confidence: unknown band"),
+        ({"q": "x" * 201}, "q: at most 200"),
+    ],
+)
+def test_review_bad_filter_values_are_422_naming_the_parameter(env: Env, params: dict, named: str) -> None:
+    response = env.client.get("/v1/review", params=params, headers=env.alice)
+    assert response.status_code == 422 and response.json()["detail"].startswith(named), response.text
+
+
+def test_undo_restores_the_previous_state_and_the_audit_log_keeps_both(env: Env) -> None:
+    item = review(env)["items"][0]
+    question, shown = item["question"]["id"], item["answer"]["id"]
+    before = env.client.get(f"/v1/questions/{question}/decision", headers=env.alice).json()
+    approved = decide(env, question, "approve")
+    assert approved.status_code == 200 and approved.json()["state"] == "approved"
+    rejected = decide(env, question, "reject", shown)
+    version = rejected.json()["decision"]["version"]
+    assert shown in rejected.json()["decision"]["rejected"]
+
+    undo = env.client.post(f"/v1/questions/{question}/decision/undo", json={"version": version}, headers=env.bob)
+    assert undo.status_code == 200, undo.text
+    assert undo.json()["state"] == "approved" and undo.json()["answer"]["id"] == shown
+    assert undo.json()["decision"]["rejected"] == [] and undo.headers["ETag"] == f'"{version + 1}"'
+    entries = env.client.get("/v1/audit", params={"question_id": question}, headers=env.alice).json()["items"]
+    assert [(e["action"], e["editor"]) for e in entries] == [("undo", "bob"), ("reject", "alice"), ("approve", "alice")]
+    assert entries[0]["target_id"] == shown and entries[0]["after"]["approved"] == shown
+    assert entries[0]["question_text"] == item["question"]["text"] and entries[0]["role"] == "admin"
+    assert entries[0]["article_title"] == item["source"]["title"]
+    assert entries[0]["target_title"] == item["answer"]["title"]
+    undos = env.client.get("/v1/audit", params={"action": "undo"}, headers=env.alice).json()
+    assert undos["total"] == 1 and undos["items"][0]["editor"] == "bob"
+    by_bob = env.client.get("/v1/audit", params={"editor": "bob", "action": "reject"}, headers=env.alice).json()
+    assert by_bob["total"] == 0
+    assert env.client.get("/v1/audit", params={"action": "delete"}, headers=env.alice).status_code == 422
+    exported = env.client.get("/v1/audit", params={"question_id": question, "format": "csv"}, headers=env.alice)
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [r["action"] for r in rows] == ["undo", "reject", "approve"]
+    assert rows[1]["question_text"] == item["question"]["text"] and rows[1]["target_title"] == item["answer"]["title"]
+    assert json.loads(rows[0]["after"])["approved"] == shown and rows[0]["role"] == "admin"
+    # stale: the question moved on since the version to undo
+    stale = env.client.post(f"/v1/questions/{question}/decision/undo", json={"version": version}, headers=env.alice)
+    assert stale.status_code == 409 and stale.json()["version"] == version + 1
+    # undoing the undo redoes the rejection
+    redo = env.client.post(f"/v1/questions/{question}/decision/undo", json={"version": version + 1}, headers=env.alice)
+    assert redo.status_code == 200 and shown in redo.json()["decision"]["rejected"]
+    assert before["state"] == "suggested" and before["decision"]["version"] == 0
+    # a question nobody decided on has nothing to undo
+    fresh = review(env)["items"][1]["question"]["id"]
+    nothing = env.client.post(f"/v1/questions/{fresh}/decision/undo", json={"version": 1}, headers=env.alice)
+    assert nothing.status_code == 409
+    missing = env.client.post("/v1/questions/nope-q1/decision/undo", json={"version": 1}, headers=env.alice)
+    assert missing.status_code == 404
+
+
 def test_review_queue_kinds_and_changed_suggestions(env: Env, sample_articles: list[Article]) -> None:
     unreviewed = review(env)
     # lowest confidence first: by the best candidate (pending items have no answer shown yet)

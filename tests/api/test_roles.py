@@ -56,6 +56,7 @@ def _operations(engine: Engine) -> list[tuple[str, str, dict | None, str]]:
         ("DELETE", "/v1/articles/{article_id}", None, "publisher"),
         ("GET", "/v1/questions/{question_id}/decision", None, "editor"),
         ("POST", "/v1/questions/{question_id}/decision", {"action": "hide"}, "editor"),
+        ("POST", "/v1/questions/{question_id}/decision/undo", {"version": 1}, "editor"),
         ("POST", "/v1/decisions/bulk", {"action": "reject", "items": [{"question_id": question}]}, "editor"),
         ("GET", "/v1/review", None, "editor"),
         ("GET", "/v1/audit", None, "editor"),

@@ -26,7 +26,7 @@ def _parameter(schema: dict, path: str, method: str, name: str) -> dict:
 def test_the_schema_states_the_limits(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     settings = client.app.state.settings  # type: ignore[attr-defined]
-    assert _parameter(schema, "/v1/review", "get", "kind")["enum"] == ["unreviewed", "changed", "gaps"]
+    assert _parameter(schema, "/v1/review", "get", "kind")["enum"] == ["unreviewed", "changed", "gaps", "all"]
     q = _parameter(schema, "/v1/search", "get", "q")
     assert q["minLength"] == 1 and q["maxLength"] == settings.max_query_chars and q["pattern"].startswith("[^")
     k = _parameter(schema, "/v1/search", "get", "k")
@@ -58,7 +58,7 @@ def test_search_enforces_what_the_schema_says(client: TestClient, params: dict, 
 
 def test_a_review_kind_outside_the_enum_is_422_naming_the_values(client: TestClient) -> None:
     response = client.get("/v1/review", params={"kind": "everything"})
-    assert response.status_code == 422 and "'unreviewed', 'changed' or 'gaps'" in response.json()["detail"]
+    assert response.status_code == 422 and "'unreviewed', 'changed', 'gaps' or 'all'" in response.json()["detail"]
 
 
 def test_options_lists_the_allowed_methods(client: TestClient) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from typing import Annotated, Literal
 
@@ -13,11 +16,12 @@ from recommender.api.convert import question_reviews
 from recommender.api.deps import AnyRoleDep, AuthFirstRoute, EditorDep, EngineDep
 from recommender.articles.model import ID_PATTERN
 from recommender.editorial.decisions import DecisionError
-from recommender.editorial.review import KINDS, coverage, group_clusters, queue
+from recommender.editorial.filters import FilterError, apply_filter, article_ids, parse_filter
+from recommender.editorial.review import coverage, group_clusters, queue
 from recommender.engine import QuestionStatus
 from recommender.store.base import VersionConflict
 
-ReviewKind = Literal["unreviewed", "changed", "gaps"]
+ReviewKind = Literal["unreviewed", "changed", "gaps", "all"]
 _AUTH_ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody}}
 router = APIRouter(prefix="/v1", tags=["editors"], responses=_AUTH_ERRORS, route_class=AuthFirstRoute)
 # If-Match: `*`, or a decision version as the ETag gives it ("3"), also bare or weak (3, W/"3").
@@ -113,6 +117,25 @@ def decide(
 
 
 @router.post(
+    "/questions/{question_id}/decision/undo",
+    response_model=schemas.QuestionReview,
+    responses={404: {"model": schemas.ErrorBody}, 409: {"model": schemas.ConflictBody}, 422: {"model": schemas.ErrorBody}},
+)
+def undo(body: schemas.UndoIn, engine: EngineDep, editor: EditorDep, response: Response, question_id: str = QuestionId):  # type: ignore[no-untyped-def]
+    """Undo the decision that produced `version`: the question's state before it comes back. The audit log
+    keeps the undone decision and records the undo; 409 if someone decided on the question since."""
+    try:
+        status = engine.undo(question_id, body.version, editor.name)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except DecisionError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except VersionConflict as exc:
+        return _conflict(exc)
+    return _review(engine, status, response)
+
+
+@router.post(
     "/decisions/bulk",
     response_model=schemas.BulkOut,
     responses={404: {"model": schemas.ErrorBody}, 409: {"model": schemas.ConflictBody}, 422: {"model": schemas.ErrorBody}},
@@ -139,22 +162,45 @@ def decide_bulk(body: schemas.BulkIn, engine: EngineDep, editor: EditorDep):  # 
 def review(
     engine: EngineDep,
     editor: EditorDep,
-    kind: Annotated[ReviewKind, Query(description="unreviewed, changed or gaps")] = "unreviewed",
+    kind: Annotated[ReviewKind, Query(description="unreviewed, changed, gaps, or all questions")] = "unreviewed",
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=schemas.MAX_OFFSET)] = 0,
     article_id: Annotated[
         str | None, Query(pattern=ID_PATTERN, max_length=128, description="Only this article's questions.")
     ] = None,
+    q: Annotated[str | None, Query(description="Words that must all occur in the question or an article title.")] = None,
+    state: Annotated[
+        str | None,
+        Query(description="Any of unreviewed, waiting, live, gap, hidden, rejected (comma-separated)."),
+    ] = None,
+    topic: Annotated[str | None, Query(max_length=100, description="The question's article's topic.")] = None,
+    checked_from: Annotated[
+        str | None, Query(alias="from", description="The question's article checked on or after (YYYY-MM-DD).")
+    ] = None,
+    checked_to: Annotated[
+        str | None, Query(alias="to", description="The question's article checked on or before (YYYY-MM-DD).")
+    ] = None,
+    confidence: Annotated[
+        str | None,
+        Query(description="Band of the best model score: low (a gap), medium (waits for review), high (live)."),
+    ] = None,
 ) -> schemas.ReviewResponse:
     """The review queue: unreviewed suggestions, live or waiting for review (lowest confidence first),
     approved or pinned suggestions that changed since (fact check edited or deleted, or dropped by the
-    model), and gaps. Duplicate questions come as one item (`cluster` lists the others)."""
+    model), gaps, or all questions; narrowed by search and filters (all must match).
+    Duplicate questions come as one item (`cluster` lists the others)."""
+    try:
+        wanted = parse_filter(q, state, topic, checked_from, checked_to, confidence)
+    except FilterError as exc:
+        raise HTTPException(422, str(exc)) from None
     if article_id is not None and engine.store.get_article_row(article_id) is None:
         raise HTTPException(404, f"article {article_id!r} not found")
     statuses = engine.statuses(article_id)
     targets = {t for s in statuses if s.decision and (t := s.decision.target)}
     hashes = {a: row.content_hash for a, row in engine.articles(sorted(targets)).items()}
     found = queue(statuses, kind, hashes)
+    if not wanted.empty:
+        found = apply_filter(found, wanted, engine.articles(article_ids([i.status for i in found])), engine.thresholds)
     if kind != "changed":
         found = group_clusters(found, engine.clusters())  # one item per duplicate cluster
     page = found[offset : offset + limit]
@@ -168,7 +214,13 @@ def review(
     )
 
 
-@router.get("/audit", response_model=schemas.AuditResponse)
+AUDIT_CSV_COLUMNS = (
+    "id", "at", "editor", "role", "action", "question_id", "question_text", "article_id", "article_title",
+    "target_id", "target_title", "before", "after",
+)
+
+
+@router.get("/audit", response_model=schemas.AuditResponse, responses={200: {"content": {"text/csv": {}}}})
 def audit(
     engine: EngineDep,
     editor: EditorDep,
@@ -180,33 +232,68 @@ def audit(
     editor_name: Annotated[
         str | None, Query(alias="editor", max_length=64, description="Decisions by this editor.")
     ] = None,
+    action: Annotated[
+        Literal["approve", "reject", "pin", "hide", "unhide", "gap", "clear", "undo"] | None,
+        Query(description="Only this action."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=schemas.MAX_OFFSET)] = 0,
-) -> schemas.AuditResponse:
-    """Every decision with editor, time, and the decision before and after; newest first."""
+    format: Annotated[Literal["json", "csv"], Query(description="csv: the same entries as a spreadsheet.")] = "json",
+):  # type: ignore[no-untyped-def]
+    """Every decision with editor and role, time, question text, article titles, and the decision before
+    and after; newest first. Filter by question, article, editor, action; `format=csv` to export."""
     question = None
     if question_id is not None and (row := engine.store.get_question(question_id)) is not None:
         question, question_id = (row.article_id, row.key), None  # its history across reordering and rewording
-    total, entries = engine.store.audit_entries(question, question_id, article_id, editor_name, limit, offset)
-    return schemas.AuditResponse(
-        total=total,
-        items=[
-            schemas.AuditItem(
-                id=e.id,
-                at=e.at,
-                editor=e.editor,
-                action=e.action,
-                question_id=e.question_id,
-                question_key=e.question_key,
-                article_id=e.article_id,
-                target_id=e.target_id,
-                role=e.role,
-                before=e.before,
-                after=e.after,
-            )
-            for e in entries
-        ],
-    )
+    total, entries = engine.store.audit_entries(question, question_id, article_id, editor_name, limit, offset, action)
+    titles = engine.articles(sorted({e.article_id for e in entries} | {e.target_id for e in entries if e.target_id}))
+    texts = {}
+    for e in entries:
+        if e.question_id not in texts:
+            found = engine.store.get_question(e.question_id)
+            texts[e.question_id] = found.text if found else None
+    items = [
+        schemas.AuditItem(
+            id=e.id,
+            at=e.at,
+            editor=e.editor,
+            action=e.action,
+            question_id=e.question_id,
+            question_key=e.question_key,
+            article_id=e.article_id,
+            target_id=e.target_id,
+            role=e.role,
+            before=e.before,
+            after=e.after,
+            question_text=texts[e.question_id],
+            article_title=row.title if (row := titles.get(e.article_id)) else None,
+            target_title=row.title if e.target_id and (row := titles.get(e.target_id)) else None,
+        )
+        for e in entries
+    ]
+    if format == "csv":
+        return Response(
+            audit_csv(items),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="audit.csv"', "X-Total-Count": str(total)},
+        )
+    return schemas.AuditResponse(total=total, items=items)
+
+
+def audit_csv(items: list[schemas.AuditItem]) -> str:
+    """Audit entries as CSV (before/after as JSON); cells a spreadsheet would run as formulas are quoted."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(AUDIT_CSV_COLUMNS)
+    for item in items:
+        values = item.model_dump()
+        row = []
+        for column in AUDIT_CSV_COLUMNS:
+            value = values[column]
+            text = json.dumps(value, sort_keys=True) if isinstance(value, dict) else "" if value is None else str(value)
+            row.append("'" + text if text[:1] in ("=", "+", "-", "@") else text)
+        writer.writerow(row)
+    return out.getvalue()
 
 
 @router.get("/coverage", response_model=schemas.CoverageResponse)

@@ -43,15 +43,36 @@ def widget_js(settings: SettingsDep) -> Response:
 
 
 @router.get("/")
-def index() -> HTMLResponse:
-    return HTMLResponse(
-        """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>dive-deeper</title></head><body>
-<h1>dive-deeper</h1><ul>
-<li><a href="demo/">Demo: the widget on a sample article</a></li>
-<li><a href="editor/">Review page for editors</a></li>
-<li><a href="docs">API documentation</a></li></ul></body></html>""",
-        headers=_PAGE_HEADERS,
-    )
+def index(engine: EngineDep) -> HTMLResponse:
+    """A small landing page: what the service is and where to go."""
+    counts = engine.store.counts()
+    body = f"""<h1>dive-deeper</h1>
+<p class="summary">Related questions for a fact-checking site: under each fact check, the questions readers
+ask next, each linked to the fact check that answers it. Editors review the links; readers see them in a small
+widget.</p>
+<p class="meta">{counts["articles"]} fact checks · {counts["questions"]} questions</p>
+<ul class="links">
+<li><a href="demo/">Demo</a>: the widget on a sample article; browse and search the fact checks</li>
+<li><a href="editor/">Editors' workbench</a>: review, search, pin and undo (needs a token)</li>
+<li><a href="docs">API documentation</a>: every endpoint, with a form to try it</li>
+<li><a href="healthz">Health</a>: status, model and counts as JSON</li>
+</ul>"""
+    page = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>dive-deeper</title>
+<link rel="stylesheet" href="static/demo.css">
+</head>
+<body>
+<header class="masthead"><a href="./">dive-deeper</a><small>related questions for fact checks</small></header>
+<main class="landing">
+{body}
+</main>
+</body>
+</html>"""
+    return HTMLResponse(page, headers=_PAGE_HEADERS)
 
 
 @router.get("/demo")
@@ -69,9 +90,38 @@ def _default_article(engine: EngineDep, configured: str | None) -> str | None:
     return next(iter(sorted(snapshot.articles)), None)
 
 
+DEMO_LIST = 200  # articles listed under the demo article (search for the rest)
+
+
+def _browse(engine: EngineDep, settings: SettingsDep, q: str | None, here: str | None) -> str:
+    """The demo's list of fact checks, or the ones a search finds (the service's own ranking)."""
+    e = html.escape
+    query = (q or "").strip()[: settings.max_query_chars]
+    if query:
+        hits = engine.search(query, min(10, settings.max_search_k))
+        rows = engine.articles([h.doc_id for h in hits])
+        found = [rows[h.doc_id] for h in hits if h.doc_id in rows]
+        heading = f"Fact checks for “{e(query)}”" if found else f"Nothing found for “{e(query)}”"
+    else:
+        found = sorted(engine.snapshot().articles.values(), key=lambda a: a.title.casefold())[:DEMO_LIST]
+        heading = "All fact checks"
+    items = "\n".join(
+        f'<li><a href="{e(a.id, quote=True)}"{" aria-current=page" if a.id == here else ""}>{e(a.title)}</a>'
+        + (f' <span class="meta">{a.checked_on.isoformat()}</span>' if a.checked_on else "")
+        + "</li>"
+        for a in found
+    )
+    return f"""<nav class="browse" aria-labelledby="browse-title">
+<form method="get" action="./" role="search"><label for="demo-q">Search the fact checks</label>
+<input id="demo-q" name="q" type="search" value="{e(query, quote=True)}" maxlength="{settings.max_query_chars}">
+<button type="submit">Search</button></form>
+<h2 id="browse-title">{heading}</h2><ul>{items}</ul></nav>"""
+
+
 @router.get("/demo/")
-def demo_default(engine: EngineDep, settings: SettingsDep) -> Response:
-    """The demo page of a default article (RECOMMENDER_DEMO_ARTICLE, else the first with questions)."""
+def demo_default(engine: EngineDep, settings: SettingsDep, q: str | None = None) -> Response:
+    """The demo page of a default article (RECOMMENDER_DEMO_ARTICLE, else the first with questions),
+    with the list of fact checks (`q`: the ones a search finds)."""
     article_id = _default_article(engine, settings.demo_article)
     if article_id is None:
         return HTMLResponse(
@@ -82,11 +132,13 @@ def demo_default(engine: EngineDep, settings: SettingsDep) -> Response:
             ),
             status_code=404,
         )
-    return demo(engine, article_id)
+    return demo(engine, settings, article_id, q)
 
 
 @router.get("/demo/{article_id}")
-def demo(engine: EngineDep, article_id: str = Path(pattern=ID_PATTERN, max_length=128)) -> HTMLResponse:
+def demo(
+    engine: EngineDep, settings: SettingsDep, article_id: str = Path(pattern=ID_PATTERN, max_length=128), q: str | None = None
+) -> HTMLResponse:
     """A sample article page with the widget embedded the way a site would embed it."""
     article = engine.store.get_article(article_id)
     if article is None:
@@ -101,6 +153,7 @@ def demo(engine: EngineDep, article_id: str = Path(pattern=ID_PATTERN, max_lengt
         parts.append(f"<h2>{e(section.heading)}</h2>")
         parts.extend(f"<p>{e(p.strip())}</p>" for p in section.text.split("\n\n") if p.strip())
     parts.append(f'<div id="dive-deeper" data-dive-deeper="{e(article.id, quote=True)}"></div>')
+    parts.append(_browse(engine, settings, q, article.id))
     return HTMLResponse(_page(article.title, "\n".join(parts), '<script src="../widget.js" async></script>'))
 
 
