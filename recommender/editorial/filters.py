@@ -7,6 +7,7 @@ rules are tested without a server. Every filter narrows: an item must pass all o
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -59,11 +60,19 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# As the OpenAPI schema states them (format: date, and STATE_PATTERN): the server accepts exactly those.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_STATE = "(?:" + "|".join(STATES) + ")"
+STATE_PATTERN = f"^ *(?:{_STATE} *)?(?:, *(?:{_STATE} *)?)*$"
+
+
 def _date(parameter: str, value: str | None) -> dt.date | None:
-    if value is None or not value.strip():
+    if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value.strip())
+        if not _DATE.fullmatch(value):
+            raise ValueError(value)
+        return dt.date.fromisoformat(value)
     except ValueError:
         raise FilterError(parameter, f"{value!r} is not a date (YYYY-MM-DD)") from None
 
@@ -80,14 +89,12 @@ def parse_filter(
     if q is not None and len(q) > MAX_QUERY:
         raise FilterError("q", f"at most {MAX_QUERY} characters, not {len(q)}")
     words = tuple(fold(q).split()) if q else ()
-    states = frozenset(s.strip() for s in (state or "").split(",") if s.strip())
+    states = frozenset(s.strip(" ") for s in (state or "").split(",") if s.strip(" "))
     unknown = sorted(states - set(STATES))
     if unknown:
         raise FilterError("state", f"unknown state {unknown[0]!r}; expected any of {', '.join(STATES)}")
     start, end = _date("from", checked_from), _date("to", checked_to)
-    if start and end and start > end:
-        raise FilterError("from", f"{start} is after to={end}")
-    band = confidence.strip() if confidence and confidence.strip() else None
+    band = confidence  # (from after to simply matches nothing)
     if band is not None and band not in BANDS:
         raise FilterError("confidence", f"unknown band {band!r}; expected one of {', '.join(BANDS)}")
     return ReviewFilter(words, states, topic.strip() or None if topic else None, start, end, band)  # type: ignore[arg-type]

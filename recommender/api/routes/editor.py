@@ -16,7 +16,7 @@ from recommender.api.convert import question_reviews
 from recommender.api.deps import AnyRoleDep, AuthFirstRoute, EditorDep, EngineDep
 from recommender.articles.model import ID_PATTERN
 from recommender.editorial.decisions import DecisionError
-from recommender.editorial.filters import FilterError, apply_filter, article_ids, parse_filter
+from recommender.editorial.filters import BANDS, STATE_PATTERN, FilterError, apply_filter, article_ids, parse_filter
 from recommender.editorial.review import coverage, group_clusters, queue
 from recommender.engine import QuestionStatus
 from recommender.store.base import VersionConflict
@@ -168,21 +168,32 @@ def review(
     article_id: Annotated[
         str | None, Query(pattern=ID_PATTERN, max_length=128, description="Only this article's questions.")
     ] = None,
-    q: Annotated[str | None, Query(description="Words that must all occur in the question or an article title.")] = None,
+    q: Annotated[
+        str | None,
+        Query(description="Words that must all occur in the question or an article title.", json_schema_extra={"maxLength": 200}),
+    ] = None,
     state: Annotated[
         str | None,
-        Query(description="Any of unreviewed, waiting, live, gap, hidden, rejected (comma-separated)."),
+        Query(
+            description="Any of unreviewed, waiting, live, gap, hidden, rejected (comma-separated).",
+            json_schema_extra={"pattern": STATE_PATTERN},
+        ),
     ] = None,
     topic: Annotated[str | None, Query(max_length=100, description="The question's article's topic.")] = None,
     checked_from: Annotated[
-        str | None, Query(alias="from", description="The question's article checked on or after (YYYY-MM-DD).")
+        str | None,
+        Query(alias="from", description="The question's article checked on or after (YYYY-MM-DD).", json_schema_extra={"format": "date"}),
     ] = None,
     checked_to: Annotated[
-        str | None, Query(alias="to", description="The question's article checked on or before (YYYY-MM-DD).")
+        str | None,
+        Query(alias="to", description="The question's article checked on or before (YYYY-MM-DD).", json_schema_extra={"format": "date"}),
     ] = None,
     confidence: Annotated[
         str | None,
-        Query(description="Band of the best model score: low (a gap), medium (waits for review), high (live)."),
+        Query(
+            description="Band of the best model score: low (a gap), medium (waits for review), high (live).",
+            json_schema_extra={"enum": list(BANDS)},
+        ),
     ] = None,
 ) -> schemas.ReviewResponse:
     """The review queue: unreviewed suggestions, live or waiting for review (lowest confidence first),
