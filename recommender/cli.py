@@ -43,13 +43,13 @@ app = typer.Typer(
 )
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
-    from recommender.engine import Engine
+def _services(settings: Settings):  # type: ignore[no-untyped-def]
+    from recommender.services import Services
 
     # One-shot commands work with the encoder of the stored vectors and leave a changed encoder to the
     # server's background re-embedding or `recommender reembed`: re-encoding at open here would rewrite
     # every vector under a server that may be re-embedding the same database right now.
-    return Engine.open(settings, reembed="later")
+    return Services.start(settings, reembed="later")
 
 
 def _fail(message: str) -> None:
@@ -73,11 +73,11 @@ def ingest(
             typer.echo(f"error: {error}", err=True)
         typer.echo(f"nothing stored: {len(exc.errors)} problem(s) in the input", err=True)
         raise typer.Exit(1) from None
-    engine = _engine(settings)
+    services = _services(settings)
     try:
-        report = engine.ingest([item.article for item in loaded], progress=progress and sys.stderr.isatty())
+        report = services.catalog.ingest([item.article for item in loaded], progress=progress and sys.stderr.isatty())
     finally:
-        engine.close()
+        services.close()
     typer.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged; "
         f"{report.relinked} questions relinked ({describe_store(settings)})"
@@ -98,14 +98,14 @@ def suggest(
         question = check_query(question, k, settings)
     except QueryError as exc:
         _fail(str(exc))
-    engine = _engine(settings)
+    services = _services(settings)
     try:
-        hits = engine.search(question, k)
-        rows = engine.articles([h.doc_id for h in hits])
-        answered = bool(hits) and not engine.is_gap([LinkRow("", 0, h.doc_id, h.score, h.dense, h.lexical, h.passage) for h in hits])
-        confidence = engine.confidence(hits[0].score) if hits else None
+        hits = services.reading.search(question, k)
+        rows = services.reading.articles([h.doc_id for h in hits])
+        answered = bool(hits) and not not services.reading.answers([LinkRow("", 0, h.doc_id, h.score, h.dense, h.lexical, h.passage) for h in hits])
+        confidence = services.reading.confidence(hits[0].score) if hits else None
     finally:
-        engine.close()
+        services.close()
     if as_json:
         results = [{"id": h.doc_id, "title": rows[h.doc_id].title, "score": round(h.score, 4)} for h in hits]
         typer.echo(json.dumps({"answered": answered, "results": results}, indent=2))
@@ -121,21 +121,21 @@ def suggest(
 def links(article_id: Annotated[str, typer.Argument(help="Article id.")]) -> None:
     """What the widget shows for an article: its questions and related questions with their answers."""
     settings = Settings()
-    engine = _engine(settings)
+    services = _services(settings)
     try:
-        result = engine.dive_deeper(article_id)
+        result = services.reading.dive_deeper(article_id)
         if result is None:
             _fail(f"article {article_id!r} not found")
         assert result is not None
-        own = {q.id for q in engine.store.questions_of(article_id)}
+        own = {q.id for q in services.store.questions_of(article_id)}
         shown = {item.question.id for item in result.questions}
-        titles = engine.articles([i.answer.article_id for i in result.questions + result.related])
+        titles = services.reading.articles([i.answer.article_id for i in result.questions + result.related])
         typer.echo(f"{result.article.id}: {result.article.title}")
         typer.echo("questions:")
         for item in result.questions:
             typer.echo(f"  {item.question.text}\n    -> {item.answer.score:.3f} {item.answer.article_id}: {titles[item.answer.article_id].title}")
         for question_id in sorted(own - shown):
-            question = engine.store.get_question(question_id)
+            question = services.store.get_question(question_id)
             typer.echo(f"  {question.text if question else question_id}\n    -> not shown (a gap, hidden, or waiting for review)")
         typer.echo("related questions:")
         for item in result.related:
@@ -144,19 +144,19 @@ def links(article_id: Annotated[str, typer.Argument(help="Article id.")]) -> Non
                 f"    -> {item.answer.score:.3f} {item.answer.article_id}: {titles[item.answer.article_id].title}"
             )
     finally:
-        engine.close()
+        services.close()
 
 
 @app.command()
 def gaps(limit: Annotated[int, typer.Option(help="How many to list.")] = 50) -> None:
     """Questions nothing answers well (candidates for new fact checks), worst first."""
     settings = Settings()
-    engine = _engine(settings)
+    services = _services(settings)
     try:
-        found = engine.gaps()
+        found = services.reading.gaps()
     finally:
-        engine.close()
-    typer.echo(f"{len(found)} gaps (best score below {engine.thresholds.gap_score:.3f})")
+        services.close()
+    typer.echo(f"{len(found)} gaps (best score below {services.models.thresholds.gap_score:.3f})")
     for gap in found[:limit]:
         best = f"{gap.best.score:.3f} {gap.best.article_id}" if gap.best else "no candidate"
         typer.echo(f"  {gap.question.id}: {gap.question.text}  (best: {best})")
@@ -265,15 +265,15 @@ def train(
 def _train_from_decisions(settings: Settings, name: str, config, held_out: float, benchmark, pairs: bool, key, use: bool) -> None:  # type: ignore[no-untyped-def]
     from recommender.learning.retrain import NotEnoughDecisions, train_from_decisions
 
-    engine = _engine(settings)
+    services = _services(settings)
     try:
         try:
-            card = train_from_decisions(engine, name, config, held_out, benchmark, pairs, key, progress=sys.stderr.isatty())
+            card = train_from_decisions(services, name, config, held_out, benchmark, pairs, key, progress=sys.stderr.isatty())
         except NotEnoughDecisions as exc:
             _fail(str(exc))
         typer.echo((settings.models_dir / name / "README.md").read_text())
         if use and card.gate.get("passed"):
-            job = engine.switch_model(name, background=False)
+            job = services.models.switch_model(name, background=False)
             if job.state != "done":
                 _fail(f"switching to {name!r} failed: {job.error}")
             typer.echo(f"the database now serves {name!r} ({job.model_id})")
@@ -282,7 +282,7 @@ def _train_from_decisions(settings: Settings, name: str, config, held_out: float
         else:
             typer.echo(f"switch with: recommender models use {name}")
     finally:
-        engine.close()
+        services.close()
 
 
 @app.command()
@@ -316,18 +316,18 @@ def calibrate(
         qrels = load_qrels(key) if key is not None else {}
     except BenchmarkFormatError as exc:
         _fail(str(exc))
-    engine = _engine(settings)
+    services = _services(settings)
     try:
-        statuses = engine.statuses()
+        statuses = services.reading.statuses()
         decided = examples_from_decisions(statuses)
-        links = engine.store.links_of([q for q in qrels if engine.store.get_question(q) is not None])
+        links = services.store.links_of([q for q in qrels if services.store.get_question(q) is not None])
         examples, source = training_examples(decided, examples_from_key(links, qrels, settings.top_k), settings.calibration_min_decisions)
         ranking = {"method": settings.method, "dense_weight": settings.dense_weight, "lexical_saturation": settings.lexical_saturation}
         try:
-            fitted = fit([e.score for e in examples], [e.label for e in examples], chosen, engine.encoder.model_id, source, ranking)  # type: ignore[arg-type]
+            fitted = fit([e.score for e in examples], [e.label for e in examples], chosen, services.holder.encoder.model_id, source, ranking)  # type: ignore[arg-type]
         except CalibrationError as exc:
             _fail(f"{exc} (pass --key with an answer key to fill in)")
-        path = calibrator_path(settings.models_dir, engine.model_name)
+        path = calibrator_path(settings.models_dir, services.models.model_name)
         fitted.save(path)
         probs = fitted.predict([e.score for e in examples])
         typer.echo(f"fitted {chosen} on {source}; in-sample Brier {brier(probs, [e.label for e in examples]):.4f}")
@@ -335,7 +335,7 @@ def calibrate(
         for label, p in (("gap below", settings.review_threshold), ("live from", settings.auto_approve_threshold)):
             typer.echo(f"  {label} probability {p:.2f} = score {fitted.score_for(p):.3f}")
     finally:
-        engine.close()
+        services.close()
 
 
 @app.command()
@@ -344,16 +344,16 @@ def clusters(
     limit: Annotated[int, typer.Option(help="How many clusters to list.")] = 50,
 ) -> None:
     """Duplicate-question clusters across the site (RECOMMENDER_CLUSTER_THRESHOLD), largest first."""
-    from recommender.learning.clusters import sklearn_available
+    from recommender.linking.clusters import sklearn_available
 
     settings = Settings()
-    engine = _engine(settings)
+    services = _services(settings)
     try:
         if rebuild:
             if not sklearn_available():
                 _fail("clustering needs scikit-learn (pip install '.[learn]')")
-            engine.recluster()
-        found = engine.clusters()
+            services.linking.recluster()
+        found = services.reading.clusters()
         groups: dict[str, list[str]] = {}
         for question_id, cluster in found.items():
             groups.setdefault(cluster, []).append(question_id)
@@ -361,10 +361,10 @@ def clusters(
         for cluster, members in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))[:limit]:
             typer.echo(f"{cluster} ({len(members)}):")
             for question_id in sorted(members):
-                row = engine.store.get_question(question_id)
+                row = services.store.get_question(question_id)
                 typer.echo(f"  {question_id}: {row.text if row else '?'}")
     finally:
-        engine.close()
+        services.close()
 
 
 @app.command()
@@ -379,13 +379,13 @@ def reindex(
     New vectors are staged in batches and swapped in with the new links at once: the service keeps
     serving the old index meanwhile, and an interrupted run resumes where it stopped."""
     settings = Settings()
-    engine = _engine(settings)
+    services = _services(settings)
     try:
-        job = engine.reindex(batch_size, fresh)
+        job = services.models.reindex(batch_size, fresh)
     except RuntimeError as exc:
         _fail(str(exc))
     finally:
-        engine.close()
+        services.close()
     counts = f"{job.done} passages and questions re-embedded" if job.done else "every vector was already staged"
     typer.echo(f"reindexed with {job.model_id}: {counts}; every question relinked ({describe_store(settings)})")
 
@@ -426,13 +426,13 @@ def import_cmd(
             typer.echo(f"error: {error}", err=True)
         typer.echo("nothing imported", err=True)
         raise typer.Exit(1) from None
-    engine = _engine(settings)
+    services = _services(settings)
     try:
-        if not force and not engine.is_empty():
+        if not force and not services.catalog.is_empty():
             _fail(f"{describe_store(settings)} is not empty; import into an empty database, or pass --force to replace its content")
-        linked = engine.restore(parsed.dump, replace=force, progress=sys.stderr.isatty())
+        linked = services.catalog.restore(parsed.dump, replace=force, progress=sys.stderr.isatty())
     finally:
-        engine.close()
+        services.close()
     dump = parsed.dump
     typer.echo(
         f"imported {len(dump.articles)} articles, {len(dump.decisions)} decisions, {len(dump.audit)} audit entries, "
@@ -605,23 +605,23 @@ def models_use(
     A server on the same database keeps serving the old model until the swap and follows it at once.
     """
     from recommender.embedding.factory import BackendUnavailable, ModelNotFound
-    from recommender.learning.retrain import read_card
+    from recommender.learning.cards import read_card
 
     settings = Settings()
     card = read_card(settings.models_dir, name)
     if card is not None and not card.get("gate", {}).get("passed", True) and not force:
         _fail(f"{name!r} did not pass its gate ({card['gate'].get('reason')}); --force to switch anyway")
-    engine = _engine(settings)
+    services = _services(settings)
     try:
         try:
-            job = engine.switch_model(name, background=False)
+            job = services.models.switch_model(name, background=False)
         except (ModelNotFound, BackendUnavailable, RuntimeError) as exc:
             _fail(str(exc))
         if job.state != "done":
             _fail(f"switching to {name!r} failed: {job.error}")
         typer.echo(f"the database now serves {name!r} ({job.model_id}); {job.done} texts re-embedded; decisions untouched")
     finally:
-        engine.close()
+        services.close()
 
 
 # -- keeping current: re-embedding after an encoder change, ingesting a CMS export folder ------------
@@ -639,11 +639,11 @@ def reembed(
     from tqdm import tqdm
 
     settings = Settings()
-    engine = _engine(settings)
+    services = _services(settings)
     try:
-        job = engine.reembed(background=True)  # a thread, so this one can draw the progress bar
+        job = services.models.reembed(background=True)  # a thread, so this one can draw the progress bar
         if job is None:
-            typer.echo(f"nothing to do: every vector comes from {engine.encoder.model_id} ({describe_store(settings)})")
+            typer.echo(f"nothing to do: every vector comes from {services.holder.encoder.model_id} ({describe_store(settings)})")
             return
         with tqdm(total=job.total or None, unit="text", desc="re-embedding", disable=not progress, file=sys.stderr) as bar:
             while job.running:
@@ -660,7 +660,7 @@ def reembed(
             f"decisions untouched ({describe_store(settings)})"
         )
     finally:
-        engine.close()
+        services.close()
 
 
 @app.command()
@@ -687,9 +687,9 @@ def watch(
     if not folder.is_dir():
         _fail(f"{folder}: no such folder")
     interval = interval or settings.watch_interval
-    engine = _engine(settings)
+    services = _services(settings)
     watcher = FolderWatcher(
-        folder, engine.ingest, engine.delete, max_bytes=settings.max_article_bytes, delete_missing=delete
+        folder, services.catalog.ingest, services.catalog.delete, max_bytes=settings.max_article_bytes, delete_missing=delete
     )
 
     def show(report: PassReport) -> None:
@@ -714,7 +714,7 @@ def watch(
         except KeyboardInterrupt:
             stop.set()
     finally:
-        engine.close()
+        services.close()
 
 
 def _log_options(settings: Settings) -> dict:
@@ -764,7 +764,7 @@ def verify(
 ) -> None:
     """Recompute links and compare them with the stored ones; exit 1 when any shown answer or link differs.
 
-    Changes nothing (no Engine is opened: it would relink what is pending first)."""
+    Changes nothing (no Services is opened: it would relink what is pending first)."""
     from dataclasses import asdict
 
     from recommender.linking.verify import format_verification

@@ -1,6 +1,6 @@
 """`recommender status`: what the database holds and whether its links are current, read-only.
 
-Read from the store without opening an Engine: opening one re-encodes vectors of another model and
+Read from the store without opening the services: their startup re-encodes vectors of another model and
 relinks pending questions, exactly the states a status check is there to report, not to change.
 """
 
@@ -33,7 +33,7 @@ def encoder_backend(encoder: Encoder, configured: str) -> str:
 
 def model_name(settings: Settings, store: Store) -> str:
     """The model a server would load: an explicit RECOMMENDER_MODEL, else the one the database was
-    switched to, else the default (as Engine.open decides)."""
+    switched to, else the default (as the models service's open policy decides)."""
     if "model" in settings.model_fields_set:
         return settings.model
     return store.live_model()[0] or settings.model
@@ -82,7 +82,7 @@ def collect_status(
     """Everything `recommender status` shows. `encoder`: the configured one (None if it failed to load).
 
     `verify`: recompute the links of that many questions (a seeded sample) and report differences."""
-    from recommender.engine import question_statuses
+    from recommender.editorial.statuses import question_statuses
 
     now = now or dt.datetime.now(dt.UTC)
     name = model_name(settings, store)
@@ -171,9 +171,9 @@ def verify_database(
     sample: int | None = None,
     examples: int = 5,
 ) -> Verification:
-    """Stored links against a recomputation over the stored vectors, without opening an Engine (which
+    """Stored links against a recomputation over the stored vectors, without opening the services (whose startup
     would relink what is pending first: the very state to report). Only the encoder's size is used."""
-    from recommender.engine import question_statuses
+    from recommender.editorial.statuses import question_statuses
 
     stored = store.stored_model_ids()
     if len(stored) > 1:

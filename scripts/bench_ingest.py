@@ -4,7 +4,7 @@
 
 Articles are those of scripts/synthetic_corpus.py (real text: checkthat2020 headlines and claims,
 about five passages and three questions each). Each backend ingests the same articles into its own
-fresh database through `Engine.ingest` (split, embed, store, index, link), in chunks of 25 taken in
+fresh database through `Services.ingest` (split, embed, store, index, link), in chunks of 25 taken in
 turn by every backend, so load from other processes hits all alike. Encoding 10k articles on every
 backend would take hours on two shared cores, so the real-encoder rows use the first `--articles`;
 the full-ingest estimate adds their per-article encoder time to a measured ingest of all 10,000
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from recommender.config import Settings  # noqa: E402
 from recommender.embedding.factory import create_encoder  # noqa: E402
-from recommender.engine import Engine  # noqa: E402
+from recommender.services import Services  # noqa: E402
 from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.serverproc import remove_db  # noqa: E402
 from scripts.synthetic_corpus import Corpus, DerivedVectors, KnownVectors, fact_checks, source_vectors  # noqa: E402
@@ -39,7 +39,7 @@ CHUNK = 25
 
 
 def derived_ingest(count: int, work: Path, settings: Settings) -> tuple[float, dict]:
-    """Seconds for Engine.ingest of `count` articles whose vectors are known in advance (no encoder time)."""
+    """Seconds for Services.ingest of `count` articles whose vectors are known in advance (no encoder time)."""
     encoder = create_encoder(settings.model, settings.models_dir, backend=settings.backend)
     checks, _ = fact_checks()
     titles, claims = source_vectors(checks, encoder, settings.cache_dir)
@@ -54,12 +54,12 @@ def derived_ingest(count: int, work: Path, settings: Settings) -> tuple[float, d
         articles.append(item.article)
     db = work / "ingest-derived.db"
     remove_db(db)
-    engine = Engine.open(Settings(db=db), encoder=fake)
+    services = Services.start(Settings(db=db), encoder=fake)
     began = time.perf_counter()
-    engine.ingest(articles)
+    services.catalog.ingest(articles)
     seconds = time.perf_counter() - began
-    counts = engine.store.counts()
-    engine.close()
+    counts = services.store.counts()
+    services.close()
     remove_db(db)
     return seconds, counts
 
@@ -78,25 +78,25 @@ def main() -> None:
     settings = Settings()
     checks, label = fact_checks()
     articles = list(Corpus(checks).articles(args.articles))
-    engines: dict[str, Engine] = {}
+    engines: dict[str, Services] = {}
     for backend in BACKENDS:
         db = args.work / f"ingest-{backend}.db"
         remove_db(db)
         encoder = create_encoder(settings.model, settings.models_dir, backend=backend,
                                  threads=args.threads if backend != "torch" else None)
-        engines[backend] = Engine.open(Settings(db=db, backend=backend), encoder=encoder)
+        engines[backend] = Services.start(Settings(db=db, backend=backend), encoder=encoder)
     seconds = dict.fromkeys(BACKENDS, 0.0)
     load_before = os.getloadavg()[0]
     for start in range(0, len(articles), CHUNK):
         chunk = articles[start : start + CHUNK]
-        for backend, engine in engines.items():
+        for backend, services in engines.items():
             began = time.perf_counter()
-            engine.ingest(chunk)
+            services.catalog.ingest(chunk)
             seconds[backend] += time.perf_counter() - began
         print(f"{start + len(chunk)}/{len(articles)} " + " ".join(f"{b} {s:.0f}s" for b, s in seconds.items()), file=sys.stderr)
     counts = {b: e.store.counts() for b, e in engines.items()}
-    for backend, engine in engines.items():
-        engine.close()
+    for backend, services in engines.items():
+        services.close()
         remove_db(args.work / f"ingest-{backend}.db")
     load_after = os.getloadavg()[0]
     full_seconds, full_counts = derived_ingest(args.full, args.work, settings)
@@ -112,7 +112,7 @@ def main() -> None:
     table = "\n".join(
         [
             f"Articles: the first {len(articles)} of scripts/synthetic_corpus.py ({label}): "
-            f"{counts['torch']['passages']} passages, {counts['torch']['questions']} questions; `Engine.ingest` "
+            f"{counts['torch']['passages']} passages, {counts['torch']['questions']} questions; `Services.ingest` "
             f"in chunks of {CHUNK}, backends in turn; {args.threads} threads; 1-minute load average {load_before:.1f} "
             f"before, {load_after:.1f} after (shared machine).",
             "",

@@ -4,7 +4,7 @@
 
 Databases come from scripts/synthetic_corpus.py (built once, kept in --work; vectors derived from the
 real model's vectors of checkthat2020 texts, links computed by the service's linker). Each run copies
-the database, opens an Engine on it (a full index build: the startup cost) and times `Engine.ingest`
+the database, opens an Services on it (a full index build: the startup cost) and times `Services.ingest`
 of one article at a time, end to end: embed (the derived vectors, so ~0 s: encoder time is measured by
 bench_ingest.py), store, carry the in-memory index over, find and relink the affected questions, write
 the links. Alternately a new article is added and an existing one rewritten (other context and
@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from recommender import engine as engine_module  # noqa: E402
+from recommender import services as engine_module  # noqa: E402
 from recommender.config import Settings  # noqa: E402
 from recommender.embedding.factory import create_encoder  # noqa: E402
-from recommender.engine import Engine  # noqa: E402
+from recommender.services import Services  # noqa: E402
 from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.synthetic_corpus import (  # noqa: E402
     Corpus,
@@ -62,11 +62,11 @@ def run(db: Path, size: int, vectors: DerivedVectors, rewrites: DerivedVectors, 
     shutil.copy(db, work)
     fake = KnownVectors(encoder.model_id, encoder.dim, encoder.count_tokens, encoder.max_tokens)
     started = time.perf_counter()
-    engine = Engine.open(Settings(db=work, refresh_seconds=0), encoder=fake)
+    services = Services.start(Settings(db=work, refresh_seconds=0), encoder=fake)
     opened = time.perf_counter() - started
-    saved = engine_module.INCREMENTAL_MINIMUM, engine_module.INCREMENTAL_FRACTION
+    saved = holder_module.INCREMENTAL_MINIMUM, holder_module.INCREMENTAL_FRACTION
     if full:  # every write rebuilds the whole index, as before incremental snapshots
-        engine_module.INCREMENTAL_MINIMUM, engine_module.INCREMENTAL_FRACTION = -1, 0.0
+        holder_module.INCREMENTAL_MINIMUM, holder_module.INCREMENTAL_FRACTION = -1, 0.0
     times, cpu, relinked = [], [], []
     try:
         for n in range(count):
@@ -75,13 +75,13 @@ def run(db: Path, size: int, vectors: DerivedVectors, rewrites: DerivedVectors, 
                 rewrites.stored((n * 7919) % size, encoder.count_tokens, encoder.max_tokens)
             fake.add(item)
             began, began_cpu = time.perf_counter(), time.process_time()
-            report = engine.ingest([item.article])
+            report = services.catalog.ingest([item.article])
             times.append((time.perf_counter() - began) * 1000)
             cpu.append((time.process_time() - began_cpu) * 1000)
             relinked.append(report.relinked)
     finally:
-        engine_module.INCREMENTAL_MINIMUM, engine_module.INCREMENTAL_FRACTION = saved
-        engine.close()
+        holder_module.INCREMENTAL_MINIMUM, holder_module.INCREMENTAL_FRACTION = saved
+        services.close()
         _remove(work)
     return {"open": opened, "times": times, "cpu": cpu, "relinked": relinked}
 
@@ -128,7 +128,7 @@ def main() -> None:
         [
             f"Corpus: articles from {label}, ~5 passages and 3 questions each, derived vectors "
             f"(dim {encoder.dim}, labelled `{encoder.model_id}`), links by the service's linker. "
-            f"Times in ms for `Engine.ingest([article])`; half new articles, half rewrites of existing ones. "
+            f"Times in ms for `Services.ingest([article])`; half new articles, half rewrites of existing ones. "
             f"1-minute load average at the end: {load:.1f} (2 CPUs, shared: wall-clock times include waiting "
             f"for a CPU; CPU time is what an upsert costs this process, all threads).",
             "",

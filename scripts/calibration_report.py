@@ -28,9 +28,9 @@ import numpy as np  # noqa: E402
 
 from recommender.articles.loader import load_paths  # noqa: E402
 from recommender.config import Settings  # noqa: E402
-from recommender.engine import Engine  # noqa: E402
+from recommender.services import Services  # noqa: E402
 from recommender.evaluation.benchmark import load_qrels, load_queries  # noqa: E402
-from recommender.learning.benchmark import benchmark_ranker, examples_from_hits, rank_queries  # noqa: E402
+from recommender.learning.replay import benchmark_ranker, examples_from_hits, rank_queries  # noqa: E402
 from recommender.learning.calibration import (  # noqa: E402
     PACKAGED,
     Calibrator,
@@ -56,12 +56,12 @@ def main() -> None:
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     rows: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        engine = Engine.open(base.model_copy(update={"db": Path(tmp) / "sample.db"}))
-        engine.ingest([i.article for i in load_paths([ROOT / "data/sample/articles"])])
-        model_id = engine.encoder.model_id
-        questions = engine.snapshot().questions
-        links = engine.store.links_of([q.id for q in questions])
-        engine.close()
+        services = Services.start(base.model_copy(update={"db": Path(tmp) / "sample.db"}))
+        services.catalog.ingest([i.article for i in load_paths([ROOT / "data/sample/articles"])])
+        model_id = services.holder.encoder.model_id
+        questions = services.holder.snapshot().questions
+        links = services.store.links_of([q.id for q in questions])
+        services.close()
     qrels = load_qrels(ROOT / "data/sample/eval/answers.qrels")
     examples = examples_from_key(links, qrels, top_k=base.top_k)
     scores = np.array([e.score for e in examples])

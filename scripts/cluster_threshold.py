@@ -3,7 +3,7 @@
     .venv/bin/python scripts/cluster_threshold.py [--write-docs]
 
 Embeds every dive-deeper question of data/sample/articles with the configured model, clusters
-them at a sweep of cosine thresholds (recommender/learning/clusters.py, the service's own code)
+them at a sweep of cosine thresholds (recommender/linking/clusters.py, the service's own code)
 and scores each clustering against data/sample/eval/duplicates.tsv (pairs judged by hand):
 pairwise precision (merged pairs that are the same question) and recall (same-question pairs
 merged). Prints the table and the best threshold (best F1 among those with precision of at least
@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from recommender.articles.loader import load_paths  # noqa: E402
 from recommender.config import Settings  # noqa: E402
 from recommender.embedding.factory import create_encoder  # noqa: E402
-from recommender.learning.clusters import best_threshold, cluster_questions, read_pairs, sweep  # noqa: E402
+from recommender.linking.clusters import best_threshold, cluster_questions, read_pairs, sweep  # noqa: E402
 from scripts.docs_table import replace_block  # noqa: E402
 
 MIN_PRECISION = 0.95

@@ -7,7 +7,7 @@
 Sample corpus: the questions of data/sample/articles are split (seeded, by question) into a
 train half and a held-out half. A simulated editor works the train half from the answer key
 (rejects wrong suggestions top down, approves the right one, marks gaps); after N decisions,
-stored through the service (Engine.decide_each), `train_from_decisions` fine-tunes the base model
+stored through the service (Services.decide_each), `train_from_decisions` fine-tunes the base model
 (1 epoch) and the held-out half is ranked with it (MAP@5, MRR, R@1 against the key), and a
 calibrator fitted on those N decisions alone is scored on the held-out half's links (Brier).
 checkthat2020: the same editor works N train tweets (top-10 candidates of the base model), the
@@ -36,11 +36,11 @@ import numpy as np  # noqa: E402
 from recommender.articles.loader import load_paths  # noqa: E402
 from recommender.config import Settings  # noqa: E402
 from recommender.embedding.factory import create_encoder, resolve_model  # noqa: E402
-from recommender.engine import Engine  # noqa: E402
+from recommender.services import Services  # noqa: E402
 from recommender.evaluation.benchmark import QueryRecord, load_qrels, load_queries  # noqa: E402
 from recommender.evaluation.runner import evaluate, ranker_config  # noqa: E402
 from recommender.index.builder import build_ranker  # noqa: E402
-from recommender.learning.benchmark import benchmark_ranker, rank_queries, simulate_editor  # noqa: E402
+from recommender.learning.replay import benchmark_ranker, rank_queries, simulate_editor  # noqa: E402
 from recommender.learning.calibration import CalibrationError, brier, examples_from_decisions, fit  # noqa: E402
 from recommender.learning.retrain import store_documents, train_from_decisions  # noqa: E402
 from recommender.training.examples import mine_triplets  # noqa: E402
@@ -58,14 +58,14 @@ def _points(text: str) -> list[int | None]:
 def sample_loop(work: Path, points: list[int | None], config: TrainConfig) -> list[dict]:  # type: ignore[type-arg]
     settings = Settings(db=work / "sample.db", models_dir=work / "models", calibration="none", refresh_seconds=0)
     (work / "models").mkdir(parents=True, exist_ok=True)
-    engine = Engine.open(settings.model_copy(update={"models_dir": ROOT / "models"}))
-    engine.ingest([i.article for i in load_paths([ROOT / "data/sample/articles"])])
+    services = Services.start(settings.model_copy(update={"models_dir": ROOT / "models"}))
+    services.catalog.ingest([i.article for i in load_paths([ROOT / "data/sample/articles"])])
     qrels = load_qrels(ROOT / "data/sample/eval/answers.qrels")
-    questions = sorted(engine.snapshot().questions, key=lambda q: q.id)
+    questions = sorted(services.holder.snapshot().questions, key=lambda q: q.id)
     random.Random(SEED).shuffle(questions)
     half = len(questions) // 2
     train, held = questions[:half], questions[half:]
-    links = engine.store.links_of([q.id for q in questions])
+    links = services.store.links_of([q.id for q in questions])
     # What the editor does with each train question (in the seeded order), from the answer key.
     plan = []
     for q in train:
@@ -73,35 +73,35 @@ def sample_loop(work: Path, points: list[int | None], config: TrainConfig) -> li
         if decision is not None:
             plan.append(decision)
     held_queries = [QueryRecord(q.id, q.text, (q.article_id,)) for q in held]
-    base_docs = store_documents(engine)
-    engine.close()
+    base_docs = store_documents(services)
+    services.close()
     template = work / "sample.db"
     rows = []
     for n in points:
         count = len(plan) if n is None else min(n, len(plan))
         db = work / f"sample-{count}.db"
         shutil.copy(template, db)
-        engine = Engine.open(settings.model_copy(update={"db": db, "models_dir": ROOT / "models"}))
+        services = Services.start(settings.model_copy(update={"db": db, "models_dir": ROOT / "models"}))
         items = []
         for d in plan[:count]:
             items += [(d.query_id, "reject", r) for r in d.rejected]
             items += [(d.query_id, "approve", d.approved)] if d.approved else [(d.query_id, "gap", None)] if d.gap else []
         if items:
-            engine.decide_each(items, "simulated-editor")
+            services.editorial.decide_each(items, "simulated-editor")
         approved = sum(1 for d in plan[:count] if d.approved)
         started = time.monotonic()
         if approved >= 2:
             name = f"sample-decisions-{count}"
-            engine.settings = engine.settings.model_copy(update={"models_dir": work / "models"})
+            services.settings = services.settings.model_copy(update={"models_dir": work / "models"})
             # train_from_decisions resolves the base model by name in the registry shipped with the package
-            train_from_decisions(engine, name, config, held_out=0.0)
+            train_from_decisions(services, name, config, held_out=0.0)
             encoder = create_encoder(name, work / "models", backend="torch")
         else:
-            encoder = engine.encoder
+            encoder = services.holder.encoder
         ranker = build_ranker(base_docs, encoder, ranker_config("default", settings))
         metrics = evaluate(ranker, held_queries, qrels).metrics
         # calibration learnt from these decisions only, judged on the held-out half's links
-        examples = examples_from_decisions(engine.statuses())
+        examples = examples_from_decisions(services.reading.statuses())
         held_hits = ranker.rank_batch([q.text for q in held], 3, [[q.article_id] for q in held])
         held_x = [h.score for hits in held_hits for h in hits]
         held_y = [int(qrels.get(q.id, {}).get(h.doc_id, 0) > 0) for q, hits in zip(held, held_hits) for h in hits]
@@ -110,7 +110,7 @@ def sample_loop(work: Path, points: list[int | None], config: TrainConfig) -> li
             score = brier(calibrator.predict(held_x), held_y)
         except CalibrationError:
             score = float("nan")
-        engine.close()
+        services.close()
         rows.append(
             {
                 "decisions": count,

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from recommender.articles.loader import load_paths  # noqa: E402
 from recommender.config import Settings  # noqa: E402
-from recommender.engine import Engine  # noqa: E402
+from recommender.services import Services  # noqa: E402
 from recommender.evaluation.benchmark import load_qrels  # noqa: E402
 from recommender.evaluation.links import link_quality, sweep_gap_threshold  # noqa: E402
 
@@ -34,13 +34,13 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db=args.db or Path(tmp) / "sample.db", models_dir=ROOT / "models")
-        engine = Engine.open(settings)
+        services = Services.start(settings)
         if args.db is None:
-            engine.ingest([i.article for i in load_paths([ROOT / "data/sample/articles"])])
+            services.catalog.ingest([i.article for i in load_paths([ROOT / "data/sample/articles"])])
         qrels = load_qrels(ROOT / "data/sample/eval/answers.qrels")
-        questions = [q.id for q in engine.snapshot().questions]
-        links = engine.store.links_of(questions)
-        engine.close()
+        questions = [q.id for q in services.holder.snapshot().questions]
+        links = services.store.links_of(questions)
+        services.close()
     current = link_quality(links, qrels, settings.gap_threshold)
     print(f"method={settings.method} model={settings.model}")
     print(f"answered questions: {current.answered}  Recall@3 {current.recall_at_3:.3f}  MRR {current.mrr:.3f}")

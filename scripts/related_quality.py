@@ -3,7 +3,7 @@
     .venv/bin/python scripts/related_quality.py [--db PATH] [--no-write]
 
 Ingests data/sample/articles into a fresh database with the configured (default: real) encoder, or
-reads --db, asks the engine for every article's dive-deeper answer (`Engine.dive_deeper`, exactly
+reads --db, asks the services for every article's dive-deeper answer (`Services.dive_deeper`, exactly
 what the widget shows) and judges each related question against data/sample/eval/related.tsv:
 on-topic, loose (same broad area, another subject) or off-topic share, and how many shown pairs the
 key does not judge (these must be labelled: a precision over unjudged pairs means nothing). The
@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from recommender.articles.loader import load_paths  # noqa: E402
 from recommender.config import Settings  # noqa: E402
-from recommender.engine import Engine  # noqa: E402
+from recommender.services import Services  # noqa: E402
 from recommender.evaluation.related import (  # noqa: E402
     RelatedQuality,
     judge,
@@ -42,10 +42,10 @@ THRESHOLDS = (0.36, 0.40, 0.42, 0.44, 0.46)
 TOPIC_FLOORS = (-1.0, 0.55, 0.62, 0.67, 0.70)
 
 
-def measure(engine: Engine, articles: list[str], key: dict, threshold: float, topic: float) -> RelatedQuality:
+def measure(services: Services, articles: list[str], key: dict, threshold: float, topic: float) -> RelatedQuality:
     update = {"related_threshold": threshold, "related_topic_threshold": topic}
-    engine.settings = engine.settings.model_copy(update=update)
-    return related_quality(judge(shown_related(engine, articles), key), len(articles))
+    services.reading.settings = services.reading.settings.model_copy(update=update)
+    return related_quality(judge(shown_related(services.reading, articles), key), len(articles))
 
 
 def row(threshold: float, topic: float, q: RelatedQuality, mark: str = "") -> str:
@@ -64,18 +64,18 @@ def main() -> None:
     key = read_related_key(KEY)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db=args.db or Path(tmp) / "sample.db", models_dir=ROOT / "models")
-        engine = Engine.open(settings)
+        services = Services.start(settings)
         try:
             if args.db is None:
-                engine.ingest([i.article for i in load_paths([ROOT / "data/sample/articles"])])
-            articles = sorted(engine.snapshot().articles)
-            current = measure(engine, articles, key, settings.related_threshold, settings.related_topic_threshold)
-            sweep = [(t, f, measure(engine, articles, key, t, f)) for t in THRESHOLDS for f in TOPIC_FLOORS]
+                services.catalog.ingest([i.article for i in load_paths([ROOT / "data/sample/articles"])])
+            articles = sorted(services.holder.snapshot().articles)
+            current = measure(services, articles, key, settings.related_threshold, settings.related_topic_threshold)
+            sweep = [(t, f, measure(services, articles, key, t, f)) for t in THRESHOLDS for f in TOPIC_FLOORS]
         finally:
-            engine.close()
+            services.close()
     lines = [
         f"{len(articles)} articles, {len(key)} judged (article, question) pairs in `data/sample/eval/related.tsv`; "
-        f"model {settings.model}. Shares are of the related questions shown (`Engine.dive_deeper`).",
+        f"model {settings.model}. Shares are of the related questions shown (`Services.dive_deeper`).",
         "",
         f"**Current settings** (related_threshold {settings.related_threshold}, related_topic_threshold "
         f"{settings.related_topic_threshold}): {current.shown} related questions shown under "

@@ -223,7 +223,7 @@ class KnownVectors:
 def build_database(path: Path, count: int, encoder: Encoder, cache_dir: Path, bench: Path = BENCHMARK) -> dict:
     """A database of `count` articles with derived vectors and links computed by the service's linker."""
     from recommender.config import Settings
-    from recommender.engine import Engine
+    from recommender.services import Services
     from recommender.store.sqlite import SQLiteStore
 
     checks, label = fact_checks(bench)
@@ -255,10 +255,10 @@ def build_database(path: Path, count: int, encoder: Encoder, cache_dir: Path, be
         return {"source": label, "store_seconds": stored_seconds, "link_seconds": link_seconds,
                 "links": f"sampled (score lists of {reference.name}); clusters not computed"}
     store.close()
-    engine = Engine.open(Settings(db=path), encoder=fake)  # links every question (all are marked)
+    services = Services.start(Settings(db=path), encoder=fake)  # links every question (all are marked)
     link_seconds = time.perf_counter() - started
-    counts = engine.store.counts()
-    engine.close()
+    counts = services.store.counts()
+    services.close()
     return {"source": label, "store_seconds": stored_seconds, "link_seconds": link_seconds, **counts}
 
 
@@ -278,7 +278,7 @@ def sampled_links(store, encoder: Encoder, corpus: Corpus, count: int, reference
     import types
 
     from recommender.config import Settings
-    from recommender.engine import Engine
+    from recommender.services import Services
     from recommender.index.ranker import RankerConfig
     from recommender.index.snapshot import Snapshot
     from recommender.store.base import LinkRow
@@ -319,7 +319,7 @@ def sampled_links(store, encoder: Encoder, corpus: Corpus, count: int, reference
     config = RankerConfig.of(settings)
     snapshot = Snapshot.build(store.load_index(), encoder, config)
     stub = types.SimpleNamespace(encoder=encoder, settings=settings)
-    store.replace_clusters({}, Engine._cluster_fingerprint(stub, snapshot))  # type: ignore[arg-type]
+    store.replace_clusters({}, Services._cluster_fingerprint(stub, snapshot))  # type: ignore[arg-type]
 
 
 def main() -> None:

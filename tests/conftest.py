@@ -19,7 +19,7 @@ from recommender.articles.loader import load_paths  # noqa: E402
 from recommender.articles.model import Article  # noqa: E402
 from recommender.config import Settings  # noqa: E402
 from recommender.editorial.auth import Role, hash_token, new_token  # noqa: E402
-from recommender.engine import Engine  # noqa: E402
+from recommender.services import Services  # noqa: E402
 from recommender.store.base import Store  # noqa: E402
 from tests.fakes import HashingEncoder  # noqa: E402
 from tests.pg import KnownVectors, PgServer, PostgresUnavailable, connect_server  # noqa: E402
@@ -95,10 +95,10 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
 
 
 @pytest.fixture()
-def fake_engine(settings: Settings, fake_encoder: HashingEncoder) -> Iterator[Engine]:
-    engine = Engine.open(settings, encoder=fake_encoder)
-    yield engine
-    engine.close()
+def fake_services(settings: Settings, fake_encoder: HashingEncoder) -> Iterator[Services]:
+    services = Services.start(settings, encoder=fake_encoder)
+    yield services
+    services.close()
 
 
 @pytest.fixture(scope="session")
@@ -112,18 +112,18 @@ def real_encoder():  # type: ignore[no-untyped-def]
 def sample_db(tmp_path_factory: pytest.TempPathFactory, real_encoder, sample_articles) -> Path:  # type: ignore[no-untyped-def]
     """The sample corpus ingested once with the real model; tests copy the file before writing."""
     path = tmp_path_factory.mktemp("sample") / "sample.db"
-    engine = Engine.open(Settings(db=path, models_dir=ROOT / "models"), encoder=real_encoder)
-    engine.ingest(sample_articles)
-    engine.close()
+    services = Services.start(Settings(db=path, models_dir=ROOT / "models"), encoder=real_encoder)
+    services.catalog.ingest(sample_articles)
+    services.close()
     return path
 
 
 @pytest.fixture(scope="session")
-def sample_engine(sample_db: Path, real_encoder) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
-    """Read-only engine over the sample corpus (do not write through it)."""
-    engine = Engine.open(Settings(db=sample_db, models_dir=ROOT / "models"), encoder=real_encoder)
-    yield engine
-    engine.close()
+def sample_services(sample_db: Path, real_encoder) -> Iterator[Services]:  # type: ignore[no-untyped-def]
+    """Read-only services over the sample corpus (do not write through it)."""
+    services = Services.start(Settings(db=sample_db, models_dir=ROOT / "models"), encoder=real_encoder)
+    yield services
+    services.close()
 
 
 @pytest.fixture(scope="session")
@@ -134,9 +134,9 @@ def sample_pg(pg_server: PgServer, sample_db: Path, real_encoder, sample_article
     """
     name = pg_server.create()
     encoder = KnownVectors(real_encoder, sample_db)
-    engine = Engine.open(Settings(database_url=pg_server.url_of(name), models_dir=ROOT / "models"), encoder=encoder)
-    engine.ingest(sample_articles)
-    engine.close()
+    services = Services.start(Settings(database_url=pg_server.url_of(name), models_dir=ROOT / "models"), encoder=encoder)
+    services.catalog.ingest(sample_articles)
+    services.close()
     return name
 
 
@@ -155,7 +155,7 @@ def sample_settings(store_backend: str, tmp_path: Path, sample_db: Path, request
 
 
 @pytest.fixture()
-def writable_sample_engine(sample_settings: Settings, real_encoder) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
-    engine = Engine.open(sample_settings, encoder=real_encoder)
-    yield engine
-    engine.close()
+def writable_sample_services(sample_settings: Settings, real_encoder) -> Iterator[Services]:  # type: ignore[no-untyped-def]
+    services = Services.start(sample_settings, encoder=real_encoder)
+    yield services
+    services.close()

@@ -1,4 +1,4 @@
-"""The Dockerfile, compose.yaml and the Makefile install the same way (there is no Docker engine here to
+"""The Dockerfile, compose.yaml and the Makefile install the same way (there is no Docker services here to
 build the image, so these files are checked as text against each other and pyproject.toml)."""
 
 from __future__ import annotations

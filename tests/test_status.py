@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from recommender import cli
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
 from recommender.store.base import Decision
 from recommender.store.factory import open_store
 from recommender.store.postgres import redact
@@ -30,9 +30,9 @@ def store_backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture()
 def status_db(settings: Settings, sample_articles, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:  # type: ignore[no-untyped-def]
     """The sample ingested with the fake encoder; the command reads it through RECOMMENDER_* like in production."""
-    engine = Engine.open(settings, encoder=HashingEncoder())
-    engine.ingest(sample_articles[:6])
-    engine.close()
+    services = Services.start(settings, encoder=HashingEncoder())
+    services.catalog.ingest(sample_articles[:6])
+    services.close()
     monkeypatch.setenv("RECOMMENDER_DB", str(settings.db))
     if settings.database_url:
         monkeypatch.setenv("RECOMMENDER_DATABASE_URL", settings.database_url)
@@ -98,7 +98,7 @@ def test_status_says_what_is_stale_and_changes_nothing(status_db: Settings, monk
     assert "STALE: 3 questions waiting" in runner.invoke(cli.app, ["status"]).output
 
     store = open_store(status_db, "hashing-test@1")
-    try:  # an Engine would have relinked and re-encoded: status only read
+    try:  # an Services would have relinked and re-encoded: status only read
         assert store.generation() == generation and sorted(store.questions_to_link()) == sorted(waiting)
         assert store.stored_model_ids() == {"hashing-test@1"}
     finally:

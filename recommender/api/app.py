@@ -26,7 +26,8 @@ from recommender.api.ratelimit import TokenBucketLimiter
 from recommender.api.routes import articles, editor, health, models, pages, questions, widget
 from recommender.api.security import SecurityHeaders
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
+from recommender.store.base import VersionConflict
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,14 @@ def allowed_methods(app: FastAPI, scope: dict) -> str:
     return ", ".join([*allowed, "OPTIONS"])
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = engine is None
+        owned = services is None
         # A changed encoder is re-embedded in the background while the old vectors keep serving.
-        app.state.engine = engine or Engine.open(settings, reembed="background")
+        app.state.services = services or Services.start(settings, reembed="background")
         listener = None
         if settings.metrics_port is not None:
             listener = MetricsListener(
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             if listener is not None:
                 listener.stop()
             if owned:
-                app.state.engine.close()
+                app.state.services.close()
 
     app = FastAPI(
         title="dive-deeper",
@@ -80,9 +81,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if settings.rate_limit_per_minute > 0
         else None
     )
-    if engine is not None:
-        app.state.engine = engine
-    metrics = app.state.metrics = Metrics(lambda: getattr(app.state, "engine", None), settings)
+    if services is not None:
+        app.state.services = services
+    metrics = app.state.metrics = Metrics(lambda: getattr(app.state, "services", None), settings)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -112,6 +113,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             detail = f"request body is not readable JSON: {exc.__cause__}"
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(VersionConflict)
+    async def version_conflict(request: Request, exc: VersionConflict) -> JSONResponse:
+        # An editor's decision changed since the version they sent (If-Match, undo): 409 with the current one.
+        return JSONResponse(
+            {"detail": f"the decision changed meanwhile: it is at version {exc.current}; reload and try again", "version": exc.current},
+            status_code=409,
+            headers={"ETag": f'"{exc.current}"'},
+        )
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -137,7 +147,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Outermost (added last): its request id and timing cover everything else.
     app.add_middleware(RequestObserver, metrics=metrics)
 
-    # Sync, so the engine reads of a scrape run in the thread pool. Not in the OpenAPI schema: it is
+    # Sync, so the service reads of a scrape run in the thread pool. Not in the OpenAPI schema: it is
     # for Prometheus, not API clients (docs/operations.md: a token, a port of its own, or the proxy).
     if settings.metrics_port is None:
 

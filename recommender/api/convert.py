@@ -1,15 +1,13 @@
-"""Engine records to response bodies."""
+"""Service records to response bodies (pure: nothing here reads the database)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from recommender.api import schemas
-from recommender.editorial.decisions import Ranked
-from recommender.engine import Engine, QuestionStatus
-from recommender.learning.freshness import fresher
 from recommender.linking.related import Item
-from recommender.store.base import ArticleRow, Decision, LinkRow, QuestionRow
+from recommender.services.reading import ClusterView, QuestionReview, ShownCandidate
+from recommender.store.base import ArticleRow, Decision, QuestionRow
 
 
 def article_ref(row: ArticleRow) -> schemas.ArticleRef:
@@ -24,30 +22,26 @@ def question_ref(row: QuestionRow) -> schemas.QuestionRef:
     return schemas.QuestionRef(id=row.id, text=row.text, article_id=row.article_id)
 
 
-def candidates(engine: Engine, links: list[LinkRow], with_passages: bool = True) -> list[schemas.Candidate]:
-    rows = engine.articles([link.article_id for link in links])
-    out = []
-    for link in links:
-        row = rows.get(link.article_id)
-        if row is None:
-            continue
-        passage = engine.store.passage_text(link.article_id, link.passage) if with_passages and link.passage >= 0 else None
-        out.append(
-            schemas.Candidate(
-                **fact_check(row, link.score).model_dump(),
-                rank=link.rank,
-                dense=round(link.dense, 4),
-                lexical=round(link.lexical, 4),
-                passage=passage,
-                confidence=engine.confidence(link.score),
-            )
-        )
-    return out
+def candidate(shown: ShownCandidate) -> schemas.Candidate:
+    link = shown.link
+    return schemas.Candidate(
+        **fact_check(shown.article, link.score).model_dump(),
+        rank=shown.rank,
+        dense=round(link.dense, 4),
+        lexical=round(link.lexical, 4),
+        passage=shown.passage,
+        confidence=shown.confidence,
+        pinned=shown.pinned,
+        approved=shown.approved,
+        fresher=shown.fresher,
+    )
 
 
-def dive_deeper_items(engine: Engine, items: list[Item], related: bool) -> list[schemas.DiveDeeperQuestion]:
-    ids = [i.answer.article_id for i in items] + [i.question.article_id for i in items]
-    rows = engine.articles(ids)
+def candidates(shown: Sequence[ShownCandidate]) -> list[schemas.Candidate]:
+    return [candidate(c) for c in shown]
+
+
+def dive_deeper_items(items: Sequence[Item], rows: Mapping[str, ArticleRow], related: bool) -> list[schemas.DiveDeeperQuestion]:
     out = []
     for item in items:
         answer = rows.get(item.answer.article_id)
@@ -72,36 +66,6 @@ def unanswered_items(questions: Sequence[QuestionRow]) -> list[schemas.DiveDeepe
     return [schemas.DiveDeeperQuestion(id=q.id, text=q.text, answer=None) for q in questions]
 
 
-def ranked_candidates(
-    engine: Engine, ranked: Sequence[Ranked], rows: dict[str, ArticleRow] | None = None, with_passages: bool = True
-) -> list[schemas.Candidate]:
-    """Candidates in the effective order (decisions applied); `rank` is the position in it."""
-    rows = rows if rows is not None else engine.articles([r.link.article_id for r in ranked])
-    model = [r.link for r in ranked if not r.pinned and not r.approved]
-    moved = model[0].article_id if fresher(model) else None  # moved up by prefer_recent
-    out = []
-    for entry in ranked:
-        link = entry.link
-        row = rows.get(link.article_id)
-        if row is None:
-            continue
-        passage = engine.store.passage_text(link.article_id, link.passage) if with_passages and link.passage >= 0 else None
-        out.append(
-            schemas.Candidate(
-                **fact_check(row, link.score).model_dump(),
-                rank=len(out),
-                dense=round(link.dense, 4),
-                lexical=round(link.lexical, 4),
-                passage=passage,
-                pinned=entry.pinned,
-                approved=entry.approved,
-                fresher=link.article_id == moved and not entry.pinned and not entry.approved,
-                confidence=engine.confidence(link.score),
-            )
-        )
-    return out
-
-
 def decision_state(decision: Decision | None) -> schemas.DecisionState:
     if decision is None:
         return schemas.DecisionState(version=0)
@@ -117,56 +81,40 @@ def decision_state(decision: Decision | None) -> schemas.DecisionState:
     )
 
 
-def question_reviews(
-    engine: Engine, items: Sequence[tuple[QuestionStatus, Sequence[str]]]
-) -> list[schemas.QuestionReview]:
-    """Questions as editors see them: source, answer, why, decision and every candidate."""
-    ids = [s.question.article_id for s, _ in items] + [r.link.article_id for s, _ in items for r in s.effective.ranked]
-    rows = engine.articles(ids)
-    out = []
-    for status, reasons in items:
-        candidates = ranked_candidates(engine, status.effective.ranked, rows)
-        answer = status.effective.answer
-        answer_row = rows.get(answer.link.article_id) if answer else None
-        source = rows.get(status.question.article_id)
-        out.append(
-            schemas.QuestionReview(
-                question=question_ref(status.question),
-                source=article_ref(source) if source else None,
-                state=status.effective.state,
-                answer=fact_check(answer_row, answer.link.score) if answer and answer_row else None,
-                why=candidates[0].passage if candidates else None,
-                decision=decision_state(status.decision),
-                candidates=candidates,
-                reasons=list(reasons),
-                confidence=max((c.confidence for c in candidates if c.confidence is not None), default=None),
-                cluster=cluster_out(engine, status),
-            )
-        )
-    return out
+def question_review(review: QuestionReview) -> schemas.QuestionReview:
+    """A question as editors see it: source, answer, why, decision and every candidate."""
+    status = review.status
+    shown = candidates(review.candidates)
+    answer = status.effective.answer
+    return schemas.QuestionReview(
+        question=question_ref(status.question),
+        source=article_ref(review.source) if review.source else None,
+        state=status.effective.state,
+        answer=fact_check(review.answer, answer.link.score) if answer and review.answer else None,
+        why=shown[0].passage if shown else None,
+        decision=decision_state(status.decision),
+        candidates=shown,
+        reasons=review.reasons,
+        confidence=max((c.confidence for c in shown if c.confidence is not None), default=None),
+        cluster=cluster_out(review.cluster) if review.cluster else None,
+    )
 
 
-def cluster_out(engine: Engine, status: QuestionStatus) -> schemas.ClusterOut | None:
-    """The question's duplicate cluster, with the decision of its most recently decided member offered to the rest."""
-    from recommender.learning.offers import offer, source_of
+def question_reviews(reviews: Sequence[QuestionReview]) -> list[schemas.QuestionReview]:
+    return [question_review(r) for r in reviews]
 
-    cluster = engine.clusters().get(status.question.id)
-    if cluster is None:
-        return None
-    members = engine.question_statuses(engine.cluster_members(status.question.id))
-    everyone = [status, *members]
-    source = source_of(everyone)
-    items = offer(source, everyone) if source is not None else []
+
+def cluster_out(cluster: ClusterView) -> schemas.ClusterOut:
     return schemas.ClusterOut(
-        id=cluster,
+        id=cluster.id,
         members=[
             schemas.ClusterMember(
                 question=question_ref(m.question),
                 state=m.effective.state,
                 decided=m.decision is not None and not m.decision.empty,
             )
-            for m in members
+            for m in cluster.members
         ],
-        offer_from=source.question.id if source is not None and items else None,
-        offer=[schemas.OfferItem(question_id=q, action=a, article_id=t) for q, a, t in items],
+        offer_from=cluster.offer_from,
+        offer=[schemas.OfferItem(question_id=q, action=a, article_id=t) for q, a, t in cluster.offer],
     )

@@ -12,21 +12,44 @@ from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from recommender.config import Settings
-from recommender.editorial.auth import Editor, Role, find_editor
-from recommender.engine import Engine
+from recommender.editorial.auth import Editor, Role
+from recommender.services import Services
+from recommender.services.catalog import CatalogService
+from recommender.services.editorial import EditorialService
+from recommender.services.models import ModelsService
+from recommender.services.reading import ReadingService
 
 
 # Async on purpose: FastAPI runs plain `def` dependencies in its thread pool, a thread hop per request
 # for an attribute read.
-async def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
+async def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def get_reading(request: Request) -> ReadingService:
+    return request.app.state.services.reading
+
+
+async def get_catalog(request: Request) -> CatalogService:
+    return request.app.state.services.catalog
+
+
+async def get_editorial(request: Request) -> EditorialService:
+    return request.app.state.services.editorial
+
+
+async def get_models(request: Request) -> ModelsService:
+    return request.app.state.services.models
 
 
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-EngineDep = Annotated[Engine, Depends(get_engine)]
+ReadingDep = Annotated[ReadingService, Depends(get_reading)]
+CatalogDep = Annotated[CatalogService, Depends(get_catalog)]
+EditorialDep = Annotated[EditorialService, Depends(get_editorial)]
+ModelsDep = Annotated[ModelsService, Depends(get_models)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 # Only documents the scheme in the OpenAPI schema: the token itself is checked by `authenticate`.
@@ -41,14 +64,14 @@ _bearer = HTTPBearer(
 ANY_ROLE = "any"  # a valid token of any role (who am I?)
 
 
-def _check(engine: Engine, authorization: str | None, role: Role | None) -> Editor:
+def _check(editorial: EditorialService, authorization: str | None, role: Role | None) -> Editor:
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(
             401, "missing editor token: send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"}
         )
-    editor = find_editor(engine.store.editor_records(), token)
+    editor = editorial.editor_for_token(token)
     if editor is None:
         raise HTTPException(401, "invalid editor token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if not editor.active:
@@ -65,8 +88,8 @@ async def authenticate(request: Request, role: Role | None) -> Editor:
     missing or unknown, 403 when revoked or of another role. Checked once per request (kept in its state)."""
     done: dict[Role | None, Editor] = request.state._state.setdefault("editors_checked", {})
     if role not in done:
-        engine: Engine = request.app.state.engine
-        done[role] = await run_in_threadpool(_check, engine, request.headers.get("authorization"), role)
+        editorial: EditorialService = request.app.state.services.editorial
+        done[role] = await run_in_threadpool(_check, editorial, request.headers.get("authorization"), role)
     return done[role]
 
 

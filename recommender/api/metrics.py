@@ -1,5 +1,5 @@
 """Prometheus metrics of one app: request counters and latencies, widget cache outcomes, and gauges
-read from the engine when /metrics is scraped.
+read from the services when /metrics is scraped.
 
 Each app has its own CollectorRegistry (tests build many apps in one process; the library's
 global registry would refuse the second one's metric names). Request metrics are labelled by route
@@ -26,7 +26,7 @@ from recommender.config import Settings
 
 if TYPE_CHECKING:
     from recommender.editorial.review import Coverage
-    from recommender.engine import Engine
+    from recommender.services import Services
     from recommender.linking.verify import Verification
 
 PREFIX = "dive_deeper"
@@ -39,7 +39,7 @@ WIDGET_OUTCOMES = ("not_modified", "cache_hit", "rendered", "not_found")
 class Metrics:
     """The app's registry and the metrics its request path updates."""
 
-    def __init__(self, engine_of: Callable[[], Engine | None], settings: Settings, coverage_interval: float = 30.0) -> None:
+    def __init__(self, services_of: Callable[[], Services | None], settings: Settings, coverage_interval: float = 30.0) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             f"{PREFIX}_http_requests",
@@ -63,8 +63,8 @@ class Metrics:
         )
         for outcome in WIDGET_OUTCOMES:  # every outcome present from the start, so rate() sees the first one
             self.widget.labels(outcome)
-        self.engine_collector = EngineCollector(engine_of, settings, coverage_interval)
-        self.registry.register(self.engine_collector)
+        self.services_collector = ServicesCollector(services_of, settings, coverage_interval)
+        self.registry.register(self.services_collector)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -81,60 +81,60 @@ class _Cached:
     value: object
 
 
-class EngineCollector(Collector):
-    """Gauges read from the engine at scrape time.
+class ServicesCollector(Collector):
+    """Gauges read from the services at scrape time.
 
     Counts are re-read only when the store's counters moved. Answered questions, gaps and the review
     queue need every question's status (not a cheap read), so they are also recomputed at most every
     `coverage_interval` seconds, however often Prometheus scrapes during a long ingest.
     """
 
-    def __init__(self, engine_of: Callable[[], Engine | None], settings: Settings, coverage_interval: float) -> None:
-        self._engine_of = engine_of
+    def __init__(self, services_of: Callable[[], Services | None], settings: Settings, coverage_interval: float) -> None:
+        self._services_of = services_of
         self._settings = settings
         self._coverage_interval = coverage_interval
         self._lock = threading.Lock()
         self._counts: _Cached | None = None
         self._coverage: _Cached | None = None
         self._verified: _Cached | None = None
-        # A failed switch stays the engine's switch_job until the next switch starts (an operator's
+        # A failed switch stays the models service's switch_job until the next switch starts (an operator's
         # action, minutes apart): counting the distinct failed jobs seen at scrape time counts them all
         # unless a new switch starts within one scrape interval of the failure.
         self._failed_jobs: set[int] = set()
         self._seen_jobs: list[object] = []  # keeps counted jobs alive so their id() cannot be reused
 
     def describe(self) -> list[Metric]:
-        return []  # collected lazily: describing would read the engine at registration
+        return []  # collected lazily: describing would read the database at registration
 
     def collect(self) -> Iterator[Metric]:
-        engine = self._engine_of()
-        if engine is None:  # before the app's lifespan opened it
+        services = self._services_of()
+        if services is None:  # before the app's lifespan opened it
             return
         with self._lock:
-            yield from self._encoder(engine)
-            yield from self._index(engine)
-            yield from self._questions(engine)
-            yield from self._verification(engine)
-            yield from self._switch(engine)
+            yield from self._encoder(services)
+            yield from self._index(services)
+            yield from self._questions(services)
+            yield from self._verification(services)
+            yield from self._switch(services)
 
-    def _encoder(self, engine: Engine) -> Iterator[Metric]:
+    def _encoder(self, services: Services) -> Iterator[Metric]:
         from recommender.status import encoder_backend
 
         info = InfoMetricFamily(f"{PREFIX}_encoder", "The encoder serving: its backend, registry name and model id.")
         info.add_metric(
             [],
             {
-                "backend": encoder_backend(engine.encoder, self._settings.backend),
-                "model": engine.model_name,
-                "model_id": engine.encoder.model_id,
+                "backend": encoder_backend(services.models.encoder, self._settings.backend),
+                "model": services.models.model_name,
+                "model_id": services.models.encoder.model_id,
             },
         )
         yield info
 
-    def _index(self, engine: Engine) -> Iterator[Metric]:
-        counters = engine.counters()
+    def _index(self, services: Services) -> Iterator[Metric]:
+        counters = services.reading.counters()
         if self._counts is None or self._counts.key != counters:
-            self._counts = _Cached(counters, time.monotonic(), engine.store.counts())
+            self._counts = _Cached(counters, time.monotonic(), services.reading.counts())
         counts: dict[str, int] = self._counts.value  # type: ignore[assignment]
         for name, what in (
             ("articles", "Articles (fact checks) indexed."),
@@ -149,17 +149,17 @@ class EngineCollector(Collector):
         yield GaugeMetricFamily(
             f"{PREFIX}_articles_pending",
             "Articles stored by an ingest whose relinking has not completed yet.",
-            value=len(engine.store.pending_articles()),
+            value=services.reading.pending_articles(),
         )
 
-    def _questions(self, engine: Engine) -> Iterator[Metric]:
+    def _questions(self, services: Services) -> Iterator[Metric]:
         from recommender.editorial.review import coverage
 
-        key = (engine.counters(), engine.thresholds)
+        key = (services.reading.counters(), services.reading.thresholds)
         now = time.monotonic()
         cached = self._coverage
         if cached is None or (cached.key != key and now - cached.at >= self._coverage_interval):
-            cached = self._coverage = _Cached(key, now, coverage(engine.statuses()))
+            cached = self._coverage = _Cached(key, now, coverage(services.reading.statuses()))
         found: Coverage = cached.value  # type: ignore[assignment]
         states = GaugeMetricFamily(
             f"{PREFIX}_questions_by_state",
@@ -176,12 +176,12 @@ class EngineCollector(Collector):
             value=found.unreviewed,
         )
 
-    def _verification(self, engine: Engine) -> Iterator[Metric]:
+    def _verification(self, services: Services) -> Iterator[Metric]:
         """A seeded sample of questions recomputed once per generation (as `status` does)."""
-        generation = engine.counters()
+        generation = services.reading.counters()
         cached = self._verified
         if cached is None or cached.key != generation:
-            cached = self._verified = _Cached(generation, time.monotonic(), engine.verify(sample=VERIFY_SAMPLE, examples=0))
+            cached = self._verified = _Cached(generation, time.monotonic(), services.linking.verify(sample=VERIFY_SAMPLE, examples=0))
         result: Verification = cached.value  # type: ignore[assignment]
         yield GaugeMetricFamily(
             f"{PREFIX}_links_checked", "Questions whose links were last recomputed to verify the stored ones.", value=result.checked
@@ -197,8 +197,8 @@ class EngineCollector(Collector):
             value=result.answers_differ,
         )
 
-    def _switch(self, engine: Engine) -> Iterator[Metric]:
-        job = engine.switch_job
+    def _switch(self, services: Services) -> Iterator[Metric]:
+        job = services.models.switch_job
         running = job is not None and job.running
         queued = max(job.total - job.done, 0) if job is not None and running else 0
         if job is not None and job.state == "failed" and id(job) not in self._failed_jobs:

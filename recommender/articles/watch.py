@@ -24,7 +24,7 @@ Signature = tuple[int, int]  # (size, mtime in ns)
 
 
 class IngestResult(Protocol):
-    """The part of engine.IngestReport the watcher reads (structural: this module needs no engine)."""
+    """The part of services.IngestReport the watcher reads (structural: this module needs no service)."""
 
     added: list[str]
     updated: list[str]

@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from recommender.editorial.review import ReviewItem, Status
+from recommender.editorial.review import ReviewItem
+from recommender.editorial.statuses import QuestionStatus
 from recommender.store.base import ArticleRow
 
-# What an editor asks for, not the engine's internal states (see `state_names`).
+# What an editor asks for, not the service's internal states (see `state_names`).
 STATES: tuple[str, ...] = ("unreviewed", "waiting", "live", "gap", "hidden", "rejected")
 # Bands of the best model score, cut at the thresholds the dashboard shows: low (a gap), medium
 # (waits for review), high (goes live unreviewed). Without a calibrator medium is empty.
@@ -100,7 +101,7 @@ def parse_filter(
     return ReviewFilter(words, states, topic.strip() or None if topic else None, start, end, band)  # type: ignore[arg-type]
 
 
-def state_names(status: Status) -> set[str]:
+def state_names(status: QuestionStatus) -> set[str]:
     """The editor's names for a question's state (a question can be several: live and rejected)."""
     effective = status.effective
     names = set()
@@ -117,7 +118,7 @@ def state_names(status: Status) -> set[str]:
     return names
 
 
-def band_of(status: Status, cuts: Cuts) -> Band | None:
+def band_of(status: QuestionStatus, cuts: Cuts) -> Band | None:
     """The band of the model's best score left after rejections (None: no candidate at all)."""
     best = status.effective.model_best
     if best is None:
@@ -127,7 +128,7 @@ def band_of(status: Status, cuts: Cuts) -> Band | None:
     return "medium" if best.score < cuts.live_score else "high"
 
 
-def matches(f: ReviewFilter, status: Status, articles: Mapping[str, ArticleRow], cuts: Cuts) -> bool:
+def matches(f: ReviewFilter, status: QuestionStatus, articles: Mapping[str, ArticleRow], cuts: Cuts) -> bool:
     """Whether one question passes; `articles` holds its own article and its candidates' rows."""
     own = articles.get(status.question.article_id)
     if f.states and not (f.states & state_names(status)):
@@ -150,7 +151,7 @@ def matches(f: ReviewFilter, status: Status, articles: Mapping[str, ArticleRow],
     return True
 
 
-def article_ids(statuses: Sequence[Status]) -> list[str]:
+def article_ids(statuses: Sequence[QuestionStatus]) -> list[str]:
     """Every article a filter may read for these questions: their own and their answer (or best suggestion)."""
     ids = {s.question.article_id for s in statuses}
     for s in statuses:

@@ -4,29 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
-from recommender.editorial.decisions import Effective, changed_reasons
+from recommender.editorial.decisions import changed_reasons
+from recommender.editorial.statuses import QuestionStatus
 from recommender.store.base import Decision, LinkRow, QuestionRow
 
 Kind = Literal["unreviewed", "changed", "gaps", "all"]
 KINDS: tuple[str, ...] = ("unreviewed", "changed", "gaps", "all")
 
 
-class Status(Protocol):
-    """recommender.engine.QuestionStatus"""
-
-    question: QuestionRow
-    decision: Decision | None
-    links: list[LinkRow]
-    effective: Effective
-
-
 @dataclass(frozen=True)
 class ReviewItem:
-    status: Status
+    status: QuestionStatus
     reasons: list[str]  # why a "changed" item needs another look
-    members: tuple[Status, ...] = ()  # other questions of its duplicate cluster in the same queue
+    members: tuple[QuestionStatus, ...] = ()  # other questions of its duplicate cluster in the same queue
 
 
 def group_clusters(items: Sequence[ReviewItem], clusters: Mapping[str, str]) -> list[ReviewItem]:
@@ -46,7 +38,7 @@ def group_clusters(items: Sequence[ReviewItem], clusters: Mapping[str, str]) -> 
     return out
 
 
-def queue(statuses: Sequence[Status], kind: str, hashes: dict[str, str]) -> list[ReviewItem]:
+def queue(statuses: Sequence[QuestionStatus], kind: str, hashes: dict[str, str]) -> list[ReviewItem]:
     """Items of one kind of the review queue, most urgent first.
 
     unreviewed: a model suggestion nobody confirmed, live or waiting for review; lowest confidence first.
@@ -98,7 +90,7 @@ class Coverage:
         return round(count / self.questions, 4) if self.questions else 0.0
 
 
-def coverage(statuses: Sequence[Status], bins: int = 10) -> Coverage:
+def coverage(statuses: Sequence[QuestionStatus], bins: int = 10) -> Coverage:
     counts = {"answered": 0, "approved": 0, "rejected": 0, "gaps": 0, "hidden": 0, "unreviewed": 0, "pending": 0}
     histogram = [0] * bins
     for s in statuses:

@@ -3,7 +3,7 @@
 The key (data/sample/eval/related.tsv) judges (article, question) pairs: would a reader of the
 article find the question on its subject? Questions are matched by their wording key (case,
 punctuation and spacing ignored, as editors' decisions are), so the key survives re-ingest and
-renumbering. What is measured is exactly what `Engine.dive_deeper` returns.
+renumbering. What is measured is exactly what `ReadingService.dive_deeper` returns.
 """
 
 from __future__ import annotations
@@ -96,15 +96,15 @@ class _DiveDeeper(Protocol):
     related: Sequence  # of recommender.linking.related.Item
 
 
-class _Engine(Protocol):
+class _Reading(Protocol):
     def dive_deeper(self, article_id: str) -> _DiveDeeper | None: ...
 
 
-def shown_related(engine: _Engine, article_ids: Iterable[str]) -> list[tuple[str, str]]:
+def shown_related(reading: _Reading, article_ids: Iterable[str]) -> list[tuple[str, str]]:
     """(article id, question text) of every related question the widget shows for these articles."""
     out = []
     for article_id in article_ids:
-        result = engine.dive_deeper(article_id)
+        result = reading.dive_deeper(article_id)
         if result is not None:
             out.extend((article_id, item.question.text) for item in result.related)
     return out

@@ -15,7 +15,7 @@ term frequencies and lengths against bm25s's own index.
 
 Postings keep raw term frequencies and weights are applied when scoring, so `updated()` only tokenises
 the new documents, appends their postings and marks replaced ones dead. Postings of documents added
-since the last full build sit in a small per-term overlay; the engine rebuilds from scratch once
+since the last full build sit in a small per-term overlay; the index holder rebuilds from scratch once
 enough of them (or of dead documents) piled up (see Snapshot.needs_compaction).
 """
 

@@ -20,6 +20,14 @@ from recommender.store.base import QuestionRow
 _MOD = 2**64
 
 
+@dataclass(frozen=True)
+class QuestionChange:
+    """Questions a write removed (id, key, vector as it was) and the ids of those it added."""
+
+    removed: tuple[tuple[str, str, np.ndarray], ...]
+    added: tuple[str, ...]
+
+
 def question_digest(question: QuestionRow) -> int:
     """A 64-bit hash of a question's id and wording key; summed, it identifies a set of questions in
     any order and is updated by adding and subtracting (see QuestionTable.digest)."""

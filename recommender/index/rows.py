@@ -3,7 +3,7 @@
 A snapshot holds a view of the first n rows. The next snapshot appends after row n in the same
 buffer when there is spare capacity (readers of the old snapshot never look past their n), so a
 one-article update copies nothing but the new rows; a full buffer is reallocated with 50% spare.
-Snapshots are derived one from the other under the engine's write lock, so two never append to
+Snapshots are derived one from the other under the index holder's write lock, so two never append to
 the same buffer from the same length; should that happen anyway, the second copies.
 """
 

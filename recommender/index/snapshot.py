@@ -1,10 +1,10 @@
 """An immutable, in-memory view of the store: the Ranker plus what serving needs next to it.
 
 Readers always see one whole index, never a half-built one: a write makes a new Snapshot and the
-engine swaps one reference. A full build reads everything from the store; `apply` derives the next
+the holder swaps one reference. A full build reads everything from the store; `apply` derives the next
 snapshot from this one and the articles just written (appending their rows, marking the replaced
 ones dead), which is what keeps a one-article upsert in milliseconds at 10k-100k articles. Dead rows
-and the lexical overlay are folded away by the next full build, which the engine runs once
+and the lexical overlay are folded away by the next full build, which the index holder runs once
 `needs_compaction` says they pile up.
 """
 

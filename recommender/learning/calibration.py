@@ -3,7 +3,7 @@
 A calibrator is fitted with scikit-learn (isotonic or logistic regression on (score, approved?)
 pairs) and saved as a small JSON artefact; serving evaluates it with numpy alone. Both kinds are
 monotone in the score, so a probability threshold is also a score threshold (`score_for`): the
-engine decides gaps and live links on raw scores, with no per-request model call.
+the service decides gaps and live links on raw scores, with no per-request model call.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ class Example:
 
 
 class Status(Protocol):
-    """recommender.engine.QuestionStatus"""
+    """recommender.editorial.statuses.QuestionStatus"""
 
     question: QuestionRow
     decision: Decision | None

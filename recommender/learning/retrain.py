@@ -9,7 +9,6 @@ as good as the live one on held-out data. Only a model that passed may replace t
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,7 +26,7 @@ from recommender.training.examples import Triplet, mine_triplets, split_queries
 from recommender.training.finetune import ModelCard, TrainConfig, now, train_encoder
 
 if TYPE_CHECKING:
-    from recommender.engine import Engine
+    from recommender.services import Services
 
 log = logging.getLogger(__name__)
 GATE_METRIC = "map@5"
@@ -50,9 +49,9 @@ class DecisionSet:
         return sum(len(v) for v in self.rejected.values())
 
 
-def decision_set(engine: Engine) -> DecisionSet:
+def decision_set(services: Services) -> DecisionSet:
     out = DecisionSet()
-    for status in engine.statuses():
+    for status in services.reading.statuses():
         decision = status.decision
         if decision is None or decision.target is None:
             continue
@@ -63,11 +62,11 @@ def decision_set(engine: Engine) -> DecisionSet:
     return out
 
 
-def store_documents(engine: Engine) -> list[Document]:
+def store_documents(services: Services) -> list[Document]:
     """The store's fact checks as rankable documents, passages as stored (same order as the index)."""
-    data = engine.store.load_index()
+    data = services.store.load_index()
     passages: dict[str, list[str]] = {}
-    for article_id, _, text in engine.store.all_texts()[0]:
+    for article_id, _, text in services.store.all_texts()[0]:
         passages.setdefault(article_id, []).append(text)
     return [
         Document(a.id, a.title, text, tuple(passages.get(a.id, ())) or (a.title,)) for a, text in zip(data.articles, data.texts)
@@ -107,7 +106,7 @@ class Benchmark:
 
 
 def train_from_decisions(
-    engine: Engine,
+    services: Services,
     name: str,
     config: TrainConfig,
     held_out: float = 0.2,
@@ -117,18 +116,18 @@ def train_from_decisions(
     progress: bool = False,
 ) -> ModelCard:
     """Fine-tune the live model on editors' decisions into models/<name>/ (see the module docstring)."""
-    from recommender.learning.benchmark import benchmark_ranker
+    from recommender.learning.replay import benchmark_ranker
 
-    settings = engine.settings
-    decided = decision_set(engine)
+    settings = services.settings
+    decided = decision_set(services)
     if len(decided.queries) < 2:
         raise NotEnoughDecisions(
             f"training needs at least 2 questions with an approved or pinned fact check; the database has {len(decided.queries)}"
         )
     train_q, held_q = split_queries(decided.queries, held_out, config.seed)
-    docs = store_documents(engine)
+    docs = store_documents(services)
     by_id = {d.id: d for d in docs}
-    base = engine.snapshot().ranker
+    base = services.holder.snapshot().ranker
     triplets: list[Triplet] = mine_triplets(base, by_id, train_q, decided.qrels, rejected=decided.rejected)
     sets: dict[str, tuple[Sequence[QueryRecord], Mapping]] = {"held-out decisions": (held_q, decided.qrels)}  # type: ignore[type-arg]
     data: dict[str, object] = {
@@ -142,7 +141,7 @@ def train_from_decisions(
     bench_sets: dict[str, tuple[Sequence[QueryRecord], Mapping]] = {}  # type: ignore[type-arg]
     if benchmark is not None:
         bench = Benchmark(benchmark)
-        base_bench = benchmark_ranker(bench.path("corpus.jsonl"), settings, engine.encoder)
+        base_bench = benchmark_ranker(bench.path("corpus.jsonl"), settings, services.holder.encoder)
         bench_sets[f"{benchmark.name} dev"] = (load_queries(bench.path("dev.queries.jsonl")), load_qrels(bench.path("dev.qrels")))
         _measure(base_bench.ranker, bench_sets, "before", metrics)
         if with_benchmark_pairs:
@@ -155,7 +154,7 @@ def train_from_decisions(
         raise NotEnoughDecisions("no training examples: every decided question was held out or had no negative")
 
     out = settings.models_dir / name
-    train_encoder(resolve_model(engine.model_name, settings.models_dir).path, triplets, out, config)
+    train_encoder(resolve_model(services.models.model_name, settings.models_dir).path, triplets, out, config)
     tuned = create_encoder(name, settings.models_dir, backend="torch")
     tuned_ranker = build_ranker(docs, tuned, ranker_config("default", settings))
     _measure(tuned_ranker, sets, "after", metrics)
@@ -164,7 +163,7 @@ def train_from_decisions(
         _measure(tuned_bench.ranker, bench_sets, "after", metrics)
 
     notes = []
-    calibrator = _calibrate(engine, tuned_ranker, decided, key, tuned.model_id)
+    calibrator = _calibrate(services, tuned_ranker, decided, key, tuned.model_id)
     if isinstance(calibrator, str):
         notes.append(f"no calibrator: {calibrator}")
     else:
@@ -172,7 +171,7 @@ def train_from_decisions(
         notes.append(f"calibrator: {calibrator.method} on {calibrator.source} (models/{name}/calibration.json)")
     card = ModelCard(
         name=name,
-        base_model=engine.encoder.model_id,
+        base_model=services.holder.encoder.model_id,
         created=now(),
         data={**data, "total triplets": len(triplets), "hard negatives": "editor-rejected links, else the best-ranked wrong candidate"},
         config={**asdict(config), "method": settings.method, "held_out": held_out},
@@ -184,12 +183,12 @@ def train_from_decisions(
     return card
 
 
-def _calibrate(engine: Engine, ranker: Ranker, decided: DecisionSet, key: Path | None, model_id: str):  # type: ignore[no-untyped-def]
+def _calibrate(services: Services, ranker: Ranker, decided: DecisionSet, key: Path | None, model_id: str):  # type: ignore[no-untyped-def]
     """A calibrator for the new model: its scores for the decided links (plus the answer key's when few)."""
-    settings = engine.settings
+    settings = services.settings
     questions = {q.id: q for q in decided.queries}
     key_qrels = load_qrels(key) if key is not None else {}
-    wanted = [q for q in engine.snapshot().questions if q.id in questions or q.id in key_qrels]
+    wanted = [q for q in services.holder.snapshot().questions if q.id in questions or q.id in key_qrels]
     hits = ranker.rank_batch([q.text for q in wanted], settings.top_k, [[q.article_id] for q in wanted])
     links = {
         q.id: [LinkRow(q.id, r, h.doc_id, h.score, h.dense, h.lexical, h.passage) for r, h in enumerate(found)]
@@ -207,20 +206,3 @@ def _calibrate(engine: Engine, ranker: Ranker, decided: DecisionSet, key: Path |
         return fit([e.score for e in examples], [e.label for e in examples], settings.calibration_method, model_id, source)
     except CalibrationError as exc:
         return str(exc)
-
-
-def read_card(models_dir: Path, name: str) -> dict | None:  # type: ignore[type-arg]
-    path = models_dir / name / "model_card.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def trained_models(models_dir: Path) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
-    out = []
-    for folder in sorted(p for p in models_dir.iterdir() if p.is_dir()) if models_dir.is_dir() else []:
-        card = read_card(models_dir, folder.name)
-        if card is not None:
-            out.append((folder.name, card))
-    return out

@@ -1,6 +1,6 @@
 """Keep the duplicate-question clusters current after a write without clustering every question again.
 
-learning.clusters.cluster_questions joins questions whose cosine reaches the threshold or whose
+linking.clusters.cluster_questions joins questions whose cosine reaches the threshold or whose
 wording key is equal, takes the connected components of that graph and splits each one by
 agglomerative clustering. A write changes only the components its questions touch (as they are
 now, and as they were through the questions it removed). Those are found by a breadth-first search
@@ -17,18 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recommender.index.questions import QuestionTable
+from recommender.index.questions import QuestionChange, QuestionTable
 
 # cluster_questions uses sklearn's cosine distance <= 1 - threshold + 1e-6; the same edge here.
 _SLACK = 1e-6
-
-
-@dataclass(frozen=True)
-class QuestionChange:
-    """Questions a write removed (id, key, vector as it was) and the ids of those it added."""
-
-    removed: tuple[tuple[str, str, np.ndarray], ...]
-    added: tuple[str, ...]
 
 
 def touched_rows(table: QuestionTable, changes: Sequence[QuestionChange], threshold: float) -> list[int]:
@@ -66,7 +58,7 @@ class ClusterDiff:
 
 def update_clusters(table: QuestionTable, changes: Sequence[QuestionChange], threshold: float) -> ClusterDiff:
     """How the stored clusters change with `changes` (they were current before them)."""
-    from recommender.learning.clusters import cluster_questions
+    from recommender.linking.clusters import cluster_questions
 
     rows = touched_rows(table, changes, threshold)
     ordered = sorted(rows, key=lambda r: (table.rows[r].article_id, table.rows[r].position))  # as a full run orders them

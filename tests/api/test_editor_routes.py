@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from recommender.api import create_app
 from recommender.articles.model import Article, normalize_question
-from recommender.engine import Engine
+from recommender.services import Services
 from recommender.editorial.review import group_clusters, queue
 from tests.conftest import BOTH_STORES, add_editor
 
@@ -30,7 +30,7 @@ def store_backend(request: pytest.FixtureRequest) -> str:
 @dataclass
 class Env:
     client: TestClient
-    engine: Engine
+    services: Services
     alice: dict[str, str]
     bob: dict[str, str]
     publisher: dict[str, str]
@@ -42,14 +42,14 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture()
-def env(writable_sample_engine: Engine) -> Iterator[Env]:
-    engine = writable_sample_engine
+def env(writable_sample_services: Services) -> Iterator[Env]:
+    services = writable_sample_services
     # These tests are about decisions: every answered suggestion goes live, as without a pending band
     # (the band between the review and auto-approve thresholds is tested in tests/learning/).
-    engine.set_thresholds(auto_approve=engine.settings.review_threshold)
-    tokens = [add_editor(engine.store, name) for name in ("alice", "bob", "publisher")]
-    with TestClient(create_app(engine.settings, engine=engine)) as client:
-        yield Env(client, engine, *(bearer(t) for t in tokens), tokens=tokens)
+    services.models.set_thresholds(auto_approve=services.settings.review_threshold)
+    tokens = [add_editor(services.store, name) for name in ("alice", "bob", "publisher")]
+    with TestClient(create_app(services.settings, services=services)) as client:
+        yield Env(client, services, *(bearer(t) for t in tokens), tokens=tokens)
 
 
 def review(env: Env, kind: str = "unreviewed", **params: object) -> dict:
@@ -75,7 +75,7 @@ def widget(env: Env, article_id: str) -> dict[str, dict]:
 
 def solid_question(env: Env) -> dict:
     """An unreviewed question whose second candidate would also go live (so a rejection has a live successor)."""
-    threshold = env.engine.thresholds.live_score
+    threshold = env.services.models.thresholds.live_score
     items = [i for i in review(env)["items"] if len(i["candidates"]) >= 3 and i["candidates"][1]["score"] >= threshold]
     assert items, "the sample needs a question with two good candidates"
     return items[-1]
@@ -84,13 +84,13 @@ def solid_question(env: Env) -> dict:
 def outsider(env: Env, item: dict) -> str:
     """A fact check that is neither the question's own article nor among its candidates."""
     taken = {c["id"] for c in item["candidates"]} | {item["question"]["article_id"]}
-    return next(a.id for a in env.engine.snapshot().articles.values() if a.id not in taken)
+    return next(a.id for a in env.services.holder.snapshot().articles.values() if a.id not in taken)
 
 
 # -- auth ------------------------------------------------------------------------------------------
 def test_editor_endpoints_need_a_valid_unrevoked_token(env: Env, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    question = env.engine.snapshot().questions[0].id
+    question = env.services.holder.snapshot().questions[0].id
     calls = [
         ("GET", "/v1/review", None),
         ("GET", "/v1/audit", None),
@@ -114,12 +114,12 @@ def test_editor_endpoints_need_a_valid_unrevoked_token(env: Env, caplog: pytest.
             assert response.headers["www-authenticate"].startswith("Bearer")
             assert "token" in response.json()["detail"]
     assert env.client.get("/v1/editors/me", headers=env.bob).json()["name"] == "bob"
-    env.engine.store.revoke_editor("bob")
+    env.services.store.revoke_editor("bob")
     for method, path, body in calls:
         response = env.client.request(method, path, json=body, headers=env.bob)
         assert response.status_code == 403, (method, path, response.text)
         assert response.json()["detail"] == "the token of editor 'bob' was revoked"
-    assert env.engine.store.all_decisions() == {}
+    assert env.services.store.all_decisions() == {}
     assert env.client.get("/v1/articles/new-one").status_code == 404
     # the widget and the other read-only endpoints stay public
     for path in (
@@ -148,7 +148,7 @@ def test_reject_shows_the_next_suggestion_and_never_brings_the_rejected_back(env
     assert body["decision"]["rejected"] == [first] and body["decision"]["version"] == 1
     assert body["state"] == "suggested" and body["answer"]["id"] == second
     assert widget(env, article)[question]["answer"]["id"] == second
-    env.engine.relink_all()
+    env.services.linking.relink_all()
     suggestions = env.client.get(f"/v1/questions/{question}/suggestions").json()
     assert first not in [c["id"] for c in suggestions["candidates"]]
     assert suggestions["candidates"][0]["id"] == second
@@ -214,7 +214,7 @@ def test_bad_decisions_are_named_and_change_nothing(env: Env, body: dict, status
     question = solid_question(env)["question"]["id"]
     response = env.client.post(f"/v1/questions/{question}/decision", json=body, headers=env.alice)
     assert response.status_code == status and message in response.json()["detail"], response.text
-    assert env.engine.store.all_decisions() == {}
+    assert env.services.store.all_decisions() == {}
 
 
 def test_pinning_the_questions_own_article_or_an_unknown_question(env: Env) -> None:
@@ -251,7 +251,7 @@ def test_bulk_approve_and_reject_all_or_nothing(env: Env) -> None:
         headers=env.alice,
     )
     assert bad.status_code == 404 and bad.json()["detail"] == "items.1: question 'nope-q9' not found"
-    assert env.engine.store.all_decisions() == {}
+    assert env.services.store.all_decisions() == {}
     assert (
         env.client.post(
             "/v1/decisions/bulk", json={"action": "hide", "items": [{"question_id": ids[0]}]}, headers=env.alice
@@ -330,9 +330,9 @@ def test_review_search_and_filters_narrow_the_queue(env: Env) -> None:
     gaps = review(env, "all", state="gap")
     assert gaps["total"] > 0 and all(i["state"] == "gap" for i in gaps["items"])
     assert review(env, "all", state="gap", confidence="high")["total"] == 0  # a gap scores low or an editor said so
-    day = env.engine.store.get_article_row(everything["items"][0]["question"]["article_id"]).checked_on
+    day = env.services.store.get_article_row(everything["items"][0]["question"]["article_id"]).checked_on
     dated = review(env, "all", **{"from": day.isoformat(), "to": day.isoformat()})
-    rows = env.engine.articles([i["question"]["article_id"] for i in dated["items"]])
+    rows = env.services.reading.articles([i["question"]["article_id"] for i in dated["items"]])
     assert dated["total"] > 0 and {r.checked_on for r in rows.values()} == {day}
     # a decision moves a question between states
     question = measles["items"][0]["question"]["id"]
@@ -421,8 +421,8 @@ def test_review_queue_kinds_and_changed_suggestions(env: Env, sample_articles: l
     gaps = review(env, "gaps")
     assert all(i["state"] == "gap" for i in gaps["items"])
     # duplicate questions come as one item: as many items as clusters (and loners) among the gaps
-    grouped = group_clusters(queue(env.engine.statuses(), "gaps", {}), env.engine.clusters())
-    assert gaps["total"] == len(grouped) and sum(1 + len(i.members) for i in grouped) == len(env.engine.gaps())
+    grouped = group_clusters(queue(env.services.reading.statuses(), "gaps", {}), env.services.reading.clusters())
+    assert gaps["total"] == len(grouped) and sum(1 + len(i.members) for i in grouped) == len(env.services.reading.gaps())
     assert review(env, "changed")["total"] == 0
 
     # approve a suggestion, then edit its fact check: the question needs another look
@@ -456,8 +456,8 @@ def test_review_queue_kinds_and_changed_suggestions(env: Env, sample_articles: l
 def test_coverage_numbers(env: Env) -> None:
     before = env.client.get("/v1/coverage", headers=env.alice).json()
     total = before["questions"]
-    assert total == len(env.engine.snapshot().questions)
-    assert before["counts"]["approved"] == 0 and before["counts"]["gaps"] == len(env.engine.gaps())
+    assert total == len(env.services.holder.snapshot().questions)
+    assert before["counts"]["approved"] == 0 and before["counts"]["gaps"] == len(env.services.reading.gaps())
     counts = before["counts"]
     assert counts["answered"] + counts["gaps"] + counts["hidden"] + counts["pending"] == total  # pending: not shown yet
     assert sum(b["count"] for b in before["histogram"]) == total and len(before["histogram"]) == 10
@@ -491,15 +491,15 @@ def test_decisions_survive_reingest_relinking_and_trivial_rewording(env: Env, sa
     texts = {q["question"]["id"]: q["question"]["text"] for q in items}
     rotated = original.questions[1:] + original.questions[:1]
     reworded = [f"  {t.upper().rstrip('?')} ?!" for t in rotated]
-    env.engine.delete(article_id)
+    env.services.catalog.delete(article_id)
     again = [a.model_copy(update={"summary": a.summary + " (Reviewed again.)"}) for a in sample_articles]
-    report = env.engine.ingest(
+    report = env.services.catalog.ingest(
         [a if a.id != article_id else a.model_copy(update={"questions": reworded}) for a in again]
     )
     assert report.added == [article_id] and len(report.updated) == len(sample_articles) - 1
-    env.engine.relink_all()
+    env.services.linking.relink_all()
 
-    mine = {q.key: q for q in env.engine.store.questions_of(article_id)}
+    mine = {q.key: q for q in env.services.store.questions_of(article_id)}
     moved = {qid: mine[normalize_question(text)].id for qid, text in texts.items()}
     assert moved[q_reject["question"]["id"]] != q_reject["question"]["id"]
     status = env.client.get(f"/v1/questions/{moved[q_reject['question']['id']]}/decision", headers=env.alice).json()
@@ -548,10 +548,10 @@ def test_widget_responses_carry_an_etag_that_changes_with_decisions_and_updates(
     assert env.client.get("/v1/articles/nope/dive-deeper", headers={"If-None-Match": "*"}).status_code in (304, 404)
 
 
-def test_cors_allows_the_configured_sites_to_read_only(writable_sample_engine: Engine) -> None:
-    settings = writable_sample_engine.settings.model_copy(update={"cors_origins": ["https://site.example"]})
-    token = add_editor(writable_sample_engine.store, "alice")
-    with TestClient(create_app(settings, engine=writable_sample_engine)) as client:
+def test_cors_allows_the_configured_sites_to_read_only(writable_sample_services: Services) -> None:
+    settings = writable_sample_services.settings.model_copy(update={"cors_origins": ["https://site.example"]})
+    token = add_editor(writable_sample_services.store, "alice")
+    with TestClient(create_app(settings, services=writable_sample_services)) as client:
         path = "/v1/articles/health-mmr-autism/dive-deeper"
         allowed = client.get(path, headers={"Origin": "https://site.example"})
         assert allowed.headers["access-control-allow-origin"] == "https://site.example"
@@ -596,6 +596,6 @@ def test_pages_widget_script_demo_and_review_page(env: Env) -> None:
     assert env.client.get("/editor", follow_redirects=False).headers["location"].endswith("/editor/")
 
     escaped = Article(id="xss-demo", title="<img src=x onerror=alert(1)> Title", summary="<b>bold?</b>", questions=[])
-    env.engine.ingest([escaped])
+    env.services.catalog.ingest([escaped])
     text = env.client.get("/demo/xss-demo").text
     assert "<img src=x" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text and "<b>bold" not in text

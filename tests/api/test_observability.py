@@ -14,8 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from recommender.api.app import create_app
 from recommender.api.logs import ACCESS_LOGGER, JsonFormatter, request_id_from
 from recommender.config import Settings
-from recommender.engine import Engine
-from recommender.learning.switch import SwitchJob
+from recommender.services import Services
+from recommender.services.switch import SwitchJob
 from tests.conftest import add_editor
 
 WIDGET_ROUTE = "/v1/articles/{article_id}/dive-deeper"
@@ -38,9 +38,9 @@ def value(samples: dict, name: str, **labels: str) -> float:
 
 
 @pytest.fixture()
-def client(fake_engine: Engine, sample_articles, settings: Settings) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    fake_engine.ingest(sample_articles)
-    app = create_app(settings.model_copy(update={"rate_limit_per_minute": 0}), engine=fake_engine)
+def client(fake_services: Services, sample_articles, settings: Settings) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    fake_services.catalog.ingest(sample_articles)
+    app = create_app(settings.model_copy(update={"rate_limit_per_minute": 0}), services=fake_services)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -90,31 +90,31 @@ def test_metrics_count_widget_requests_cache_hits_and_304s(client: TestClient, s
     assert not [labels for _, labels in after for _, v in labels if article in v or "such" in v]
 
 
-def test_gauges_follow_the_engine(client: TestClient, fake_engine: Engine, sample_articles) -> None:  # type: ignore[no-untyped-def]
-    fake_engine.delete(sample_articles[0].id)
+def test_gauges_follow_the_engine(client: TestClient, fake_services: Services, sample_articles) -> None:  # type: ignore[no-untyped-def]
+    fake_services.catalog.delete(sample_articles[0].id)
     scraped = scrape(client)
     assert value(scraped, "dive_deeper_articles") == len(sample_articles) - 1
     assert value(scraped, "dive_deeper_links_checked") == 200 and value(scraped, "dive_deeper_links_differing") == 0
-    lost = {q.id: [] for q in fake_engine.snapshot().questions if fake_engine.store.links_of([q.id])[q.id]}
-    fake_engine.store.replace_links(lost)  # lost relinks: the next generation's check sees them
+    lost = {q.id: [] for q in fake_services.holder.snapshot().questions if fake_services.store.links_of([q.id])[q.id]}
+    fake_services.store.replace_links(lost)  # lost relinks: the next generation's check sees them
     assert value(scrape(client), "dive_deeper_links_differing") == 200
 
-    fake_engine.switch_job = SwitchJob("other-model", "other@1", state="staging", done=3, total=10)
+    fake_services.models.switch_job = SwitchJob("other-model", "other@1", state="staging", done=3, total=10)
     running = scrape(client)
     assert value(running, "dive_deeper_embedding_queued") == 7
     assert value(running, "dive_deeper_embedding_done") == 3
     assert value(running, "dive_deeper_embedding_running") == 1
-    fake_engine.switch_job.state = "failed"
+    fake_services.models.switch_job.state = "failed"
     failed = scrape(client)
     assert value(failed, "dive_deeper_embedding_queued") == 0
     assert value(failed, "dive_deeper_embedding_switches_failed_total") == 1
     assert value(scrape(client), "dive_deeper_embedding_switches_failed_total") == 1  # the same failure, once
-    fake_engine.switch_job = SwitchJob("third", "third@1", state="failed")
+    fake_services.models.switch_job = SwitchJob("third", "third@1", state="failed")
     assert value(scrape(client), "dive_deeper_embedding_switches_failed_total") == 2
 
 
-def test_apps_have_their_own_registries(fake_engine: Engine, settings: Settings) -> None:
-    first, second = create_app(settings, engine=fake_engine), create_app(settings, engine=fake_engine)
+def test_apps_have_their_own_registries(fake_services: Services, settings: Settings) -> None:
+    first, second = create_app(settings, services=fake_services), create_app(settings, services=fake_services)
     assert first.state.metrics.registry is not second.state.metrics.registry
     with TestClient(first) as client:
         assert "/metrics" not in client.get("/openapi.json").json()["paths"]
@@ -163,9 +163,9 @@ def test_unsafe_request_ids_are_replaced(header: str) -> None:
 
 
 def test_tokens_and_search_text_stay_out_of_the_log(
-    client: TestClient, fake_engine: Engine, access_lines: io.StringIO
+    client: TestClient, fake_services: Services, access_lines: io.StringIO
 ) -> None:
-    token = add_editor(fake_engine.store, "alice")
+    token = add_editor(fake_services.store, "alice")
     query = "who secretly pays for tariffs zebra"
     assert client.get("/v1/search", params={"q": query}, headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert client.get("/v1/review", headers={"Authorization": f"Bearer {token}"}).status_code == 200
@@ -184,8 +184,8 @@ def test_log_level_setting() -> None:
         Settings(log_level="chatty")
 
 
-def test_an_unhandled_error_is_counted_and_logged_with_its_request_id(fake_engine: Engine, settings: Settings) -> None:
-    app = create_app(settings, engine=fake_engine)
+def test_an_unhandled_error_is_counted_and_logged_with_its_request_id(fake_services: Services, settings: Settings) -> None:
+    app = create_app(settings, services=fake_services)
 
     def boom() -> None:
         raise RuntimeError("something broke")

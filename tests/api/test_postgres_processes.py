@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from recommender.api import create_app
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
 from recommender.store.postgres import PostgresStore
 from tests.conftest import add_editor
 from tests.pg import PgServer
@@ -101,24 +101,24 @@ def test_widget_reads_come_from_the_replica_and_editors_see_the_primary(
     # A replica that lags: a copy of the sample made before the decision below (never updated).
     lagging = pg_server.create(template=request.getfixturevalue("sample_pg"))
     settings = sample_settings.model_copy(update={"database_read_url": pg_server.url_of(lagging)})
-    engine = Engine.open(settings, encoder=real_encoder)
-    token = add_editor(engine.store, "alice")
+    services = Services.start(settings, encoder=real_encoder)
+    token = add_editor(services.store, "alice")
     alice = {"Authorization": f"Bearer {token}"}
-    with TestClient(create_app(settings, engine=engine)) as client:
+    with TestClient(create_app(settings, services=services)) as client:
         widget = client.get(f"/v1/articles/{ARTICLE}/dive-deeper").json()
         question_id = next(q["id"] for q in widget["questions"])
         response = client.post(f"/v1/questions/{question_id}/decision", json={"action": "hide"}, headers=alice)
         assert response.status_code == 200, response.text
         # the editor's own view reads the primary: the decision is there at once
-        assert engine.status(question_id).decision.hidden  # type: ignore[union-attr]
+        assert services.reading.status(question_id).decision.hidden  # type: ignore[union-attr]
         # the widget reads the (lagging) replica: the question is still shown until it catches up
         widget = client.get(f"/v1/articles/{ARTICLE}/dive-deeper").json()
         assert question_id in {q["id"] for q in widget["questions"]}
-    engine.close()
+    services.close()
     # pointed at the same server (the usual replica once caught up), the widget shows the decision
     same = sample_settings.model_copy(update={"database_read_url": sample_settings.database_url})
-    engine = Engine.open(same, encoder=real_encoder)
-    with TestClient(create_app(same, engine=engine)) as client:
+    services = Services.start(same, encoder=real_encoder)
+    with TestClient(create_app(same, services=services)) as client:
         widget = client.get(f"/v1/articles/{ARTICLE}/dive-deeper").json()
         assert question_id not in {q["id"] for q in widget["questions"]}
-    engine.close()
+    services.close()

@@ -15,7 +15,7 @@ from recommender import cli
 from recommender.articles.model import Article
 from recommender.config import Settings
 from recommender.embedding.factory import create_encoder
-from recommender.engine import Engine
+from recommender.services import Services
 from tests.conftest import ROOT
 from tests.server import launch
 
@@ -36,12 +36,12 @@ def fp32_db(tmp_path: Path, sample_articles: list[Article]) -> tuple[Path, str]:
     chosen = [a for a in sample_articles if a.id.startswith("health-")][:10]
     assert ARTICLE in {a.id for a in chosen}
     db = tmp_path / "fp32.db"
-    engine = Engine.open(Settings(db=db, models_dir=ROOT / "models"), encoder=encoder)
-    engine.ingest(chosen)
+    services = Services.start(Settings(db=db, models_dir=ROOT / "models"), encoder=encoder)
+    services.catalog.ingest(chosen)
     # Hide its last question: its first is the one it shows (related questions no longer pad an article
     # whose own questions are gaps or hidden, and the requests below need something to show).
-    engine.decide(engine.store.questions_of(ARTICLE)[-1].id, "hide", None, "alice")
-    engine.close()
+    services.editorial.decide(services.store.questions_of(ARTICLE)[-1].id, "hide", None, "alice")
+    services.close()
     return db, encoder.model_id
 
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from recommender.api import create_app
 from recommender.editorial.auth import hash_token, new_token
-from recommender.engine import Engine
+from recommender.services import Services
 from recommender.store import postgres, sqlite
 from tests.conftest import BOTH_STORES, add_editor
 from tests.reliability.conftest import small_articles
@@ -32,25 +32,25 @@ def store_backend(request: pytest.FixtureRequest) -> str:
 @dataclass
 class Roles:
     client: TestClient
-    engine: Engine
+    services: Services
     tokens: dict[str, dict[str, str]]  # role -> Authorization header
 
 
 @pytest.fixture()
-def roles(fake_engine: Engine) -> Iterator[Roles]:
-    fake_engine.ingest(small_articles())
-    tokens = {role: {"Authorization": f"Bearer {add_editor(fake_engine.store, role, role)}"} for role in ("publisher", "editor", "admin")}
-    with TestClient(create_app(fake_engine.settings, engine=fake_engine)) as client:
-        yield Roles(client, fake_engine, tokens)
+def roles(fake_services: Services) -> Iterator[Roles]:
+    fake_services.catalog.ingest(small_articles())
+    tokens = {role: {"Authorization": f"Bearer {add_editor(fake_services.store, role, role)}"} for role in ("publisher", "editor", "admin")}
+    with TestClient(create_app(fake_services.settings, services=fake_services)) as client:
+        yield Roles(client, fake_services, tokens)
 
 
-def _question(engine: Engine) -> str:
-    return engine.store.questions_of("a0-tariffs")[0].id
+def _question(services: Services) -> str:
+    return services.store.questions_of("a0-tariffs")[0].id
 
 
 # (method, path, json body, the role it needs); every protected operation of the schema is here (checked below).
-def _operations(engine: Engine) -> list[tuple[str, str, dict | None, str]]:
-    question = _question(engine)
+def _operations(services: Services) -> list[tuple[str, str, dict | None, str]]:
+    question = _question(services)
     return [
         ("PUT", "/v1/articles/{article_id}", ARTICLE, "publisher"),
         ("DELETE", "/v1/articles/{article_id}", None, "publisher"),
@@ -69,10 +69,10 @@ def _operations(engine: Engine) -> list[tuple[str, str, dict | None, str]]:
     ]
 
 
-def _url(template: str, engine: Engine) -> str:
+def _url(template: str, services: Services) -> str:
     return (
         template.replace("{article_id}", "role-test")
-        .replace("{question_id}", _question(engine))
+        .replace("{question_id}", _question(services))
         .replace("{cluster_id}", "no-cluster")
     )
 
@@ -85,16 +85,16 @@ def test_every_protected_operation_is_covered(roles: Roles) -> None:
         for method, operation in item.items()
         if operation.get("security")
     }
-    assert protected == {(m, p) for m, p, _, _ in _operations(roles.engine)}
+    assert protected == {(m, p) for m, p, _, _ in _operations(roles.services)}
 
 
 def test_each_role_may_do_its_own_work_and_gets_403_naming_the_role_elsewhere(roles: Roles) -> None:
-    for method, template, body, needed in _operations(roles.engine):
+    for method, template, body, needed in _operations(roles.services):
         for role, headers in roles.tokens.items():
             allowed = needed == "any" or role in (needed, "admin")
             if template == "/v1/articles/{article_id}" and method == "DELETE" and allowed:
-                roles.client.put(_url(template, roles.engine), json=ARTICLE, headers=roles.tokens["admin"])
-            response = roles.client.request(method, _url(template, roles.engine), json=body, headers=headers)
+                roles.client.put(_url(template, roles.services), json=ARTICLE, headers=roles.tokens["admin"])
+            response = roles.client.request(method, _url(template, roles.services), json=body, headers=headers)
             where = f"{role} {method} {template}: {response.status_code} {response.text}"
             if allowed:
                 assert response.status_code not in (401, 403), where
@@ -105,7 +105,7 @@ def test_each_role_may_do_its_own_work_and_gets_403_naming_the_role_elsewhere(ro
 
 
 def test_the_audit_log_records_the_role(roles: Roles) -> None:
-    question = _question(roles.engine)
+    question = _question(roles.services)
     for role in ("editor", "admin"):
         decided = roles.client.post(
             f"/v1/questions/{question}/decision", json={"action": "hide" if role == "editor" else "unhide"}, headers=roles.tokens[role]

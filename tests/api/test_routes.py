@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from recommender.api import create_app
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
 from tests.conftest import BOTH_STORES, add_editor
 
 pytestmark = pytest.mark.slow
@@ -22,9 +22,9 @@ def store_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture()
-def client(writable_sample_engine: Engine) -> Iterator[TestClient]:
-    app = create_app(writable_sample_engine.settings, engine=writable_sample_engine)
-    token = add_editor(writable_sample_engine.store, "publisher")  # PUT and DELETE need a token
+def client(writable_sample_services: Services) -> Iterator[TestClient]:
+    app = create_app(writable_sample_services.settings, services=writable_sample_services)
+    token = add_editor(writable_sample_services.store, "publisher")  # PUT and DELETE need a token
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as test_client:
         yield test_client
 
@@ -42,8 +42,8 @@ def test_dive_deeper_lists_questions_with_answers(client: TestClient) -> None:
         assert item["source"]["id"] != "economy-tariffs-who-pays"
 
 
-def test_gaps_are_left_out_of_the_widget(client: TestClient, writable_sample_engine: Engine) -> None:
-    gap_ids = {g.question.id for g in writable_sample_engine.gaps()}
+def test_gaps_are_left_out_of_the_widget(client: TestClient, writable_sample_services: Services) -> None:
+    gap_ids = {g.question.id for g in writable_sample_services.reading.gaps()}
     assert gap_ids
     article_id = next(iter(gap_ids)).rsplit("-q", 1)[0]
     body = client.get(f"/v1/articles/{article_id}/dive-deeper").json()

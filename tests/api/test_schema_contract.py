@@ -8,14 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from recommender.api import create_app
-from recommender.engine import Engine
+from recommender.services import Services
 from tests.conftest import add_editor
 
 
 @pytest.fixture()
-def client(fake_engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(fake_engine.settings, engine=fake_engine)) as client:
-        client.headers["Authorization"] = f"Bearer {add_editor(fake_engine.store, 'admin')}"
+def client(fake_services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(fake_services.settings, services=fake_services)) as client:
+        client.headers["Authorization"] = f"Bearer {add_editor(fake_services.store, 'admin')}"
         yield client
 
 

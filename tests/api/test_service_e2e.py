@@ -13,7 +13,7 @@ import pytest
 
 from recommender.articles.model import Article, Section
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
 from tests.conftest import ROOT
 from tests.server import running
 
@@ -42,8 +42,8 @@ def test_dive_deeper_over_http(service: tuple[str, Path]) -> None:
 
 def test_writes_of_another_process_are_served(service: tuple[str, Path], real_encoder) -> None:  # type: ignore[no-untyped-def]
     base, db = service
-    writer = Engine.open(Settings(db=db, models_dir=ROOT / "models"), encoder=real_encoder)
-    writer.ingest(
+    writer = Services.start(Settings(db=db, models_dir=ROOT / "models"), encoder=real_encoder)
+    writer.catalog.ingest(
         [
             Article(
                 id="science-flat-earth",

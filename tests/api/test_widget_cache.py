@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from recommender.api.app import create_app
 from recommender.api.payload_cache import PayloadCache
-from recommender.engine import Engine
+from recommender.services import Services
 
 
 def test_cache_evicts_least_recently_used_and_misses_on_other_counters() -> None:
@@ -22,37 +22,37 @@ def test_cache_evicts_least_recently_used_and_misses_on_other_counters() -> None
     assert off.get("a", (1, 0)) is None
 
 
-def test_widget_serves_cached_bodies_until_a_write(fake_engine: Engine, sample_articles, settings) -> None:  # type: ignore[no-untyped-def]
-    fake_engine.ingest(sample_articles)
-    app = create_app(settings.model_copy(update={"rate_limit_per_minute": 0}), engine=fake_engine)
+def test_widget_serves_cached_bodies_until_a_write(fake_services: Services, sample_articles, settings) -> None:  # type: ignore[no-untyped-def]
+    fake_services.catalog.ingest(sample_articles)
+    app = create_app(settings.model_copy(update={"rate_limit_per_minute": 0}), services=fake_services)
     article = sample_articles[0]
     with TestClient(app) as client:
         first = client.get(f"/v1/articles/{article.id}/dive-deeper")
         assert first.status_code == 200 and len(app.state.widget_cache) == 1
         calls = []
-        original = fake_engine.dive_deeper
-        fake_engine.dive_deeper = lambda article_id: calls.append(article_id) or original(article_id)  # type: ignore[method-assign]
+        original = fake_services.reading.dive_deeper
+        fake_services.reading.dive_deeper = lambda article_id: calls.append(article_id) or original(article_id)  # type: ignore[method-assign]
         second = client.get(f"/v1/articles/{article.id}/dive-deeper")
         assert second.content == first.content and second.headers["etag"] == first.headers["etag"]
         assert calls == []  # served from the cache
-        fake_engine.ingest([article.model_copy(update={"questions": ["Is this a brand new question?"]})])
+        fake_services.catalog.ingest([article.model_copy(update={"questions": ["Is this a brand new question?"]})])
         third = client.get(f"/v1/articles/{article.id}/dive-deeper")
         assert calls == [article.id] and third.headers["etag"] != first.headers["etag"]
         assert [q["text"] for q in third.json()["questions"]] in ([], ["Is this a brand new question?"])
         assert client.get("/v1/articles/nope/dive-deeper").status_code == 404
 
 
-def test_include_unanswered_lists_the_articles_own_open_questions(fake_engine: Engine, sample_articles, settings) -> None:  # type: ignore[no-untyped-def]
+def test_include_unanswered_lists_the_articles_own_open_questions(fake_services: Services, sample_articles, settings) -> None:  # type: ignore[no-untyped-def]
     """Issue 18.5: off by default (answered questions only); on, the article's own unanswered questions come
     with answer null in the article's order, hidden ones never, under their own ETag and cache entry."""
-    fake_engine.ingest(sample_articles)
-    app = create_app(settings.model_copy(update={"rate_limit_per_minute": 0}), engine=fake_engine)
+    fake_services.catalog.ingest(sample_articles)
+    app = create_app(settings.model_copy(update={"rate_limit_per_minute": 0}), services=fake_services)
     article = next(a for a in sample_articles if len(a.questions) >= 4)
     ids = [q.id for q in article.question_records()]
     # The reference article's case: none of its questions has an answer shown (two gaps, one hidden) but one.
-    fake_engine.decide(ids[0], "gap", None, "alice")
-    fake_engine.decide(ids[1], "hide", None, "alice")
-    fake_engine.decide(ids[2], "gap", None, "alice")
+    fake_services.editorial.decide(ids[0], "gap", None, "alice")
+    fake_services.editorial.decide(ids[1], "hide", None, "alice")
+    fake_services.editorial.decide(ids[2], "gap", None, "alice")
     url = f"/v1/articles/{article.id}/dive-deeper"
     with TestClient(app) as client:
         default = client.get(url)

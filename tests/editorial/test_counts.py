@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from recommender import cli
 from recommender.api import create_app
-from recommender.engine import Engine
+from recommender.services import Services
 from tests.conftest import add_editor
 
 pytestmark = pytest.mark.slow
@@ -20,10 +20,10 @@ def metric(text: str, name: str) -> float:
     return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " ") or line.startswith(name + "{")))
 
 
-def test_every_view_counts_the_same_questions(writable_sample_engine: Engine, real_encoder, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    engine = writable_sample_engine
-    token = {"Authorization": f"Bearer {add_editor(engine.store, 'counter')}"}
-    with TestClient(create_app(engine.settings, engine=engine)) as client:
+def test_every_view_counts_the_same_questions(writable_sample_services: Services, real_encoder, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    services = writable_sample_services
+    token = {"Authorization": f"Bearer {add_editor(services.store, 'counter')}"}
+    with TestClient(create_app(services.settings, services=services)) as client:
         first = client.get("/v1/review", params={"kind": "unreviewed", "limit": 1}, headers=token).json()
         question = first["items"][0]["question"]["id"]
         assert client.post(f"/v1/questions/{question}/decision", json={"action": "hide"}, headers=token).status_code == 200
@@ -32,9 +32,9 @@ def test_every_view_counts_the_same_questions(writable_sample_engine: Engine, re
         coverage = client.get("/v1/coverage", headers=token).json()["counts"]
         gaps = client.get("/v1/gaps", params={"limit": 1}).json()
         metrics = client.get("/metrics").text
-    monkeypatch.setenv("RECOMMENDER_DB", str(engine.settings.db))
-    if engine.settings.database_url:
-        monkeypatch.setenv("RECOMMENDER_DATABASE_URL", engine.settings.database_url)
+    monkeypatch.setenv("RECOMMENDER_DB", str(services.settings.db))
+    if services.settings.database_url:
+        monkeypatch.setenv("RECOMMENDER_DATABASE_URL", services.settings.database_url)
     monkeypatch.setattr(cli, "_encoder", lambda settings, name: real_encoder)
     result = CliRunner().invoke(cli.app, ["status", "--json", "--verify-sample", "0"])
     assert result.exit_code == 0, result.output

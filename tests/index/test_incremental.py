@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from recommender.articles.model import Article, Section
-from recommender.engine import Engine
+from recommender.services import Services
 from recommender.index.query import clean_query
 from recommender.index.snapshot import Snapshot
 from recommender.linking.linker import compute_links, question_scores
@@ -13,8 +13,8 @@ from recommender.linking.linker import compute_links, question_scores
 QUERIES = ["Who pays for tariffs?", "measles vaccination", "warmest year", "wind turbines whales", "zebra imports"]
 
 
-def _full(engine: Engine) -> Snapshot:
-    return Snapshot.build(engine.store.load_index(), engine.encoder, engine.ranker_config)
+def _full(services: Services) -> Snapshot:
+    return Snapshot.build(services.store.load_index(), services.holder.encoder, services.holder.ranker_config)
 
 
 def _by_id(snapshot: Snapshot, queries: list[str]) -> dict[str, np.ndarray]:
@@ -28,10 +28,10 @@ def _article(article_id: str, body: str, questions: list[str]) -> Article:
                    sections=[Section(heading="Details", text=body + " More details follow.")], questions=questions)
 
 
-def test_writes_update_the_snapshot_incrementally_and_equal_a_full_build(fake_engine: Engine, sample_articles) -> None:  # type: ignore[no-untyped-def]
-    engine = fake_engine
-    engine.ingest(sample_articles[:30])
-    engine.snapshot()
+def test_writes_update_the_snapshot_incrementally_and_equal_a_full_build(fake_services: Services, sample_articles) -> None:  # type: ignore[no-untyped-def]
+    services = fake_services
+    services.catalog.ingest(sample_articles[:30])
+    services.holder.snapshot()
     built = {"count": 0}
     original = Snapshot.build
 
@@ -41,18 +41,18 @@ def test_writes_update_the_snapshot_incrementally_and_equal_a_full_build(fake_en
 
     Snapshot.build = counting  # type: ignore[method-assign]
     try:
-        engine.ingest([_article("zebra-1", "Zebra imports face new tariffs, importers pay.", ["Do zebras pay tariffs?"])])
-        engine.ingest([sample_articles[3].model_copy(update={"summary": "Rewritten summary about whales and wind."})])
-        engine.delete(sample_articles[5].id)
-        engine.ingest(sample_articles[30:33])
-        current = engine.snapshot()
+        services.catalog.ingest([_article("zebra-1", "Zebra imports face new tariffs, importers pay.", ["Do zebras pay tariffs?"])])
+        services.catalog.ingest([sample_articles[3].model_copy(update={"summary": "Rewritten summary about whales and wind."})])
+        services.catalog.delete(sample_articles[5].id)
+        services.catalog.ingest(sample_articles[30:33])
+        current = services.holder.snapshot()
     finally:
         Snapshot.build = original  # type: ignore[method-assign]
     assert built["count"] == 0  # no full build for small writes
-    assert current.generation == engine.store.generation()
+    assert current.generation == services.store.generation()
     assert current.ranker.size > current.ranker.live_size  # replaced and deleted rows stay dead
 
-    full = _full(engine)
+    full = _full(services)
     assert set(current.articles) == set(full.articles) and current.articles == full.articles
     assert current.questions == full.questions
     np.testing.assert_array_equal(current.question_vectors, full.question_vectors)
@@ -64,10 +64,10 @@ def test_writes_update_the_snapshot_incrementally_and_equal_a_full_build(fake_en
     assert sample_articles[5].id not in {h.doc_id for h in current.ranker.rank(sample_articles[5].title, 72)}
 
 
-def test_question_scores_equal_the_rankers(fake_engine: Engine, sample_articles) -> None:  # type: ignore[no-untyped-def]
-    fake_engine.ingest(sample_articles[:20])
-    fake_engine.ingest([_article("zebra-1", "Zebra imports face new tariffs, importers pay.", ["Do zebras pay tariffs?"])])
-    snapshot = fake_engine.snapshot()
+def test_question_scores_equal_the_rankers(fake_services: Services, sample_articles) -> None:  # type: ignore[no-untyped-def]
+    fake_services.catalog.ingest(sample_articles[:20])
+    fake_services.catalog.ingest([_article("zebra-1", "Zebra imports face new tariffs, importers pay.", ["Do zebras pay tariffs?"])])
+    snapshot = fake_services.holder.snapshot()
     table = snapshot.table
     rows = np.flatnonzero(table.alive)
     texts = [table.rows[r].text for r in rows]
@@ -79,16 +79,16 @@ def test_question_scores_equal_the_rankers(fake_engine: Engine, sample_articles)
         np.testing.assert_allclose(scores[rows], expected[:, doc], rtol=1e-5, atol=1e-6)
 
 
-def test_relinking_after_an_upsert_is_exact(fake_engine: Engine, sample_articles) -> None:  # type: ignore[no-untyped-def]
+def test_relinking_after_an_upsert_is_exact(fake_services: Services, sample_articles) -> None:  # type: ignore[no-untyped-def]
     """Every question whose top candidates a new article now joins is relinked (nothing missed by pruning)."""
-    engine = fake_engine
-    engine.ingest(sample_articles)
+    services = fake_services
+    services.catalog.ingest(sample_articles)
     new = _article("tariff-explainer", sample_articles[0].summary + " " + sample_articles[1].summary,
                    ["Who pays for tariffs?"])
-    engine.ingest([new])
-    snapshot = engine.snapshot()
-    stored = engine.store.links_of([q.id for q in snapshot.questions])
-    fresh = compute_links(snapshot, [q.id for q in snapshot.questions], engine.settings.candidates)
+    services.catalog.ingest([new])
+    snapshot = services.holder.snapshot()
+    stored = services.store.links_of([q.id for q in snapshot.questions])
+    fresh = compute_links(snapshot, [q.id for q in snapshot.questions], services.settings.candidates)
     for question in snapshot.questions:
         if any(link.article_id == new.id for link in fresh[question.id]):
             assert any(link.article_id == new.id for link in stored[question.id]), question.id

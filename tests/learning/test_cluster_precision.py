@@ -11,8 +11,8 @@ import pytest
 
 from recommender.articles.model import Article
 from recommender.config import Settings
-from recommender.engine import Engine
-from recommender.learning.clusters import PairScore, best_threshold, cluster_questions, pair_score, read_pairs
+from recommender.services import Services
+from recommender.linking.clusters import PairScore, best_threshold, cluster_questions, pair_score, read_pairs
 from tests.conftest import SAMPLE
 
 pytest.importorskip("sklearn")
@@ -30,7 +30,7 @@ def test_the_threshold_choice_puts_precision_first() -> None:
 
 @pytest.mark.slow
 def test_sample_clusters_are_precise_and_keep_prices_apart_from_interest_rates(
-    sample_articles: list[Article], real_encoder, sample_engine: Engine  # type: ignore[no-untyped-def]
+    sample_articles: list[Article], real_encoder, sample_services: Services  # type: ignore[no-untyped-def]
 ) -> None:
     questions = [q for article in sample_articles for q in article.question_records()]
     ids, keys = [q.id for q in questions], [q.key for q in questions]
@@ -46,5 +46,5 @@ def test_sample_clusters_are_precise_and_keep_prices_apart_from_interest_rates(
     by_text = {q.text: q.id for q in questions}
     prices, rates = by_text[PRICES], by_text[RATES]
     assert prices not in found or found.get(prices) != found.get(rates)
-    stored = sample_engine.clusters()  # what the review queue and the widget use
+    stored = sample_services.reading.clusters()  # what the review queue and the widget use
     assert prices not in stored or stored.get(prices) != stored.get(rates)

@@ -1,4 +1,4 @@
-"""The learning features through the engine and the API, on a fake encoder (fast)."""
+"""The learning features through the services and the API, on a fake encoder (fast)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from recommender.api import create_app
 from recommender.articles.model import Article, Section
 from recommender.config import Settings
 from recommender.editorial.decisions import DecisionError
-from recommender.engine import Engine
+from recommender.services import Services
 from recommender.learning.calibration import Calibrator
 from recommender.store.base import StaleStage
 from tests.conftest import add_editor
@@ -51,119 +51,119 @@ def calibrated(settings: Settings, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture()
-def engine(calibrated: Settings) -> Iterator[Engine]:
-    engine = Engine.open(calibrated, encoder=HashingEncoder())
-    engine.ingest(CORPUS)
-    yield engine
-    engine.close()
+def services(calibrated: Settings) -> Iterator[Services]:
+    services = Services.start(calibrated, encoder=HashingEncoder())
+    services.catalog.ingest(CORPUS)
+    yield services
+    services.close()
 
 
-def best(engine: Engine, question_id: str) -> float:
-    status = engine.status(question_id)
+def best(services: Services, question_id: str) -> float:
+    status = services.reading.status(question_id)
     assert status is not None
     return max(link.score for link in status.links)
 
 
-def reopen(engine: Engine, **update: object) -> Engine:
-    engine.close()
-    return Engine.open(engine.settings.model_copy(update=update), encoder=HashingEncoder())
+def reopen(services: Services, **update: object) -> Services:
+    services.close()
+    return Services.start(services.settings.model_copy(update=update), encoder=HashingEncoder())
 
 
-def test_confidence_and_the_three_bands(engine: Engine) -> None:
-    assert engine.calibrator is not None
-    scores = {q.id: best(engine, q.id) for q in engine.snapshot().questions}
+def test_confidence_and_the_three_bands(services: Services) -> None:
+    assert services.models.calibrator is not None
+    scores = {q.id: best(services, q.id) for q in services.holder.snapshot().questions}
     low, high = sorted(scores, key=scores.get)[0], sorted(scores, key=scores.get)[-1]  # type: ignore[arg-type]
-    assert engine.confidence(scores[high]) == pytest.approx(engine.calibrator.probability(scores[high]), abs=1e-4)
-    p_low, p_high = engine.calibrator.probability(scores[low]), engine.calibrator.probability(scores[high])
+    assert services.reading.confidence(scores[high]) == pytest.approx(services.models.calibrator.probability(scores[high]), abs=1e-4)
+    p_low, p_high = services.models.calibrator.probability(scores[low]), services.models.calibrator.probability(scores[high])
     middle = (p_low + p_high) / 2
     # everything between the thresholds waits for review: nothing live, nothing a gap
-    engine = reopen(engine, review_threshold=p_low * 0.99, auto_approve_threshold=min(p_high * 1.01, 1.0))
-    states = {q: engine.status(q).effective.state for q in scores}  # type: ignore[union-attr]
+    services = reopen(services, review_threshold=p_low * 0.99, auto_approve_threshold=min(p_high * 1.01, 1.0))
+    states = {q: services.reading.status(q).effective.state for q in scores}  # type: ignore[union-attr]
     assert set(states.values()) == {"pending"}
-    assert all(engine.dive_deeper(a.id).questions == [] for a in CORPUS)  # type: ignore[union-attr]
+    assert all(services.reading.dive_deeper(a.id).questions == [] for a in CORPUS)  # type: ignore[union-attr]
     from recommender.editorial.review import coverage, queue
 
-    assert {i.status.question.id for i in queue(engine.statuses(), "unreviewed", {})} == set(scores)
-    assert coverage(engine.statuses()).pending == len(scores)
+    assert {i.status.question.id for i in queue(services.reading.statuses(), "unreviewed", {})} == set(scores)
+    assert coverage(services.reading.statuses()).pending == len(scores)
     # an editor's approval puts a pending question live
-    engine.decide(low, "approve", None, "alice")
-    assert engine.status(low).effective.state == "approved"  # type: ignore[union-attr]
-    shown = engine.dive_deeper(engine.store.get_question(low).article_id)  # type: ignore[union-attr]
+    services.editorial.decide(low, "approve", None, "alice")
+    assert services.reading.status(low).effective.state == "approved"  # type: ignore[union-attr]
+    shown = services.reading.dive_deeper(services.store.get_question(low).article_id)  # type: ignore[union-attr]
     assert low in {i.question.id for i in shown.questions}  # type: ignore[union-attr]
     # raising the review threshold above the middle makes the weakest a gap, the strongest live with a low auto threshold
-    engine = reopen(engine, review_threshold=middle, auto_approve_threshold=middle)
+    services = reopen(services, review_threshold=middle, auto_approve_threshold=middle)
     weakest = min((q for q in scores if q != low), key=scores.get)  # type: ignore[arg-type]
-    if engine.calibrator.probability(scores[weakest]) < middle:  # type: ignore[union-attr]
-        assert engine.status(weakest).effective.state == "gap"  # type: ignore[union-attr]
-    assert engine.status(high).effective.state == "suggested"  # type: ignore[union-attr]
-    engine.close()
+    if services.models.calibrator.probability(scores[weakest]) < middle:  # type: ignore[union-attr]
+        assert services.reading.status(weakest).effective.state == "gap"  # type: ignore[union-attr]
+    assert services.reading.status(high).effective.state == "suggested"  # type: ignore[union-attr]
+    services.close()
 
 
 def test_without_a_fitting_calibrator_the_raw_gap_threshold_decides(settings: Settings) -> None:
-    engine = Engine.open(settings.model_copy(update={"gap_threshold": 0.0}), encoder=HashingEncoder())
-    engine.ingest(CORPUS)
-    assert engine.calibrator is None and engine.confidence(0.5) is None
-    assert engine.thresholds.gap_score == engine.thresholds.live_score == 0.0
-    assert {s.effective.state for s in engine.statuses()} == {"suggested"}
-    engine.close()
+    services = Services.start(settings.model_copy(update={"gap_threshold": 0.0}), encoder=HashingEncoder())
+    services.catalog.ingest(CORPUS)
+    assert services.models.calibrator is None and services.reading.confidence(0.5) is None
+    assert services.models.thresholds.gap_score == services.models.thresholds.live_score == 0.0
+    assert {s.effective.state for s in services.reading.statuses()} == {"suggested"}
+    services.close()
 
 
-def test_a_superseded_fact_check_hands_its_suggestions_to_the_newer_one(engine: Engine) -> None:
-    before = engine.status("owls-q1")
+def test_a_superseded_fact_check_hands_its_suggestions_to_the_newer_one(services: Services) -> None:
+    before = services.reading.status("owls-q1")
     assert before is not None and "tariffs" in [link.article_id for link in before.links]
-    engine.supersede("tariffs", "tariffs-2025", "alice")
-    after = engine.status("owls-q1")
+    services.editorial.supersede("tariffs", "tariffs-2025", "alice")
+    after = services.reading.status("owls-q1")
     ids = [link.article_id for link in after.links]  # type: ignore[union-attr]
     assert "tariffs" not in ids and ids.count("tariffs-2025") == 1
-    total, entries = engine.store.audit_entries(article_id="tariffs")
+    total, entries = services.store.audit_entries(article_id="tariffs")
     assert entries[0].action == "supersede" and entries[0].target_id == "tariffs-2025"
     # an approved answer follows too
-    engine.supersede("tariffs", None, "alice")
-    engine.decide("owls-q1", "approve", "tariffs", "alice")
-    engine.supersede("tariffs", "tariffs-2025", "alice")
-    assert engine.status("owls-q1").effective.answer.link.article_id == "tariffs-2025"  # type: ignore[union-attr]
+    services.editorial.supersede("tariffs", None, "alice")
+    services.editorial.decide("owls-q1", "approve", "tariffs", "alice")
+    services.editorial.supersede("tariffs", "tariffs-2025", "alice")
+    assert services.reading.status("owls-q1").effective.answer.link.article_id == "tariffs-2025"  # type: ignore[union-attr]
     with pytest.raises(DecisionError, match="cycle"):
-        engine.supersede("tariffs-2025", "tariffs", "alice")
+        services.editorial.supersede("tariffs-2025", "tariffs", "alice")
     with pytest.raises(DecisionError, match="itself"):
-        engine.supersede("moon", "moon", "alice")
+        services.editorial.supersede("moon", "moon", "alice")
     with pytest.raises(LookupError, match="nope"):
-        engine.supersede("moon", "nope", "alice")
+        services.editorial.supersede("moon", "nope", "alice")
 
 
 def test_the_more_recent_of_two_close_fact_checks_is_suggested_first(calibrated: Settings) -> None:
-    engine = Engine.open(calibrated.model_copy(update={"freshness_margin": 0.5}), encoder=HashingEncoder())
-    engine.ingest(CORPUS)
-    ids = [link.article_id for link in engine.status("owls-q1").links]  # type: ignore[union-attr]
+    services = Services.start(calibrated.model_copy(update={"freshness_margin": 0.5}), encoder=HashingEncoder())
+    services.catalog.ingest(CORPUS)
+    ids = [link.article_id for link in services.reading.status("owls-q1").links]  # type: ignore[union-attr]
     assert ids.index("tariffs-2025") < ids.index("tariffs")
-    engine.close()
+    services.close()
 
 
-def test_duplicates_cluster_and_the_widget_shows_one_per_cluster(engine: Engine) -> None:
-    clusters = engine.clusters()
+def test_duplicates_cluster_and_the_widget_shows_one_per_cluster(services: Services) -> None:
+    clusters = services.reading.clusters()
     # owls-q1 and bananas-q1 are the same wording; clustering needs scikit-learn (the learn extra)
     assert clusters["owls-q1"] == clusters["bananas-q1"]
-    assert [q.id for q in engine.cluster_members("owls-q1")] == [
+    assert [q.id for q in services.linking.cluster_members("owls-q1")] == [
         q for q in sorted(clusters) if clusters[q] == clusters["owls-q1"] and q != "owls-q1"
     ]
-    engine = reopen(engine, review_threshold=0.0, auto_approve_threshold=0.0)
+    services = reopen(services, review_threshold=0.0, auto_approve_threshold=0.0)
     for article in CORPUS:
-        result = engine.dive_deeper(article.id)
+        result = services.reading.dive_deeper(article.id)
         shown = [i.question.id for i in result.questions + result.related]  # type: ignore[union-attr]
         seen = [clusters[q] for q in shown if q in clusters]
         assert len(seen) == len(set(seen)), (article.id, shown)
-    engine.close()
+    services.close()
 
 
 @pytest.fixture()
-def api(engine: Engine) -> Iterator[tuple[TestClient, Engine, dict[str, str]]]:
-    token = add_editor(engine.store, "alice")
-    with TestClient(create_app(engine.settings, engine=engine)) as client:
-        yield client, engine, {"Authorization": f"Bearer {token}"}
+def api(services: Services) -> Iterator[tuple[TestClient, Services, dict[str, str]]]:
+    token = add_editor(services.store, "alice")
+    with TestClient(create_app(services.settings, services=services)) as client:
+        yield client, services, {"Authorization": f"Bearer {token}"}
 
 
 def test_review_groups_a_cluster_and_offers_one_decision_for_all(api) -> None:  # type: ignore[no-untyped-def]
-    client, engine, auth = api
-    cluster = engine.clusters()["owls-q1"]
+    client, services, auth = api
+    cluster = services.reading.clusters()["owls-q1"]
     items = client.get("/v1/review", params={"kind": "unreviewed", "limit": 200}, headers=auth).json()["items"]
     in_cluster = [i for i in items if i["question"]["id"] in ("owls-q1", "bananas-q1")]
     assert len(in_cluster) == 1 and in_cluster[0]["cluster"]["id"] == cluster
@@ -173,18 +173,18 @@ def test_review_groups_a_cluster_and_offers_one_decision_for_all(api) -> None:  
     response = client.post("/v1/questions/owls-q1/decision", json={"action": "pin", "article_id": "tariffs"}, headers=auth)
     assert response.status_code == 200, response.text
     assert response.json()["cluster"]["offer"] == [{"question_id": "bananas-q1", "action": "pin", "article_id": "tariffs"}]
-    assert engine.status("bananas-q1").decision is None  # type: ignore[union-attr]
+    assert services.reading.status("bananas-q1").decision is None  # type: ignore[union-attr]
     bad = client.post(f"/v1/clusters/{cluster}/apply", json={"from_question_id": "moon-q1"}, headers=auth)
     assert bad.status_code == 422 and "not in cluster" in bad.json()["detail"]
     assert client.post("/v1/clusters/nope/apply", json={"from_question_id": "owls-q1"}, headers=auth).status_code == 404
     done = client.post(f"/v1/clusters/{cluster}/apply", json={"from_question_id": "owls-q1"}, headers=auth)
     assert done.status_code == 200, done.text
-    assert engine.status("bananas-q1").decision.pinned == "tariffs"  # type: ignore[union-attr]
-    assert engine.store.audit_entries(question_id="bananas-q1")[1][0].editor == "alice"
+    assert services.reading.status("bananas-q1").decision.pinned == "tariffs"  # type: ignore[union-attr]
+    assert services.store.audit_entries(question_id="bananas-q1")[1][0].editor == "alice"
 
 
 def test_supersede_and_models_over_the_api(api) -> None:  # type: ignore[no-untyped-def]
-    client, engine, auth = api
+    client, services, auth = api
     assert client.put("/v1/articles/tariffs/superseded-by", json={"by_article_id": "x"}).status_code == 401
     response = client.put("/v1/articles/tariffs/superseded-by", json={"by_article_id": "tariffs-2025"}, headers=auth)
     assert response.status_code == 200 and response.json()["superseded"] == {"tariffs": "tariffs-2025"}
@@ -197,29 +197,29 @@ def test_supersede_and_models_over_the_api(api) -> None:  # type: ignore[no-unty
     missing = client.post("/v1/models/use", json={"name": "no-such-model"}, headers=auth)
     assert missing.status_code == 404 and "no-such-model" in missing.json()["detail"]
     coverage = client.get("/v1/coverage", headers=auth).json()
-    assert coverage["review_threshold"] == engine.settings.review_threshold
-    assert coverage["gap_threshold"] == pytest.approx(engine.thresholds.gap_score)
+    assert coverage["review_threshold"] == services.settings.review_threshold
+    assert coverage["gap_threshold"] == pytest.approx(services.models.thresholds.gap_score)
 
 
-def test_switching_models_swaps_everything_at_once_and_keeps_decisions(engine: Engine) -> None:
-    engine.decide("owls-q1", "reject", "tariffs", "alice")
-    decisions = engine.store.all_decisions()
-    generation = engine.store.generation()
+def test_switching_models_swaps_everything_at_once_and_keeps_decisions(services: Services) -> None:
+    services.editorial.decide("owls-q1", "reject", "tariffs", "alice")
+    decisions = services.store.all_decisions()
+    generation = services.store.generation()
     other = HashingEncoder(dim=128, model_id="other@2")
-    job = engine.switch_model("other", background=True, encoder=other).wait(60)
+    job = services.models.switch_model("other", background=True, encoder=other).wait(60)
     assert job.state == "done", job.error
-    assert engine.store.stored_model_ids() == {"other@2"} and engine.encoder is other
-    assert engine.store.live_model() == ("other", "other@2")
-    assert engine.store.all_decisions() == decisions
-    assert engine.store.generation() > generation
-    assert engine.snapshot().question_vectors.shape[1] == 128
-    assert "tariffs" not in [link.article_id for link in engine.suggestions("owls-q1")[1]]  # type: ignore[index]
-    assert engine.store.unstaged_texts("other@2")[0]  # staging rows are gone after the swap
-    assert engine.calibrator is None  # the calibrator was fitted on the old encoder's scores
+    assert services.store.stored_model_ids() == {"other@2"} and services.holder.encoder is other
+    assert services.store.live_model() == ("other", "other@2")
+    assert services.store.all_decisions() == decisions
+    assert services.store.generation() > generation
+    assert services.holder.snapshot().question_vectors.shape[1] == 128
+    assert "tariffs" not in [link.article_id for link in services.reading.suggestions("owls-q1")[1]]  # type: ignore[index]
+    assert services.store.unstaged_texts("other@2")[0]  # staging rows are gone after the swap
+    assert services.models.calibrator is None  # the calibrator was fitted on the old encoder's scores
 
 
-def test_a_swap_refuses_a_stale_or_incomplete_stage(engine: Engine) -> None:
-    store = engine.store
+def test_a_swap_refuses_a_stale_or_incomplete_stage(services: Services) -> None:
+    store = services.store
     with pytest.raises(StaleStage):
         store.load_staged_index("new@1")
     passages, questions = store.unstaged_texts("new@1")
@@ -227,7 +227,7 @@ def test_a_swap_refuses_a_stale_or_incomplete_stage(engine: Engine) -> None:
     store.stage_vectors("new@1", [(a, p, t, v) for (a, p, t), v in zip(passages, enc.encode([t for *_, t in passages]))], [])
     store.stage_vectors("new@1", [], [(q, t, v) for (q, t), v in zip(questions, enc.encode([t for _, t in questions]))])
     data = store.load_staged_index("new@1")
-    engine.ingest([art("late", "A late article", "Written during the switch.", ["Is it late?"])])
+    services.catalog.ingest([art("late", "A late article", "Written during the switch.", ["Is it late?"])])
     with pytest.raises(StaleStage):
         store.swap_model("new@1", "new", {}, data.generation)
     with pytest.raises(StaleStage):

@@ -12,7 +12,7 @@ import pytest
 
 from recommender.config import Settings
 from recommender.embedding.versions import EncoderUnavailable, load_encoder_of, parse_model_id
-from recommender.engine import Engine
+from recommender.services import Services
 from tests.conftest import BOTH_STORES
 from tests.fakes import HashingEncoder
 from tests.learning.test_engine_learning import CORPUS, art
@@ -42,101 +42,101 @@ class GatedEncoder(HashingEncoder):
 @pytest.fixture()
 def old_db(settings: Settings) -> Settings:
     """A database embedded with the old encoder, with one editor decision."""
-    engine = Engine.open(settings, encoder=HashingEncoder(model_id=OLD))
-    engine.ingest(CORPUS)
-    engine.decide("owls-q1", "reject", "tariffs", "alice")
-    engine.close()
+    services = Services.start(settings, encoder=HashingEncoder(model_id=OLD))
+    services.catalog.ingest(CORPUS)
+    services.editorial.decide("owls-q1", "reject", "tariffs", "alice")
+    services.close()
     return settings
 
 
 def test_the_old_vectors_serve_while_the_new_encoder_embeds_in_the_background(old_db: Settings) -> None:
     new = GatedEncoder(dim=128, model_id=NEW)
-    engine = Engine.open(old_db, encoder=new, reembed="background", previous=HashingEncoder(model_id=OLD))
+    services = Services.start(old_db, encoder=new, reembed="background", previous=HashingEncoder(model_id=OLD))
     try:
-        decisions = engine.store.all_decisions()
-        job = engine.switch_job
+        decisions = services.store.all_decisions()
+        job = services.models.switch_job
         assert job is not None and job.running and job.model_id == NEW
         assert new.entered.wait(10)
         # Mid-switch: served by the old encoder, consistently with the stored vectors.
-        assert engine.encoder.model_id == OLD and engine.model_name == "old"
-        assert engine.store.stored_model_ids() == {OLD}
-        page = engine.dive_deeper("owls")
+        assert services.holder.encoder.model_id == OLD and services.models.model_name == "old"
+        assert services.store.stored_model_ids() == {OLD}
+        page = services.reading.dive_deeper("owls")
         assert page is not None and page.questions
-        assert engine.search("who pays tariffs", 3)[0].doc_id.startswith("tariffs")
+        assert services.reading.search("who pays tariffs", 3)[0].doc_id.startswith("tariffs")
         # An edit arriving meanwhile is embedded by the old encoder now and staged by the catch-up.
-        engine.ingest([art("late", "Do late articles get linked?", "Tariffs written during the switch are paid by importers.", ["Who pays import tariffs late?"])])
-        assert engine.store.stored_model_ids() == {OLD}
+        services.catalog.ingest([art("late", "Do late articles get linked?", "Tariffs written during the switch are paid by importers.", ["Who pays import tariffs late?"])])
+        assert services.store.stored_model_ids() == {OLD}
         new.gate.set()
         assert job.wait(60).state == "done", job.error
         assert job.done >= job.total > 0
-        assert engine.store.stored_model_ids() == {NEW} and engine.encoder is new
-        assert engine.store.live_model() == (old_db.model, NEW)  # the configured name
-        assert engine.pending_encoder is None
-        assert engine.store.all_decisions() == decisions
-        late_q = engine.store.questions_of("late")[0]
-        assert engine.store.links_of([late_q.id])[late_q.id], "the late article's question was linked after the swap"
-        snapshot = engine.snapshot()
+        assert services.store.stored_model_ids() == {NEW} and services.holder.encoder is new
+        assert services.store.live_model() == (old_db.model, NEW)  # the configured name
+        assert services.models.pending_encoder is None
+        assert services.store.all_decisions() == decisions
+        late_q = services.store.questions_of("late")[0]
+        assert services.store.links_of([late_q.id])[late_q.id], "the late article's question was linked after the swap"
+        snapshot = services.holder.snapshot()
         row = [q.id for q in snapshot.questions].index(late_q.id)
         np.testing.assert_allclose(snapshot.question_vectors[row], HashingEncoder(dim=128).encode([late_q.text])[0], atol=1e-6)
-        assert engine.search("who pays tariffs", 3)[0].doc_id.startswith("tariffs")
+        assert services.reading.search("who pays tariffs", 3)[0].doc_id.startswith("tariffs")
     finally:
         new.gate.set()
-        engine.close()
+        services.close()
 
 
 def test_later_serves_the_old_vectors_until_reembed_is_asked(old_db: Settings) -> None:
-    engine = Engine.open(old_db, encoder=HashingEncoder(dim=64, model_id=NEW), reembed="later", previous=HashingEncoder(model_id=OLD))
+    services = Services.start(old_db, encoder=HashingEncoder(dim=64, model_id=NEW), reembed="later", previous=HashingEncoder(model_id=OLD))
     try:
-        assert engine.switch_job is None and engine.encoder.model_id == OLD
-        engine.ingest([art("extra", "Extra", "An extra article about owls.", ["Do owls sleep?"])])
-        job = engine.reembed(background=False)
+        assert services.models.switch_job is None and services.holder.encoder.model_id == OLD
+        services.catalog.ingest([art("extra", "Extra", "An extra article about owls.", ["Do owls sleep?"])])
+        job = services.models.reembed(background=False)
         assert job is not None and job.state == "done", job and job.error
-        assert engine.store.stored_model_ids() == {NEW}
-        assert engine.reembed() is None  # nothing left to do
+        assert services.store.stored_model_ids() == {NEW}
+        assert services.models.reembed() is None  # nothing left to do
     finally:
-        engine.close()
+        services.close()
 
 
 def test_without_the_old_encoder_the_database_is_re_encoded_at_open(old_db: Settings, caplog: pytest.LogCaptureFixture) -> None:
     # No `previous`, and "old" is no model under models/: it cannot be loaded, so the old behaviour applies.
-    engine = Engine.open(old_db.model_copy(update={"models_dir": Path("/nonexistent")}), encoder=HashingEncoder(model_id=NEW), reembed="background")
+    services = Services.start(old_db.model_copy(update={"models_dir": Path("/nonexistent")}), encoder=HashingEncoder(model_id=NEW), reembed="background")
     try:
-        assert engine.switch_job is None
-        assert engine.store.stored_model_ids() == {NEW} and engine.encoder.model_id == NEW
+        assert services.models.switch_job is None
+        assert services.store.stored_model_ids() == {NEW} and services.holder.encoder.model_id == NEW
         assert "cannot load the encoder of old@1" in caplog.text and "re-encoding the whole database" in caplog.text
-        assert engine.dive_deeper("owls") is not None
+        assert services.reading.dive_deeper("owls") is not None
     finally:
-        engine.close()
+        services.close()
 
 
 def test_restaging_goes_newest_article_first(settings: Settings) -> None:
-    engine = Engine.open(settings, encoder=HashingEncoder(model_id=OLD))
+    services = Services.start(settings, encoder=HashingEncoder(model_id=OLD))
     try:
-        engine.ingest([
+        services.catalog.ingest([
             art("a-2019", "Old", "Old text.", ["Old question?"], dt.date(2019, 5, 1)),
             art("b-undated", "Undated", "Undated text.", ["Undated question?"]),
             art("c-2024", "New", "New text.", ["New question?"], dt.date(2024, 5, 1)),
             art("d-2021", "Middle", "Middle text.", ["Middle question?"], dt.date(2021, 5, 1)),
         ])
-        passages, questions = engine.store.unstaged_texts(NEW)
+        passages, questions = services.store.unstaged_texts(NEW)
         order = list(dict.fromkeys(a for a, _, _ in passages))
         assert order == ["c-2024", "d-2021", "a-2019", "b-undated"]
         assert [t for _, t in questions] == ["New question?", "Middle question?", "Old question?", "Undated question?"]
     finally:
-        engine.close()
+        services.close()
 
 
 def test_a_switch_finished_by_another_process_is_followed_not_redone(old_db: Settings) -> None:
     old, new = HashingEncoder(model_id=OLD), HashingEncoder(dim=64, model_id=NEW)
-    first = Engine.open(old_db, encoder=new, reembed="later", previous=old)
-    second = Engine.open(old_db, encoder=HashingEncoder(dim=64, model_id=NEW), reembed="later", previous=old)
+    first = Services.start(old_db, encoder=new, reembed="later", previous=old)
+    second = Services.start(old_db, encoder=HashingEncoder(dim=64, model_id=NEW), reembed="later", previous=old)
     try:
-        assert first.reembed(background=False).state == "done"  # type: ignore[union-attr]
-        encoded = second.pending_encoder[1]  # type: ignore[index]
-        job = second.reembed(background=False)
+        assert first.models.reembed(background=False).state == "done"  # type: ignore[union-attr]
+        encoded = second.models.pending_encoder[1]  # type: ignore[index]
+        job = second.models.reembed(background=False)
         assert job is not None and job.state == "done" and job.done == 0
         assert encoded.encoded == 0  # type: ignore[attr-defined]
-        assert second.encoder.model_id == NEW and second.dive_deeper("owls") is not None
+        assert second.holder.encoder.model_id == NEW and second.reading.dive_deeper("owls") is not None
     finally:
         first.close()
         second.close()

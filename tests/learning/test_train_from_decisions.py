@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
 from recommender.store.sqlite import SQLiteStore
 from tests.conftest import ROOT, TEST_BACKEND
 
@@ -31,13 +31,13 @@ def test_train_from_decisions_then_switch(sample_db: Path, tmp_path: Path, real_
     shutil.copy(sample_db, db)
     models = tmp_path / "models"
     models.mkdir()
-    engine = Engine.open(Settings(db=db, models_dir=models), encoder=real_encoder)
-    statuses = [s for s in engine.statuses() if len(s.links) >= 2][:8]
+    services = Services.start(Settings(db=db, models_dir=models), encoder=real_encoder)
+    statuses = [s for s in services.reading.statuses() if len(s.links) >= 2][:8]
     items = [(s.question.id, "approve", s.links[0].article_id) for s in statuses]
     items += [(s.question.id, "reject", s.links[1].article_id) for s in statuses[:4]]
-    engine.decide_each(items, "alice")
-    decisions = engine.store.all_decisions()
-    engine.close()
+    services.editorial.decide_each(items, "alice")
+    decisions = services.store.all_decisions()
+    services.close()
     env = {
         "RECOMMENDER_DB": str(db),
         "RECOMMENDER_MODELS_DIR": str(models),

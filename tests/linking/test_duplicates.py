@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from recommender.index.questions import QuestionTable
-from recommender.linking.duplicates import QuestionChange, update_clusters
+from recommender.index.questions import QuestionChange
+from recommender.linking.duplicates import update_clusters
 from recommender.store.base import QuestionRow
 
 pytest.importorskip("sklearn")
-from recommender.learning.clusters import cluster_questions  # noqa: E402
+from recommender.linking.clusters import cluster_questions  # noqa: E402
 
 THRESHOLD = 0.85
 

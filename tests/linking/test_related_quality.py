@@ -1,7 +1,7 @@
 """Related questions are on the article's subject: floors on the hand-labelled key, and the selection rules.
 
 The floors are measured with scripts/related_quality.py (docs/quality.md); the rules are unit-tested
-with a fake snapshot and, wired through the engine, with the hashing encoder.
+with a fake snapshot and, wired through the services, with the hashing encoder.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from recommender.articles.model import Article, Section
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
 from recommender.evaluation.related import (
     RelatedKeyError,
     judge,
@@ -32,9 +32,9 @@ KEY = SAMPLE / "eval" / "related.tsv"
 
 # -- the floors on the sample, with the real model ------------------------------------------------
 @pytest.mark.slow
-def test_shown_related_questions_are_on_topic(sample_engine: Engine) -> None:
-    articles = sorted(sample_engine.snapshot().articles)
-    judged = judge(shown_related(sample_engine, articles), read_related_key(KEY))
+def test_shown_related_questions_are_on_topic(sample_services: Services) -> None:
+    articles = sorted(sample_services.holder.snapshot().articles)
+    judged = judge(shown_related(sample_services.reading, articles), read_related_key(KEY))
     quality = related_quality(judged, len(articles))
     # measured: 2 shown, on-topic 1.000, loose 0, off-topic 0 (before issue 12: 130 shown, 0.038 / 0.831 / 0.131)
     assert not quality.unjudged, f"label these pairs in {KEY.name}: {quality.unjudged}"
@@ -143,7 +143,7 @@ def test_own_questions_and_questions_answered_here_are_never_related() -> None:
     assert related_items("here", incoming, questions, answers, snapshot, 0.0, -1.0) == []  # type: ignore[arg-type]
 
 
-# -- wired through the engine, with the hashing encoder --------------------------------------------
+# -- wired through the services, with the hashing encoder --------------------------------------------
 def _article(article_id: str, title: str, text: str, questions: list[str]) -> Article:
     return Article(id=article_id, title=title, summary=text, sections=[Section(heading="Detail", text=text)], questions=questions)
 
@@ -171,27 +171,27 @@ CORPUS = [
 
 
 @pytest.fixture()
-def engine(settings: Settings) -> Iterator[Engine]:
-    engine = Engine.open(settings.model_copy(update={"gap_threshold": 0.05}), encoder=HashingEncoder())
-    engine.ingest(CORPUS)
-    yield engine
-    engine.close()
+def services(settings: Settings) -> Iterator[Services]:
+    services = Services.start(settings.model_copy(update={"gap_threshold": 0.05}), encoder=HashingEncoder())
+    services.catalog.ingest(CORPUS)
+    yield services
+    services.close()
 
 
-def _related(engine: Engine, threshold: float, topic: float) -> set[str]:
-    engine.settings = engine.settings.model_copy(update={"related_threshold": threshold, "related_topic_threshold": topic})
-    result = engine.dive_deeper("owls")
+def _related(services: Services, threshold: float, topic: float) -> set[str]:
+    services.reading.settings = services.reading.settings.model_copy(update={"related_threshold": threshold, "related_topic_threshold": topic})
+    result = services.reading.dive_deeper("owls")
     assert result is not None
     return {item.question.id for item in result.related}
 
 
-def test_the_engine_applies_both_floors(engine: Engine) -> None:
+def test_the_engine_applies_both_floors(services: Services) -> None:
     # Under the owls article, the tariff questions only share words with it: without floors they are shown,
     # the subject floor (the tariff fact checks are far from owls) keeps them out.
-    unfloored = _related(engine, -1.0, -1.0)
+    unfloored = _related(services, -1.0, -1.0)
     assert unfloored, "the fixture needs a candidate related question"
-    assert _related(engine, -1.0, 0.99) == set()
-    assert _related(engine, 0.99, -1.0) == set()
-    snapshot = engine.snapshot()
+    assert _related(services, -1.0, 0.99) == set()
+    assert _related(services, 0.99, -1.0) == set()
+    snapshot = services.holder.snapshot()
     lowest = min(snapshot.article_similarity("owls", other) for other in ("tariffs-who-pays", "tariffs-prices"))
-    assert _related(engine, -1.0, lowest - 0.01) == unfloored
+    assert _related(services, -1.0, lowest - 0.01) == unfloored

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from recommender import cli
 from recommender.articles.model import Article, Section
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
 from recommender.store.base import LinkRow
 from tests.fakes import HashingEncoder
 
@@ -27,45 +27,45 @@ def variant(rng: random.Random, base: Article, article_id: str, others: list[Art
     )
 
 
-def test_links_equal_a_recomputation_after_many_writes(fake_engine: Engine, sample_articles) -> None:  # type: ignore[no-untyped-def]
-    engine = fake_engine
+def test_links_equal_a_recomputation_after_many_writes(fake_services: Services, sample_articles) -> None:  # type: ignore[no-untyped-def]
+    services = fake_services
     rng = random.Random(7)
-    engine.ingest(sample_articles)
+    services.catalog.ingest(sample_articles)
     published: list[Article] = []
     for n in range(120):
         roll = rng.random()
         if published and roll < 0.2:
             victim = published.pop(rng.randrange(len(published)))
-            assert engine.delete(victim.id)
+            assert services.catalog.delete(victim.id)
         elif published and roll < 0.4:
             index = rng.randrange(len(published))
             published[index] = variant(rng, published[index], published[index].id, sample_articles)
-            engine.ingest([published[index]])
+            services.catalog.ingest([published[index]])
         else:
             published.append(variant(rng, rng.choice(sample_articles), f"gen-{n:03d}", sample_articles))
-            engine.ingest([published[-1]])
+            services.catalog.ingest([published[-1]])
         if n % 40 == 39:
-            result = engine.verify()
+            result = services.linking.verify()
             assert result.ok, result.examples
-    result = engine.verify()
+    result = services.linking.verify()
     assert result.checked == result.questions > 300
     assert result.links_differ == 0 and result.answers_differ == 0, result.examples
 
 
 def test_verify_reports_a_tampered_link_and_the_cli_exits_1(settings: Settings, sample_articles, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    engine = Engine.open(settings, encoder=HashingEncoder())
+    services = Services.start(settings, encoder=HashingEncoder())
     try:
-        engine.ingest(sample_articles[:20])
-        assert engine.verify().ok
-        question = next(q for q in engine.snapshot().questions if engine.store.links_of([q.id])[q.id])
-        wrong = next(a for a in engine.snapshot().articles if a != question.article_id and a not in
-                     {link.article_id for link in engine.store.links_of([question.id])[question.id]})
-        engine.store.replace_links({question.id: [LinkRow(question.id, 0, wrong, 0.99, 0.99, 0.0, 0)]})
-        result = engine.verify()
+        services.catalog.ingest(sample_articles[:20])
+        assert services.linking.verify().ok
+        question = next(q for q in services.holder.snapshot().questions if services.store.links_of([q.id])[q.id])
+        wrong = next(a for a in services.holder.snapshot().articles if a != question.article_id and a not in
+                     {link.article_id for link in services.store.links_of([question.id])[question.id]})
+        services.store.replace_links({question.id: [LinkRow(question.id, 0, wrong, 0.99, 0.99, 0.0, 0)]})
+        result = services.linking.verify()
         assert result.links_differ == 1 and result.examples[0].question_id == question.id
         assert result.examples[0].stored == [(wrong, 0.99)]
     finally:
-        engine.close()
+        services.close()
     monkeypatch.setenv("RECOMMENDER_DB", str(settings.db))
     monkeypatch.setattr(cli, "_encoder", lambda settings, name: HashingEncoder())
     runner = CliRunner()

@@ -12,7 +12,7 @@ import pytest
 
 from recommender.articles.model import Article, Section
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
 from tests.conftest import add_editor
 from tests.fakes import HashingEncoder
 from tests.server import Server, running
@@ -41,7 +41,7 @@ def small_articles(count: int = 8, prefix: str = "a") -> list[Article]:
 
 @dataclass
 class FakeService:
-    engine: Engine
+    services: Services
     token: str
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -53,11 +53,11 @@ def fake_service(tmp_path: Path) -> Iterator[FakeService]:
         db=tmp_path / "fake.db", refresh_seconds=0, gap_threshold=0.05, related_threshold=0.05,
         related_topic_threshold=-1.0,  # the hashing encoder's article similarities mean little
     )
-    engine = Engine.open(settings, encoder=HashingEncoder())
-    engine.ingest(small_articles())
-    token = add_editor(engine.store, "alice")
-    yield FakeService(engine, token, {"Authorization": f"Bearer {token}"})
-    engine.close()
+    services = Services.start(settings, encoder=HashingEncoder())
+    services.catalog.ingest(small_articles())
+    token = add_editor(services.store, "alice")
+    yield FakeService(services, token, {"Authorization": f"Bearer {token}"})
+    services.close()
 
 
 def dump(db: Path) -> dict[str, list[tuple]]:

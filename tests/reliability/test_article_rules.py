@@ -114,9 +114,9 @@ def test_the_article_model_refuses(fields: dict[str, Any], message: str, text_me
 def test_the_api_refuses_with_422_naming_the_field(
     fake_service: FakeService, fields: dict[str, Any], message: str, text_message: str | None
 ) -> None:
-    db = fake_service.engine.settings.db
+    db = fake_service.services.settings.db
     before = dump(db)
-    with TestClient(create_app(fake_service.engine.settings, engine=fake_service.engine)) as client:
+    with TestClient(create_app(fake_service.services.settings, services=fake_service.services)) as client:
         # json.dumps escapes a lone surrogate as \\ud800, as a client would have to
         headers = {**fake_service.headers, "Content-Type": "application/json"}
         response = client.put("/v1/articles/blank-repro", content=json.dumps(fields), headers=headers)
@@ -135,10 +135,10 @@ def test_json_lines_ingest_refuses_naming_file_and_line(
     rows = tmp_path / "rows.jsonl"
     good = {"id": "fine", "title": "Fine", **BODY}
     rows.write_text(json.dumps(good) + "\n" + json.dumps({"id": "bad", **fields}) + "\n")
-    db = fake_service.engine.settings.db
+    db = fake_service.services.settings.db
     before = dump(db)
     monkeypatch.setenv("RECOMMENDER_DB", str(db))
-    monkeypatch.setattr(cli, "_engine", lambda settings: pytest.fail("bad input must be refused before the engine opens"))
+    monkeypatch.setattr(cli, "_services", lambda settings: pytest.fail("bad input must be refused before the services opens"))
     result = runner.invoke(cli.app, ["ingest", str(rows)])
     assert result.exit_code == 1
     assert f"{rows}:2: {message}" in result.output, result.output
@@ -156,8 +156,8 @@ def test_a_text_file_is_refused_naming_the_line(
         pytest.skip("the text format cannot carry this")
     path = tmp_path / "bad.txt"
     path.write_text(_text_file(fields))
-    monkeypatch.setenv("RECOMMENDER_DB", str(fake_service.engine.settings.db))
-    monkeypatch.setattr(cli, "_engine", lambda settings: pytest.fail("bad input must be refused before the engine opens"))
+    monkeypatch.setenv("RECOMMENDER_DB", str(fake_service.services.settings.db))
+    monkeypatch.setattr(cli, "_services", lambda settings: pytest.fail("bad input must be refused before the services opens"))
     result = runner.invoke(cli.app, ["ingest", str(path)])
     assert result.exit_code == 1
     assert f"{path}:" in result.output and "nothing stored" in result.output, result.output
@@ -175,10 +175,10 @@ def test_import_refuses_naming_the_line(
     header = {"type": "header", "data": {"format": "dive-deeper-backup", "version": 1, "exported_at": "now"}}
     backup = tmp_path / "backup.jsonl"
     backup.write_text("\n".join(json.dumps(r) for r in [header, {"type": "article", "data": {"id": "bad", **fields}}]) + "\n")
-    db = fake_service.engine.settings.db
+    db = fake_service.services.settings.db
     before = dump(db)
     monkeypatch.setenv("RECOMMENDER_DB", str(db))
-    monkeypatch.setattr(cli, "_engine", lambda settings: pytest.fail("a bad backup must not open the engine"))
+    monkeypatch.setattr(cli, "_services", lambda settings: pytest.fail("a bad backup must not open the services"))
     result = runner.invoke(cli.app, ["import", "--force", str(backup)])
     assert result.exit_code == 1
     assert f"{backup}:2: article: {message}" in result.output, result.output
@@ -189,8 +189,8 @@ def test_issue_13_blank_title_repro_leaves_reads_and_export_working(
     fake_service: FakeService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PUT blank-repro is refused; GET, /demo/ and `recommender export` then work (they answered 500 before)."""
-    settings = fake_service.engine.settings
-    with TestClient(create_app(settings, engine=fake_service.engine), raise_server_exceptions=False) as client:
+    settings = fake_service.services.settings
+    with TestClient(create_app(settings, services=fake_service.services), raise_server_exceptions=False) as client:
         put = client.put(
             "/v1/articles/blank-repro",
             json={"title": "   ", "questions": ["Who pays for tariffs?"]},
@@ -212,9 +212,9 @@ def test_an_article_stored_before_the_rules_still_reads_and_exports(
         id="legacy-blank", title="", checked_on=None, summary="", sections=[], questions=["Who pays?", "who PAYS"],
         url=None, topic=None,
     )
-    fake_service.engine.ingest([legacy])
-    settings = fake_service.engine.settings
-    with TestClient(create_app(settings, engine=fake_service.engine), raise_server_exceptions=False) as client:
+    fake_service.services.catalog.ingest([legacy])
+    settings = fake_service.services.settings
+    with TestClient(create_app(settings, services=fake_service.services), raise_server_exceptions=False) as client:
         got = client.get("/v1/articles/legacy-blank")
         assert got.status_code == 200 and got.json()["title"] == "", got.text
         assert client.get("/demo/legacy-blank").status_code == 200
@@ -239,10 +239,10 @@ def test_json_lines_reports_every_bad_line_and_stores_nothing_of_the_file(
         {"id": "js", "title": "T", "url": "javascript:alert(1)", **BODY},
     ]
     rows.write_text("\n".join(json.dumps(r) for r in lines) + "\n{broken\n")
-    db = fake_service.engine.settings.db
+    db = fake_service.services.settings.db
     before = dump(db)
     monkeypatch.setenv("RECOMMENDER_DB", str(db))
-    monkeypatch.setattr(cli, "_engine", lambda settings: pytest.fail("bad input must be refused before the engine opens"))
+    monkeypatch.setattr(cli, "_services", lambda settings: pytest.fail("bad input must be refused before the services opens"))
     result = runner.invoke(cli.app, ["ingest", str(rows)])
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
@@ -255,10 +255,10 @@ def test_the_cli_refuses_the_query_the_api_refuses(
     fake_service: FakeService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 13.8: one definition of the limits, so `suggest` and /v1/search refuse the same text."""
-    settings = fake_service.engine.settings
+    settings = fake_service.services.settings
     monkeypatch.setenv("RECOMMENDER_DB", str(settings.db))
-    monkeypatch.setattr(cli, "_engine", lambda s: pytest.fail("a refused query must not open the engine"))
-    with TestClient(create_app(settings, engine=fake_service.engine)) as client:
+    monkeypatch.setattr(cli, "_services", lambda s: pytest.fail("a refused query must not open the services"))
+    with TestClient(create_app(settings, services=fake_service.services)) as client:
         for text in (LONG, "   "):
             api = client.get("/v1/search", params={"q": text})
             result = runner.invoke(cli.app, ["suggest", text])

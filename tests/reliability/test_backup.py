@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from recommender import cli
 from recommender.api import create_app
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
 from tests.conftest import ROOT, add_editor
 from tests.fakes import HashingEncoder
 from tests.reliability.conftest import dump, small_articles
@@ -33,12 +33,12 @@ def rounded(value: Any) -> Any:
     return value
 
 
-def service_state(engine: Engine, token: str) -> dict[str, Any]:
+def service_state(services: Services, token: str) -> dict[str, Any]:
     """What readers and editors see: every widget response, every review queue, audit and coverage."""
     headers = {"Authorization": f"Bearer {token}"}
-    with TestClient(create_app(engine.settings, engine=engine)) as client:
+    with TestClient(create_app(services.settings, services=services)) as client:
         state: dict[str, Any] = {}
-        for article_id in sorted(engine.snapshot().articles):
+        for article_id in sorted(services.holder.snapshot().articles):
             response = client.get(f"/v1/articles/{article_id}/dive-deeper")
             assert response.status_code == 200, response.text
             state[f"widget {article_id}"] = response.json()
@@ -56,7 +56,7 @@ def service_state(engine: Engine, token: str) -> dict[str, Any]:
 def use_db(monkeypatch: pytest.MonkeyPatch, real_encoder):  # type: ignore[no-untyped-def]
     """Point the CLI at a database (with the session's model, loaded once)."""
     monkeypatch.setenv("RECOMMENDER_MODELS_DIR", str(ROOT / "models"))
-    monkeypatch.setattr(cli, "_engine", lambda settings: Engine.open(settings, encoder=real_encoder))
+    monkeypatch.setattr(cli, "_services", lambda settings: Services.start(settings, encoder=real_encoder))
 
     def use(db: Path) -> None:
         monkeypatch.setenv("RECOMMENDER_DB", str(db))
@@ -64,28 +64,28 @@ def use_db(monkeypatch: pytest.MonkeyPatch, real_encoder):  # type: ignore[no-un
     return use
 
 
-def decide_some(engine: Engine) -> None:
+def decide_some(services: Services) -> None:
     """One decision of every kind, and a decision changed twice (versions and audit history)."""
-    statuses = [s for s in engine.statuses() if s.links]
+    statuses = [s for s in services.reading.statuses() if s.links]
     answered = [s for s in statuses if s.effective.answer is not None]
     first, second, third, fourth, fifth = answered[:5]
-    engine.decide(first.question.id, "approve", None, "alice")
-    engine.decide(second.question.id, "reject", None, "alice")
-    engine.decide(third.question.id, "pin", third.links[-1].article_id, "bob")
-    engine.decide(fourth.question.id, "hide", None, "bob")
-    engine.decide(fifth.question.id, "gap", None, "alice")
-    engine.decide(first.question.id, "clear", None, "bob")
-    engine.decide(first.question.id, "approve", None, "bob")
+    services.editorial.decide(first.question.id, "approve", None, "alice")
+    services.editorial.decide(second.question.id, "reject", None, "alice")
+    services.editorial.decide(third.question.id, "pin", third.links[-1].article_id, "bob")
+    services.editorial.decide(fourth.question.id, "hide", None, "bob")
+    services.editorial.decide(fifth.question.id, "gap", None, "alice")
+    services.editorial.decide(first.question.id, "clear", None, "bob")
+    services.editorial.decide(first.question.id, "approve", None, "bob")
 
 
 @pytest.mark.slow
 def test_export_then_import_restores_widget_and_review_state(
-    writable_sample_engine: Engine,
+    writable_sample_services: Services,
     tmp_path: Path,
     use_db,
     real_encoder,  # type: ignore[no-untyped-def]
 ) -> None:
-    source = writable_sample_engine
+    source = writable_sample_services
     token = add_editor(source.store, "alice", "editor")
     add_editor(source.store, "bob", "admin")
     decide_some(source)  # the audit log records alice's and bob's roles
@@ -104,7 +104,7 @@ def test_export_then_import_restores_widget_and_review_state(
     use_db(restored_db)
     imported = runner.invoke(cli.app, ["import", str(backup)])
     assert imported.exit_code == 0, imported.output
-    restored = Engine.open(
+    restored = Services.start(
         Settings(db=restored_db, models_dir=ROOT / "models", refresh_seconds=0), encoder=real_encoder
     )
     try:
@@ -122,18 +122,18 @@ def test_import_refuses_a_database_in_use_unless_forced(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    source = fake_service.engine
+    source = fake_service.services
     decide_some(source)
     before = service_state(source, fake_service.token)
     backup = tmp_path / "backup.jsonl"
     monkeypatch.setenv("RECOMMENDER_DB", str(source.settings.db))
     assert runner.invoke(cli.app, ["export", str(backup)]).exit_code == 0
 
-    target = Engine.open(source.settings.model_copy(update={"db": tmp_path / "busy.db"}), encoder=HashingEncoder())
-    target.ingest(small_articles(3, prefix="other"))
+    target = Services.start(source.settings.model_copy(update={"db": tmp_path / "busy.db"}), encoder=HashingEncoder())
+    target.catalog.ingest(small_articles(3, prefix="other"))
     target.close()
     monkeypatch.setenv("RECOMMENDER_DB", str(tmp_path / "busy.db"))
-    monkeypatch.setattr(cli, "_engine", lambda settings: Engine.open(settings, encoder=HashingEncoder()))
+    monkeypatch.setattr(cli, "_services", lambda settings: Services.start(settings, encoder=HashingEncoder()))
     unchanged = dump(tmp_path / "busy.db")
     refused = runner.invoke(cli.app, ["import", str(backup)])
     assert refused.exit_code == 1 and "not empty" in refused.output and "--force" in refused.output
@@ -141,16 +141,16 @@ def test_import_refuses_a_database_in_use_unless_forced(
 
     forced = runner.invoke(cli.app, ["import", "--force", str(backup)])
     assert forced.exit_code == 0, forced.output
-    restored = Engine.open(source.settings.model_copy(update={"db": tmp_path / "busy.db"}), encoder=HashingEncoder())
+    restored = Services.start(source.settings.model_copy(update={"db": tmp_path / "busy.db"}), encoder=HashingEncoder())
     try:
         assert service_state(restored, fake_service.token) == before
-        assert not any(a.startswith("other") for a in restored.snapshot().articles)
+        assert not any(a.startswith("other") for a in restored.holder.snapshot().articles)
     finally:
         restored.close()
 
 
 def test_export_can_leave_editors_out(fake_service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("RECOMMENDER_DB", str(fake_service.engine.settings.db))
+    monkeypatch.setenv("RECOMMENDER_DB", str(fake_service.services.settings.db))
     backup = tmp_path / "b.jsonl"
     result = runner.invoke(cli.app, ["export", "--no-editors", str(backup)])
     assert result.exit_code == 0, result.output
@@ -187,10 +187,10 @@ def test_a_bad_backup_line_is_named_and_nothing_is_imported(
     lines = [good, line] if message == "first line must be the header" else [header, good, line]
     backup = tmp_path / "bad.jsonl"
     backup.write_text("\n".join(lines) + "\n")
-    db = fake_service.engine.settings.db
+    db = fake_service.services.settings.db
     before = dump(db)
     monkeypatch.setenv("RECOMMENDER_DB", str(db))
-    monkeypatch.setattr(cli, "_engine", lambda settings: pytest.fail("a bad backup must not open the engine"))
+    monkeypatch.setattr(cli, "_services", lambda settings: pytest.fail("a bad backup must not open the services"))
     result = runner.invoke(cli.app, ["import", "--force", str(backup)])
     assert result.exit_code == 1
     number = 1 if message == "first line must be the header" else len(lines)

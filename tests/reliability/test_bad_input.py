@@ -75,11 +75,11 @@ def test_cli_ingest_names_the_problem_and_changes_nothing(
         path = folder / name
         path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
     bad = folder / next(iter(files))
-    db = fake_service.engine.settings.db
+    db = fake_service.services.settings.db
     before = dump(db)
     monkeypatch.setenv("RECOMMENDER_DB", str(db))
     monkeypatch.setattr(
-        cli, "_engine", lambda settings: pytest.fail("bad input must be refused before the engine opens")
+        cli, "_services", lambda settings: pytest.fail("bad input must be refused before the services opens")
     )
     result = runner.invoke(cli.app, ["ingest", str(folder)])
     assert result.exit_code == 1
@@ -111,9 +111,9 @@ def test_cli_ingest_names_the_problem_and_changes_nothing(
 def test_api_upsert_names_the_problem_and_changes_nothing(
     fake_service: FakeService, body: object, status: int, words: list[str]
 ) -> None:
-    db = fake_service.engine.settings.db
+    db = fake_service.services.settings.db
     before = dump(db)
-    with TestClient(create_app(fake_service.engine.settings, engine=fake_service.engine)) as client:
+    with TestClient(create_app(fake_service.services.settings, services=fake_service.services)) as client:
         if isinstance(body, bytes):
             headers = {**fake_service.headers, "Content-Type": "application/json"}
             response = client.put("/v1/articles/a0-tariffs", content=body, headers=headers)

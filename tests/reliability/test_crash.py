@@ -27,7 +27,7 @@ from recommender.articles.jsonl import write_jsonl
 from recommender.articles.loader import load_paths
 from recommender.articles.model import Article, Section
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
 from recommender.linking.linker import compute_links
 from recommender.store.sqlite import SQLiteStore
 from tests.conftest import ROOT, SAMPLE
@@ -106,7 +106,7 @@ def check_consistent(db: Path, versions: dict[str, set[str]], encoder) -> dict[s
         stored = dict(conn.execute("SELECT id, content_hash FROM articles"))
     finally:
         conn.close()
-    store = SQLiteStore(db, encoder.model_id)  # the store alone: opening an engine would relink
+    store = SQLiteStore(db, encoder.model_id)  # the store alone: opening an services would relink
     try:
         for article_id, content_hash in stored.items():
             assert content_hash in versions.get(article_id, set()), f"{article_id}: an unknown version"
@@ -117,12 +117,12 @@ def check_consistent(db: Path, versions: dict[str, set[str]], encoder) -> dict[s
     return stored
 
 
-def links_are_current(engine: Engine) -> None:
+def links_are_current(services: Services) -> None:
     """Stored links equal links computed afresh over the current index (dense scores need no corpus stats)."""
-    snapshot = engine.snapshot()
+    snapshot = services.holder.snapshot()
     ids = [q.id for q in snapshot.questions]
-    fresh = compute_links(snapshot, ids, engine.settings.candidates)
-    stored = engine.store.links_of(ids)
+    fresh = compute_links(snapshot, ids, services.settings.candidates)
+    stored = services.store.links_of(ids)
     stale = [
         q
         for q in ids
@@ -130,11 +130,11 @@ def links_are_current(engine: Engine) -> None:
         != {(r.article_id, round(r.score, 4)) for r in fresh[q]}
     ]
     assert not stale, f"{len(stale)} questions with stale links, e.g. {stale[:3]}"
-    assert engine.store.counts()["pending"] == 0
+    assert services.store.counts()["pending"] == 0
     # A version recorded as pending is forgotten once it is stored and linked. A batch the killed
     # ingest recorded but never wrote stays recorded (harmless: it is only relinked again) until an
     # ingest stores it.
-    linked = {a: h for a, h in engine.store.pending_articles().items() if (r := snapshot.articles.get(a)) and r.content_hash == h}
+    linked = {a: h for a, h in services.store.pending_articles().items() if (r := snapshot.articles.get(a)) and r.content_hash == h}
     assert not linked, f"stored and linked, yet still pending: {sorted(linked)[:3]}"
 
 
@@ -146,9 +146,9 @@ def without_urls(value: Any) -> Any:
     return value
 
 
-def widget(engine: Engine, article_ids: list[str]) -> dict[str, Any]:
+def widget(services: Services, article_ids: list[str]) -> dict[str, Any]:
     """What the widget shows for each article; fact-check URLs left out (the ingest test changes them)."""
-    with TestClient(create_app(engine.settings, engine=engine)) as client:
+    with TestClient(create_app(services.settings, services=services)) as client:
         return {a: without_urls(rounded(client.get(f"/v1/articles/{a}/dive-deeper").json())) for a in article_ids}
 
 
@@ -157,26 +157,26 @@ def test_a_crash_between_writing_and_relinking_is_finished_by_the_next_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = Settings(db=tmp_path / "c.db", method="dense", refresh_seconds=0, ingest_batch_size=2)
-    engine = Engine.open(settings, encoder=HashingEncoder())
-    engine.ingest(small_articles(8))
+    services = Services.start(settings, encoder=HashingEncoder())
+    services.catalog.ingest(small_articles(8))
     # New articles that answer questions of the old ones better than anything stored.
     answers = [
         Article(id=f"answer-{n}", title=f"Who pays for tariffs number {n}", summary=f"Who pays for tariffs number {n}.")
         for n in range(3)
     ]
-    import recommender.engine as engine_module
+    import recommender.services.linking as linking_module
 
     def die(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt("the process dies here")
 
-    monkeypatch.setattr(engine_module, "compute_links", die)
+    monkeypatch.setattr(linking_module, "compute_links", die)
     with pytest.raises(KeyboardInterrupt):
-        engine.ingest(answers)
+        services.catalog.ingest(answers)
     monkeypatch.undo()
-    engine.store.close()  # no clean shutdown: the next process opens the file as it was left
+    services.store.close()  # no clean shutdown: the next process opens the file as it was left
 
     assert {"answer-0", "answer-1", "answer-2"} <= {row[0] for row in dump(settings.db)["articles"]}  # written
-    reopened = Engine.open(settings, encoder=HashingEncoder())
+    reopened = Services.start(settings, encoder=HashingEncoder())
     try:
         links_are_current(reopened)
         best = reopened.store.links_of(["a0-tariffs-q2"])["a0-tariffs-q2"][0]
@@ -192,13 +192,13 @@ def dense_sample(sample_db: Path, tmp_path: Path, real_encoder) -> Iterator[tupl
     db = tmp_path / "crash.db"
     shutil.copy(sample_db, db)
     settings = Settings(db=db, models_dir=ROOT / "models", method="dense", refresh_seconds=0)
-    engine = Engine.open(settings, encoder=real_encoder)
-    engine.relink_all()
-    answered = [s for s in engine.statuses() if s.effective.answer is not None]
-    engine.decide(answered[0].question.id, "pin", answered[0].links[-1].article_id, "alice")
-    engine.decide(answered[1].question.id, "reject", None, "alice")
-    engine.decide(answered[2].question.id, "hide", None, "bob")
-    engine.close()
+    services = Services.start(settings, encoder=real_encoder)
+    services.linking.relink_all()
+    answered = [s for s in services.reading.statuses() if s.effective.answer is not None]
+    services.editorial.decide(answered[0].question.id, "pin", answered[0].links[-1].article_id, "alice")
+    services.editorial.decide(answered[1].question.id, "reject", None, "alice")
+    services.editorial.decide(answered[2].question.id, "hide", None, "bob")
+    services.close()
     yield db, settings
 
 
@@ -221,11 +221,11 @@ def test_ingest_killed_half_way_leaves_a_consistent_database_and_completes(
     for article in updated + new:
         versions.setdefault(article.id, set()).add(article.content_hash())
     untouched = sorted(sample)
-    engine = Engine.open(settings, encoder=real_encoder)
-    before_widget = widget(engine, untouched)
-    decisions = engine.store.all_decisions()
-    generation = engine.store.generation()
-    engine.close()
+    services = Services.start(settings, encoder=real_encoder)
+    before_widget = widget(services, untouched)
+    decisions = services.store.all_decisions()
+    generation = services.store.generation()
+    services.close()
 
     env = cli_env(db, RECOMMENDER_METHOD="dense", RECOMMENDER_INGEST_BATCH_SIZE="10")
     process = cli_process("ingest", str(folder), env=env)
@@ -249,12 +249,12 @@ def test_ingest_killed_half_way_leaves_a_consistent_database_and_completes(
             assert httpx.get(f"{server.base}/v1/articles/{article_id}/dive-deeper", timeout=30).status_code == 200
     finally:
         server.stop()
-    engine = Engine.open(settings, encoder=real_encoder)
+    services = Services.start(settings, encoder=real_encoder)
     try:
-        links_are_current(engine)
-        assert engine.store.all_decisions() == decisions
+        links_are_current(services)
+        assert services.store.all_decisions() == decisions
     finally:
-        engine.close()
+        services.close()
 
     # Running the ingest again completes the rest.
     rerun = subprocess.run(
@@ -267,14 +267,14 @@ def test_ingest_killed_half_way_leaves_a_consistent_database_and_completes(
     assert rerun.returncode == 0, rerun.stderr
     stored = check_consistent(db, versions, real_encoder)
     assert all(stored[a.id] == a.content_hash() for a in updated + new)
-    engine = Engine.open(settings, encoder=real_encoder)
+    services = Services.start(settings, encoder=real_encoder)
     try:
-        links_are_current(engine)
-        assert not engine.store.pending_articles()
-        assert engine.store.all_decisions() == decisions
-        assert widget(engine, untouched) == before_widget
+        links_are_current(services)
+        assert not services.store.pending_articles()
+        assert services.store.all_decisions() == decisions
+        assert widget(services, untouched) == before_widget
     finally:
-        engine.close()
+        services.close()
 
 
 @pytest.mark.slow
@@ -287,10 +287,10 @@ def test_reindex_killed_half_way_keeps_serving_the_old_index_and_resumes(
     shutil.copy(sample_db, db)
     settings = Settings(db=db, models_dir=ROOT / "models", refresh_seconds=0)
     live = ("articles", "passages", "questions", "links", "decisions")
-    engine = Engine.open(settings, encoder=real_encoder)
-    ids = sorted(engine.snapshot().articles)
-    before_widget = widget(engine, ids)
-    engine.close()
+    services = Services.start(settings, encoder=real_encoder)
+    ids = sorted(services.holder.snapshot().articles)
+    before_widget = widget(services, ids)
+    services.close()
     before = {t: rows for t, rows in dump(db).items() if t in live}
     total = read(db, "SELECT COUNT(*) FROM passages") + read(db, "SELECT COUNT(*) FROM questions")
 
@@ -304,11 +304,11 @@ def test_reindex_killed_half_way_keeps_serving_the_old_index_and_resumes(
     assert {t: rows for t, rows in dump(db).items() if t in live} == before  # the live index untouched
     assert 0 < read(db, staged) < total
 
-    engine = Engine.open(settings, encoder=real_encoder)  # a restart serves the old index as it was
+    services = Services.start(settings, encoder=real_encoder)  # a restart serves the old index as it was
     try:
-        assert widget(engine, ids) == before_widget
+        assert widget(services, ids) == before_widget
     finally:
-        engine.close()
+        services.close()
 
     rerun = subprocess.run(
         [*CLI, "reindex"],
@@ -323,12 +323,12 @@ def test_reindex_killed_half_way_keeps_serving_the_old_index_and_resumes(
     assert redone < total, rerun.stdout  # it resumed from the staged batches
     assert read(db, staged) == 0
     check_consistent(db, versions, real_encoder)
-    engine = Engine.open(settings, encoder=real_encoder)
+    services = Services.start(settings, encoder=real_encoder)
     try:
-        assert widget(engine, ids) == before_widget
-        assert engine.store.counts()["pending"] == 0
+        assert widget(services, ids) == before_widget
+        assert services.store.counts()["pending"] == 0
     finally:
-        engine.close()
+        services.close()
 
 
 def test_readers_never_see_a_half_built_index_during_a_reindex(tmp_path: Path) -> None:
@@ -341,12 +341,12 @@ def test_readers_never_see_a_half_built_index_during_a_reindex(tmp_path: Path) -
         db=tmp_path / "r.db", refresh_seconds=0, gap_threshold=0.05, related_threshold=0.05,
         related_topic_threshold=-1.0,  # the hashing encoder's article similarities mean little
     )
-    engine = Engine.open(settings, encoder=HashingEncoder())
-    engine.ingest(small_articles(12))
-    ids = sorted(engine.snapshot().articles)
+    services = Services.start(settings, encoder=HashingEncoder())
+    services.catalog.ingest(small_articles(12))
+    ids = sorted(services.holder.snapshot().articles)
 
     def answers() -> dict[str, Any]:
-        return {a: rounded(repr(engine.dive_deeper(a))) for a in ids}
+        return {a: rounded(repr(services.reading.dive_deeper(a))) for a in ids}
 
     before = answers()
     seen: list[dict[str, Any]] = []
@@ -360,7 +360,7 @@ def test_readers_never_see_a_half_built_index_during_a_reindex(tmp_path: Path) -
     for thread in threads:
         thread.start()
     try:
-        job = engine.reindex(batch_size=2)
+        job = services.models.reindex(batch_size=2)
     finally:
         done.set()
         for thread in threads:
@@ -370,6 +370,6 @@ def test_readers_never_see_a_half_built_index_during_a_reindex(tmp_path: Path) -
         assert job.state == "done" and job.done > 0
         assert seen  # each answer (one article's) is wholly from before or wholly from after the swap
         assert all(s[a] in (before[a], after[a]) for s in seen for a in ids)
-        assert engine.store.counts()["pending"] == 0
+        assert services.store.counts()["pending"] == 0
     finally:
-        engine.close()
+        services.close()

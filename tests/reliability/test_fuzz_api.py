@@ -5,7 +5,7 @@ and every schemathesis check runs: no 5xx, every schema-valid request accepted a
 refused (so the schema states what the server enforces), every response as the schema documents it,
 and every error a JSON body with a `detail` message.
 Bounded: a few dozen examples per operation, no deadline (the machine is shared), over a
-fake-encoder engine with a handful of articles so each request is fast.
+fake-encoder services with a handful of articles so each request is fast.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, settings
 from recommender.api import create_app
 from recommender.articles.model import normalize_question
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
 from tests.conftest import add_editor
 from tests.fakes import HashingEncoder
 from tests.reliability.conftest import small_articles
@@ -34,16 +34,16 @@ from tests.reliability.conftest import small_articles
 # Built at import: schemathesis makes one test per operation from a schema known at collection time
 # (its fixture-based loader does not work with this pytest). The fake encoder makes this cheap.
 _DIR = Path(tempfile.mkdtemp(prefix="fuzz-"))
-_ENGINE = Engine.open(
+_SERVICES = Services.start(
     Settings(db=_DIR / "fuzz.db", refresh_seconds=0, rate_limit_per_minute=0), encoder=HashingEncoder()
 )
-_ENGINE.ingest(small_articles())
-TOKEN = add_editor(_ENGINE.store, "fuzzer")
+_SERVICES.catalog.ingest(small_articles())
+TOKEN = add_editor(_SERVICES.store, "fuzzer")
 # The token through schemathesis's own auth (the schema's EditorToken scheme), not a header added to
 # every call: then its negative cases that leave the token out really go without it.
 schema = schemathesis.openapi.from_asgi(
     "/openapi.json",
-    create_app(_ENGINE.settings, engine=_ENGINE),
+    create_app(_SERVICES.settings, services=_SERVICES),
     config=schemathesis.Config.from_dict(
         {
             "auth": {"openapi": {"EditorToken": {"bearer": TOKEN}}},
@@ -108,9 +108,9 @@ def _without_controls(value, key: str = ""):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _close_engine() -> Iterator[None]:
+def _close_services() -> Iterator[None]:
     yield
-    _ENGINE.close()
+    _SERVICES.close()
     shutil.rmtree(_DIR, ignore_errors=True)
 
 

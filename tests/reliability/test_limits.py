@@ -14,8 +14,8 @@ from tests.reliability.conftest import FakeService, dump
 
 
 def client_for(service: FakeService, address: str = "testclient", **overrides: object) -> TestClient:
-    settings = service.engine.settings.model_copy(update=overrides)
-    return TestClient(create_app(settings, engine=service.engine), client=(address, 50000))
+    settings = service.services.settings.model_copy(update=overrides)
+    return TestClient(create_app(settings, services=service.services), client=(address, 50000))
 
 
 def article(size: int) -> dict:
@@ -31,7 +31,7 @@ def assert_error(response, status: int, *words: str) -> None:  # type: ignore[no
 
 
 def test_a_body_over_the_limit_is_refused_with_or_without_content_length(fake_service: FakeService) -> None:
-    before = dump(fake_service.engine.settings.db)
+    before = dump(fake_service.services.settings.db)
     with client_for(fake_service, max_article_bytes=4000) as client:
         declared = client.put("/v1/articles/big", json=article(5000), headers=fake_service.headers)
         assert_error(declared, 413, "over the limit of 4000 bytes")
@@ -49,8 +49,8 @@ def test_a_body_over_the_limit_is_refused_with_or_without_content_length(fake_se
         assert_error(streamed, 413, "over the limit of 4000 bytes")
         fits = client.put("/v1/articles/small", json=article(100), headers=fake_service.headers)
         assert fits.status_code == 201, fits.text
-    assert dump(fake_service.engine.settings.db)["articles"] != before["articles"]  # only the one that fit
-    assert fake_service.engine.store.get_article("big") is None
+    assert dump(fake_service.services.settings.db)["articles"] != before["articles"]  # only the one that fit
+    assert fake_service.services.store.get_article("big") is None
 
 
 @pytest.mark.parametrize(

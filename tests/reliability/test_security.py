@@ -25,7 +25,7 @@ from tests.reliability.conftest import FakeService, dump
 
 @pytest.fixture()
 def client(fake_service: FakeService) -> Iterator[TestClient]:
-    with TestClient(create_app(fake_service.engine.settings, engine=fake_service.engine)) as test_client:
+    with TestClient(create_app(fake_service.services.settings, services=fake_service.services)) as test_client:
         yield test_client
 
 
@@ -44,8 +44,8 @@ def test_every_editor_endpoint_rejects_missing_wrong_and_revoked_tokens(
     client: TestClient, fake_service: FakeService, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    revoked = add_editor(fake_service.engine.store, "mallory")
-    fake_service.engine.store.revoke_editor("mallory")
+    revoked = add_editor(fake_service.services.store, "mallory")
+    fake_service.services.store.revoke_editor("mallory")
     operations = editor_operations(client)
     assert {
         ("POST", "/v1/questions/a0-tariffs-q1/decision"),
@@ -54,7 +54,7 @@ def test_every_editor_endpoint_rejects_missing_wrong_and_revoked_tokens(
         ("GET", "/v1/review"),
         ("GET", "/v1/audit"),
     } <= set(operations)
-    before = dump(fake_service.engine.settings.db)
+    before = dump(fake_service.services.settings.db)
     cases = {
         "missing": ({}, 401, "missing editor token"),
         "not bearer": ({"Authorization": f"Basic {fake_service.token}"}, 401, "missing editor token"),
@@ -69,7 +69,7 @@ def test_every_editor_endpoint_rejects_missing_wrong_and_revoked_tokens(
             assert words in response.json()["detail"], (method, path, name)
             if status == 401:
                 assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert dump(fake_service.engine.settings.db) == before
+    assert dump(fake_service.services.settings.db) == before
     for token in (fake_service.token, revoked):
         assert token not in caplog.text
 
@@ -113,7 +113,7 @@ HOSTILE = [
 def test_hostile_ids_and_query_strings_change_nothing_and_leak_nothing(
     client: TestClient, fake_service: FakeService, hostile: str
 ) -> None:
-    db = fake_service.engine.settings.db
+    db = fake_service.services.settings.db
     before = dump(db)
     h = quote(hostile, safe="")
     auth_headers = fake_service.headers
@@ -131,7 +131,7 @@ def test_hostile_ids_and_query_strings_change_nothing_and_leak_nothing(
         ("DELETE", f"/v1/articles/{h}", auth_headers, None),
         ("GET", f"/demo/{h}", {}, None),
     ]
-    hashes = [r.token_hash for r in fake_service.engine.store.editor_records()]
+    hashes = [r.token_hash for r in fake_service.services.store.editor_records()]
     for method, path, headers, body in requests:
         response = client.request(method, path, headers=headers, json=body)
         assert response.status_code < 500, (method, path, response.text)
@@ -256,5 +256,5 @@ def test_api_responses_and_the_widget_script_carry_headers(client: TestClient) -
 
 
 def test_find_editor_is_what_the_api_uses() -> None:
-    source = (ROOT / "recommender" / "api" / "deps.py").read_text()
+    source = (ROOT / "recommender" / "services" / "editorial.py").read_text()
     assert "find_editor(" in source and "compare_digest" in Path(auth.__file__).read_text()

@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from recommender.config import Settings
-from recommender.engine import Engine
+from recommender.services import Services
 from recommender.store.base import AuditEntry, Decision, VersionConflict
 from recommender.store.postgres import MIGRATIONS, PostgresStore, redact
 from recommender.store.replica import replica_reads
@@ -79,9 +79,9 @@ def test_a_schema_newer_than_the_code_is_refused(database_url: str) -> None:
 
 
 def test_vectors_are_typed_and_passages_have_an_hnsw_index(settings: Settings) -> None:
-    engine = Engine.open(settings, encoder=HashingEncoder())
-    engine.ingest(CORPUS)
-    engine.close()
+    services = Services.start(settings, encoder=HashingEncoder())
+    services.catalog.ingest(CORPUS)
+    services.close()
     with psycopg.connect(settings.database_url or "") as conn:
         types = dict(
             conn.execute(
@@ -96,9 +96,9 @@ def test_vectors_are_typed_and_passages_have_an_hnsw_index(settings: Settings) -
 
 def test_nearest_passages_finds_a_passage_by_its_own_vector(settings: Settings) -> None:
     encoder = HashingEncoder()
-    engine = Engine.open(settings, encoder=encoder)
-    engine.ingest(CORPUS)
-    store = engine.store
+    services = Services.start(settings, encoder=encoder)
+    services.catalog.ingest(CORPUS)
+    store = services.store
     assert isinstance(store, PostgresStore)
     query = encoder.encode(["Owls rotate their necks 270 degrees thanks to extra vertebrae."])[0]
     approximate = store.nearest_passages(query, 3)
@@ -106,7 +106,7 @@ def test_nearest_passages_finds_a_passage_by_its_own_vector(settings: Settings) 
     assert approximate[0].article_id == "owls" and approximate[0].cosine == pytest.approx(1.0, abs=1e-5)
     assert [(h.article_id, h.position) for h in approximate] == [(h.article_id, h.position) for h in exact]
     assert all(a.cosine >= b.cosine for a, b in zip(approximate, approximate[1:]))
-    engine.close()
+    services.close()
 
 
 def _decision(version: int, editor: str) -> tuple[int, Decision, AuditEntry]:
@@ -162,11 +162,11 @@ def test_the_database_url_setting_must_be_postgresql() -> None:
 
 
 def test_reencode_to_another_size_keeps_the_index(settings: Settings) -> None:
-    Engine.open(settings, encoder=HashingEncoder(model_id="a@1")).close()
-    first = Engine.open(settings, encoder=HashingEncoder(model_id="a@1"))
-    first.ingest(CORPUS)
+    Services.start(settings, encoder=HashingEncoder(model_id="a@1")).close()
+    first = Services.start(settings, encoder=HashingEncoder(model_id="a@1"))
+    first.catalog.ingest(CORPUS)
     first.close()
-    second = Engine.open(settings, encoder=HashingEncoder(dim=64, model_id="b@1"))
+    second = Services.start(settings, encoder=HashingEncoder(dim=64, model_id="b@1"))
     store = second.store
     assert isinstance(store, PostgresStore)
     hits = store.nearest_passages(np.eye(64, dtype=np.float32)[0], 2)
@@ -179,35 +179,35 @@ def test_reencode_to_another_size_keeps_the_index(settings: Settings) -> None:
 def test_a_backup_moves_a_sqlite_database_to_postgresql_and_back(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The operator's way from the embedded store to PostgreSQL: dump on one, restore on the other."""
     sqlite_settings = settings.model_copy(update={"database_url": None, "db": tmp_path / "from.db"})
-    source = Engine.open(sqlite_settings, encoder=HashingEncoder())
-    source.ingest(CORPUS)
+    source = Services.start(sqlite_settings, encoder=HashingEncoder())
+    source.catalog.ingest(CORPUS)
     source.store.add_editor("alice", "hash-a")
-    source.decide("owls-q1", "reject", "tariffs", "alice")
-    source.decide("bananas-q1", "pin", "tariffs", "alice")
+    source.editorial.decide("owls-q1", "reject", "tariffs", "alice")
+    source.editorial.decide("bananas-q1", "pin", "tariffs", "alice")
     source.store.set_superseded(
         "bananas", "owls", AuditEntry(dt.datetime.now(dt.UTC).isoformat(), "alice", "supersede", "", "", "bananas", "owls", {}, {})
     )
     dump = source.store.dump()
-    target = Engine.open(settings, encoder=HashingEncoder())
-    assert target.is_empty()
-    target.restore(dump)
+    target = Services.start(settings, encoder=HashingEncoder())
+    assert target.catalog.is_empty()
+    target.catalog.restore(dump)
     assert target.store.dump() == dump
     assert target.store.all_decisions() == source.store.all_decisions()
     assert _links(target) == _links(source)
-    target.decide("owls-q2", "hide", None, "alice")  # the audit sequence continues after the restored ids
+    target.editorial.decide("owls-q2", "hide", None, "alice")  # the audit sequence continues after the restored ids
     ids = [e.id for e in target.store.audit_entries()[1]]
     assert len(set(ids)) == len(ids) == len(dump.audit) + 1
-    back = Engine.open(sqlite_settings.model_copy(update={"db": tmp_path / "back.db"}), encoder=HashingEncoder())
+    back = Services.start(sqlite_settings.model_copy(update={"db": tmp_path / "back.db"}), encoder=HashingEncoder())
     back.restore(target.store.dump())
     assert back.store.dump() == target.store.dump()
-    for engine in (source, target, back):
-        engine.close()
+    for services in (source, target, back):
+        services.close()
 
 
-def _links(engine: Engine) -> dict[str, dict[str, float]]:
+def _links(services: Services) -> dict[str, dict[str, float]]:
     """Question -> {fact check: score}: ties may be stored in either order."""
-    ids = [q.id for q, _ in engine.store.best_links()]
-    return {q: {link.article_id: round(link.score, 6) for link in links} for q, links in engine.store.links_of(ids).items()}
+    ids = [q.id for q, _ in services.store.best_links()]
+    return {q: {link.article_id: round(link.score, 6) for link in links} for q, links in services.store.links_of(ids).items()}
 
 
 def test_a_consistent_read_does_not_see_a_write_committed_meanwhile(settings: Settings) -> None:

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from recommender.api import schemas
 from recommender.api.convert import question_ref
-from recommender.api.deps import AuthFirstRoute, EngineDep, PublisherDep
+from recommender.api.deps import AuthFirstRoute, CatalogDep, PublisherDep, ReadingDep
 from recommender.api.ratelimit import RATE_LIMIT_RESPONSES, RATE_LIMITED
 from recommender.articles.model import ID_PATTERN, Article, validation_message
 
@@ -21,8 +21,8 @@ ArticleId = Path(pattern=ID_PATTERN, max_length=128, description="Article id")
     dependencies=[RATE_LIMITED],
     responses={404: {"model": schemas.ErrorBody}, **RATE_LIMIT_RESPONSES},
 )
-def get_article(engine: EngineDep, article_id: str = ArticleId) -> schemas.ArticleOut:
-    article = engine.store.get_article(article_id)
+def get_article(reading: ReadingDep, article_id: str = ArticleId) -> schemas.ArticleOut:
+    article = reading.article(article_id)
     if article is None:
         raise HTTPException(404, f"article {article_id!r} not found")
     return schemas.ArticleOut(
@@ -31,7 +31,7 @@ def get_article(engine: EngineDep, article_id: str = ArticleId) -> schemas.Artic
         checked_on=article.checked_on,
         summary=article.summary,
         sections=article.sections,
-        questions=[question_ref(q) for q in engine.store.questions_of(article_id)],
+        questions=[question_ref(q) for q in reading.questions_of(article_id)],
         url=article.url,
         topic=article.topic,
     )
@@ -48,7 +48,7 @@ def get_article(engine: EngineDep, article_id: str = ArticleId) -> schemas.Artic
     },
 )
 def put_article(
-    body: schemas.ArticleIn, response: Response, engine: EngineDep, editor: PublisherDep, article_id: str = ArticleId
+    body: schemas.ArticleIn, response: Response, catalog: CatalogDep, editor: PublisherDep, article_id: str = ArticleId
 ) -> schemas.UpsertResponse:
     """Create or replace an article (publisher token needed); relinks its questions and every question it may answer.
 
@@ -59,7 +59,7 @@ def put_article(
         article = Article.model_validate({**body.model_dump(exclude={"id"}), "id": article_id})
     except ValidationError as exc:
         raise HTTPException(422, validation_message(exc)) from None
-    report = engine.ingest([article])
+    report = catalog.ingest([article])
     if report.added:
         response.status_code = status.HTTP_201_CREATED
         state = "added"
@@ -73,8 +73,8 @@ def put_article(
     status_code=204,
     responses={401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody}, 404: {"model": schemas.ErrorBody}},
 )
-def delete_article(engine: EngineDep, editor: PublisherDep, article_id: str = ArticleId) -> Response:
+def delete_article(catalog: CatalogDep, editor: PublisherDep, article_id: str = ArticleId) -> Response:
     """Remove an article (publisher token needed); questions that linked to it are relinked at once."""
-    if not engine.delete(article_id):
+    if not catalog.delete(article_id):
         raise HTTPException(404, f"article {article_id!r} not found")
     return Response(status_code=204)

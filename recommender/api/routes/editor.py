@@ -6,20 +6,21 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
-from fastapi.responses import JSONResponse
 
 from recommender.api import schemas
 from recommender.api.convert import question_reviews
-from recommender.api.deps import AnyRoleDep, AuthFirstRoute, EditorDep, EngineDep
+from recommender.api.deps import AnyRoleDep, AuthFirstRoute, EditorDep, EditorialDep, ReadingDep
 from recommender.articles.model import ID_PATTERN
 from recommender.editorial.decisions import DecisionError
 from recommender.editorial.filters import BANDS, STATE_PATTERN, FilterError, apply_filter, article_ids, parse_filter
 from recommender.editorial.review import coverage, group_clusters, queue
-from recommender.engine import QuestionStatus
-from recommender.store.base import VersionConflict
+from recommender.editorial.statuses import QuestionStatus
+from recommender.services.reading import ReadingService
 
 ReviewKind = Literal["unreviewed", "changed", "gaps", "all"]
 _AUTH_ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody}}
@@ -30,10 +31,22 @@ _VERSION = re.compile(r'^[ \t]*(?:W/)?"?([0-9]{1,18})"?[ \t]*$')
 QuestionId = Path(min_length=1, max_length=200, description="Question id (`<article id>-q<n>`)")
 
 
-def _review(engine: EngineDep, status: QuestionStatus, response: Response | None = None) -> schemas.QuestionReview:
+def _review(reading: ReadingService, status: QuestionStatus, response: Response | None = None) -> schemas.QuestionReview:
     if response is not None:
         response.headers["ETag"] = f'"{status.decision.version if status.decision else 0}"'
-    return question_reviews(engine, [(status, [])])[0]
+    return question_reviews(reading.reviews([(status, [])]))[0]
+
+
+@contextmanager
+def _decision_errors() -> Iterator[None]:
+    """The editorial service's errors as responses: 404 unknown question or article, 422 an action that
+    cannot apply. A VersionConflict becomes 409 in app.py (with the current version in body and ETag)."""
+    try:
+        yield
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except DecisionError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def _expected_version(if_match: str | None) -> int | None:
@@ -43,17 +56,6 @@ def _expected_version(if_match: str | None) -> int | None:
     if not found:
         raise HTTPException(422, f'If-Match must be a decision version such as "3", not {if_match!r}')
     return int(found.group(1))
-
-
-def _conflict(exc: VersionConflict) -> JSONResponse:
-    return JSONResponse(
-        {
-            "detail": f"the decision changed meanwhile: it is at version {exc.current}; reload and try again",
-            "version": exc.current,
-        },
-        status_code=409,
-        headers={"ETag": f'"{exc.current}"'},
-    )
 
 
 @router.get("/editors/me", response_model=schemas.EditorOut)
@@ -67,12 +69,12 @@ def me(editor: AnyRoleDep) -> schemas.EditorOut:
     response_model=schemas.QuestionReview,
     responses={404: {"model": schemas.ErrorBody}},
 )
-def get_decision(engine: EngineDep, editor: EditorDep, response: Response, question_id: str = QuestionId) -> schemas.QuestionReview:
+def get_decision(reading: ReadingDep, editor: EditorDep, response: Response, question_id: str = QuestionId) -> schemas.QuestionReview:
     """A question as editors see it: its decision (version in the ETag), answer and every candidate."""
-    status = engine.status(question_id)
+    status = reading.status(question_id)
     if status is None:
         raise HTTPException(404, f"question {question_id!r} not found")
-    return _review(engine, status, response)
+    return _review(reading, status, response)
 
 
 @router.post(
@@ -86,7 +88,8 @@ def get_decision(engine: EngineDep, editor: EditorDep, response: Response, quest
 )
 def decide(
     body: schemas.DecisionIn,
-    engine: EngineDep,
+    editorial: EditorialDep,
+    reading: ReadingDep,
     editor: EditorDep,
     response: Response,
     # `str`, not `str | None`: the schema then offers no null (a header cannot be null, only the text "null").
@@ -105,15 +108,9 @@ def decide(
     fact check never comes back for the question; a pinned one shows first whatever the model says.
     """
     expected = _expected_version(if_match)
-    try:
-        status = engine.decide(question_id, body.action, body.article_id, editor.name, expected)
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except DecisionError as exc:
-        raise HTTPException(422, str(exc)) from None
-    except VersionConflict as exc:
-        return _conflict(exc)
-    return _review(engine, status, response)
+    with _decision_errors():
+        status = editorial.decide(question_id, body.action, body.article_id, editor.name, expected)
+    return _review(reading, status, response)
 
 
 @router.post(
@@ -121,18 +118,14 @@ def decide(
     response_model=schemas.QuestionReview,
     responses={404: {"model": schemas.ErrorBody}, 409: {"model": schemas.ConflictBody}, 422: {"model": schemas.ErrorBody}},
 )
-def undo(body: schemas.UndoIn, engine: EngineDep, editor: EditorDep, response: Response, question_id: str = QuestionId):  # type: ignore[no-untyped-def]
+def undo(  # type: ignore[no-untyped-def]
+    body: schemas.UndoIn, editorial: EditorialDep, reading: ReadingDep, editor: EditorDep, response: Response, question_id: str = QuestionId
+):
     """Undo the decision that produced `version`: the question's state before it comes back. The audit log
     keeps the undone decision and records the undo; 409 if someone decided on the question since."""
-    try:
-        status = engine.undo(question_id, body.version, editor.name)
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except DecisionError as exc:
-        raise HTTPException(422, str(exc)) from None
-    except VersionConflict as exc:
-        return _conflict(exc)
-    return _review(engine, status, response)
+    with _decision_errors():
+        status = editorial.undo(question_id, body.version, editor.name)
+    return _review(reading, status, response)
 
 
 @router.post(
@@ -140,18 +133,12 @@ def undo(body: schemas.UndoIn, engine: EngineDep, editor: EditorDep, response: R
     response_model=schemas.BulkOut,
     responses={404: {"model": schemas.ErrorBody}, 409: {"model": schemas.ConflictBody}, 422: {"model": schemas.ErrorBody}},
 )
-def decide_bulk(body: schemas.BulkIn, engine: EngineDep, editor: EditorDep):  # type: ignore[no-untyped-def]
+def decide_bulk(body: schemas.BulkIn, editorial: EditorialDep, reading: ReadingDep, editor: EditorDep):  # type: ignore[no-untyped-def]
     """Approve or reject for a list of questions, all or nothing (an error names the item; 404: no such question)."""
     items = [(item.question_id, item.article_id) for item in body.items]
-    try:
-        statuses = engine.decide_many(items, body.action, editor.name)
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except DecisionError as exc:
-        raise HTTPException(422, str(exc)) from None
-    except VersionConflict as exc:
-        return _conflict(exc)
-    return schemas.BulkOut(items=question_reviews(engine, [(s, []) for s in statuses]))
+    with _decision_errors():
+        statuses = editorial.decide_many(items, body.action, editor.name)
+    return schemas.BulkOut(items=question_reviews(reading.reviews([(s, []) for s in statuses])))
 
 
 @router.get(
@@ -160,7 +147,7 @@ def decide_bulk(body: schemas.BulkIn, engine: EngineDep, editor: EditorDep):  # 
     responses={404: {"model": schemas.ErrorBody}, 422: {"model": schemas.ErrorBody}},
 )
 def review(
-    engine: EngineDep,
+    reading: ReadingDep,
     editor: EditorDep,
     kind: Annotated[ReviewKind, Query(description="unreviewed, changed, gaps, or all questions")] = "unreviewed",
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -204,16 +191,16 @@ def review(
         wanted = parse_filter(q, state, topic, checked_from, checked_to, confidence)
     except FilterError as exc:
         raise HTTPException(422, str(exc)) from None
-    if article_id is not None and engine.store.get_article_row(article_id) is None:
+    if article_id is not None and reading.article_row(article_id) is None:
         raise HTTPException(404, f"article {article_id!r} not found")
-    statuses = engine.statuses(article_id)
+    statuses = reading.statuses(article_id)
     targets = {t for s in statuses if s.decision and (t := s.decision.target)}
-    hashes = {a: row.content_hash for a, row in engine.articles(sorted(targets)).items()}
+    hashes = {a: row.content_hash for a, row in reading.articles(sorted(targets)).items()}
     found = queue(statuses, kind, hashes)
     if not wanted.empty:
-        found = apply_filter(found, wanted, engine.articles(article_ids([i.status for i in found])), engine.thresholds)
+        found = apply_filter(found, wanted, reading.articles(article_ids([i.status for i in found])), reading.thresholds)
     if kind != "changed":
-        found = group_clusters(found, engine.clusters())  # one item per duplicate cluster
+        found = group_clusters(found, reading.clusters())  # one item per duplicate cluster
     page = found[offset : offset + limit]
     return schemas.ReviewResponse(
         kind=kind,
@@ -221,7 +208,7 @@ def review(
         questions=sum(1 + len(item.members) for item in found),
         limit=limit,
         offset=offset,
-        items=question_reviews(engine, [(item.status, item.reasons) for item in page]),  # type: ignore[misc]
+        items=question_reviews(reading.reviews([(item.status, item.reasons) for item in page])),
     )
 
 
@@ -233,7 +220,7 @@ AUDIT_CSV_COLUMNS = (
 
 @router.get("/audit", response_model=schemas.AuditResponse, responses={200: {"content": {"text/csv": {}}}})
 def audit(
-    engine: EngineDep,
+    editorial: EditorialDep,
     editor: EditorDep,
     question_id: Annotated[str | None, Query(max_length=200, description="A question's whole history.")] = None,
     article_id: Annotated[
@@ -253,16 +240,7 @@ def audit(
 ):  # type: ignore[no-untyped-def]
     """Every decision with editor and role, time, question text, article titles, and the decision before
     and after; newest first. Filter by question, article, editor, action; `format=csv` to export."""
-    question = None
-    if question_id is not None and (row := engine.store.get_question(question_id)) is not None:
-        question, question_id = (row.article_id, row.key), None  # its history across reordering and rewording
-    total, entries = engine.store.audit_entries(question, question_id, article_id, editor_name, limit, offset, action)
-    titles = engine.articles(sorted({e.article_id for e in entries} | {e.target_id for e in entries if e.target_id}))
-    texts = {}
-    for e in entries:
-        if e.question_id not in texts:
-            found = engine.store.get_question(e.question_id)
-            texts[e.question_id] = found.text if found else None
+    total, lines = editorial.audit(question_id, article_id, editor_name, action, limit, offset)
     items = [
         schemas.AuditItem(
             id=e.id,
@@ -276,11 +254,12 @@ def audit(
             role=e.role,
             before=e.before,
             after=e.after,
-            question_text=texts[e.question_id],
-            article_title=row.title if (row := titles.get(e.article_id)) else None,
-            target_title=row.title if e.target_id and (row := titles.get(e.target_id)) else None,
+            question_text=line.question_text,
+            article_title=line.article_title,
+            target_title=line.target_title,
         )
-        for e in entries
+        for line in lines
+        if (e := line.entry)
     ]
     if format == "csv":
         return Response(
@@ -308,9 +287,10 @@ def audit_csv(items: list[schemas.AuditItem]) -> str:
 
 
 @router.get("/coverage", response_model=schemas.CoverageResponse)
-def coverage_numbers(engine: EngineDep, editor: EditorDep) -> schemas.CoverageResponse:
+def coverage_numbers(reading: ReadingDep, editor: EditorDep) -> schemas.CoverageResponse:
     """The dashboard: how many questions are answered, approved, rejected, gaps; best-score histogram."""
-    found = coverage(engine.statuses())
+    found = coverage(reading.statuses())
+    thresholds = reading.thresholds
     counts = {
         "answered": found.answered,
         "approved": found.approved,
@@ -324,10 +304,10 @@ def coverage_numbers(engine: EngineDep, editor: EditorDep) -> schemas.CoverageRe
         questions=found.questions,
         counts=counts,
         shares={k: found.share(v) for k, v in counts.items()},
-        gap_threshold=engine.thresholds.gap_score,
-        live_threshold=engine.thresholds.live_score,
-        review_threshold=engine.thresholds.review_probability,
-        auto_approve_threshold=engine.thresholds.auto_probability,
+        gap_threshold=thresholds.gap_score,
+        live_threshold=thresholds.live_score,
+        review_threshold=thresholds.review_probability,
+        auto_approve_threshold=thresholds.auto_probability,
         histogram=[schemas.HistogramBin(start=a, end=b, count=n) for a, b, n in found.histogram],
     )
 
@@ -337,38 +317,14 @@ def coverage_numbers(engine: EngineDep, editor: EditorDep) -> schemas.CoverageRe
     response_model=schemas.BulkOut,
     responses={404: {"model": schemas.ErrorBody}, 409: {"model": schemas.ConflictBody}, 422: {"model": schemas.ErrorBody}},
 )
-def apply_to_cluster(cluster_id: str, body: schemas.ClusterApplyIn, engine: EngineDep, editor: EditorDep):  # type: ignore[no-untyped-def]
+def apply_to_cluster(  # type: ignore[no-untyped-def]
+    cluster_id: str, body: schemas.ClusterApplyIn, editorial: EditorialDep, reading: ReadingDep, editor: EditorDep
+):
     """Accept a cluster's offer: repeat one question's decision on the other questions of its duplicate
     cluster (all of its undecided members, or `question_ids`), all or nothing, audited per question."""
-    from recommender.learning.offers import offer
-
-    clusters = engine.clusters()
-    members = sorted(q for q, c in clusters.items() if c == cluster_id)
-    if not members:
-        raise HTTPException(404, f"cluster {cluster_id!r} not found")
-    if body.from_question_id not in members:
-        raise HTTPException(422, f"from_question_id: question {body.from_question_id!r} is not in cluster {cluster_id!r}")
-    if body.question_ids is not None:
-        strangers = [q for q in body.question_ids if q not in members]
-        if strangers:
-            raise HTTPException(422, f"question_ids: {strangers[0]!r} is not in cluster {cluster_id!r}")
-    rows = [row for q in members if (row := engine.store.get_question(q)) is not None]
-    statuses = engine.question_statuses(rows)
-    source = next(s for s in statuses if s.question.id == body.from_question_id)
-    if source.decision is None or source.decision.empty:
-        raise HTTPException(422, f"from_question_id: question {body.from_question_id!r} has no decision to repeat")
-    wanted = set(body.question_ids) if body.question_ids is not None else None
-    items = [i for i in offer(source, statuses) if wanted is None or i[0] in wanted]
-    if not items:
-        return schemas.BulkOut(items=[])
-    try:
-        done = engine.decide_each(items, editor.name)
-    except (LookupError, DecisionError) as exc:
-        raise HTTPException(422, str(exc)) from None
-    except VersionConflict as exc:
-        return _conflict(exc)
-    unique = list({s.question.id: s for s in done}.values())
-    return schemas.BulkOut(items=question_reviews(engine, [(s, []) for s in unique]))
+    with _decision_errors():
+        done = editorial.apply_to_cluster(cluster_id, body.from_question_id, body.question_ids, editor.name)
+    return schemas.BulkOut(items=question_reviews(reading.reviews([(s, []) for s in done])))
 
 
 @router.put(
@@ -379,16 +335,11 @@ def apply_to_cluster(cluster_id: str, body: schemas.ClusterApplyIn, engine: Engi
 def supersede(
     article_id: Annotated[str, Path(pattern=ID_PATTERN, max_length=128)],
     body: schemas.SupersedeIn,
-    engine: EngineDep,
+    editorial: EditorialDep,
     editor: EditorDep,
 ) -> schemas.SupersedeOut:
     """Mark a fact check superseded by a newer one (or, with null, not any more): every suggestion of
     the older one follows the newer one (or drops it where the newer one is already suggested). Audited."""
-    try:
-        engine.supersede(article_id, body.by_article_id, editor.name)
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except DecisionError as exc:
-        raise HTTPException(422, str(exc)) from None
-    current = engine.store.superseded_map()
+    with _decision_errors():
+        current = editorial.supersede(article_id, body.by_article_id, editor.name)
     return schemas.SupersedeOut(article_id=article_id, superseded_by=current.get(article_id), superseded=current)

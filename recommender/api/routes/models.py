@@ -9,8 +9,8 @@ from dataclasses import asdict
 from fastapi import APIRouter, HTTPException
 
 from recommender.api import schemas
-from recommender.api.deps import AdminDep, AuthFirstRoute, EngineDep
-from recommender.learning.retrain import read_card, trained_models
+from recommender.api.deps import AdminDep, AuthFirstRoute, ModelsDep
+from recommender.services.models import GateNotPassed, ModelsService
 
 log = logging.getLogger(__name__)
 # An absolute file path (POSIX or Windows) inside a message: where the server keeps its models is
@@ -30,12 +30,12 @@ router = APIRouter(
 )
 
 
-def _out(engine: EngineDep) -> schemas.ModelsOut:
-    job = engine.switch_job
-    calibrator = engine.calibrator
+def _out(models: ModelsService) -> schemas.ModelsOut:
+    job = models.switch_job
+    calibrator = models.calibrator
     return schemas.ModelsOut(
-        live=engine.model_name,
-        model_id=engine.encoder.model_id,
+        live=models.model_name,
+        model_id=models.encoder.model_id,
         calibrator={k: v for k, v in asdict(calibrator).items() if k not in ("x", "y")} if calibrator else None,
         switch=schemas.SwitchOut(
             name=job.name, model_id=job.model_id, state=job.state, done=job.done, total=job.total,
@@ -45,15 +45,15 @@ def _out(engine: EngineDep) -> schemas.ModelsOut:
         else None,
         trained=[
             schemas.ModelInfo(name=name, gate=card.get("gate") or None, created=card.get("created"))
-            for name, card in trained_models(engine.settings.models_dir)
+            for name, card in models.trained()
         ],
     )
 
 
 @router.get("", response_model=schemas.ModelsOut)
-def models(engine: EngineDep, editor: AdminDep) -> schemas.ModelsOut:
+def list_models(models: ModelsDep, editor: AdminDep) -> schemas.ModelsOut:
     """The live model, its calibrator, the progress of a switch, and the trained models with their gate."""
-    return _out(engine)
+    return _out(models)
 
 
 @router.post(
@@ -62,17 +62,16 @@ def models(engine: EngineDep, editor: AdminDep) -> schemas.ModelsOut:
     status_code=202,
     responses={404: {"model": schemas.ErrorBody}, 409: {"model": schemas.ErrorBody}, 422: {"model": schemas.ErrorBody}},
 )
-def use(body: schemas.ModelUseIn, engine: EngineDep, editor: AdminDep) -> schemas.ModelsOut:
+def use(body: schemas.ModelUseIn, models: ModelsDep, editor: AdminDep) -> schemas.ModelsOut:
     """Start switching to another model: the old one serves until the new vectors and links are
     swapped in in one transaction (follow `switch.state` in GET /v1/models). Decisions are untouched.
     A trained model whose card's gate did not pass is refused unless `force`."""
     from recommender.embedding.factory import BackendUnavailable, ModelNotFound
 
-    card = read_card(engine.settings.models_dir, body.name)
-    if card is not None and not (card.get("gate") or {}).get("passed", True) and not body.force:
-        raise HTTPException(422, f"model {body.name!r} did not pass its gate ({card['gate'].get('reason')}); send force to switch anyway")
     try:
-        engine.switch_model(body.name, background=True)
+        models.use(body.name, force=body.force)
+    except GateNotPassed as exc:
+        raise HTTPException(422, str(exc)) from None
     except ModelNotFound as exc:
         log.info("POST /v1/models/use: %s", exc)
         raise HTTPException(
@@ -84,4 +83,4 @@ def use(body: schemas.ModelUseIn, engine: EngineDep, editor: AdminDep) -> schema
     except RuntimeError as exc:
         log.warning("POST /v1/models/use: %s", exc)
         raise HTTPException(409, without_paths(str(exc))) from None
-    return _out(engine)
+    return _out(models)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from recommender.api.deps import EngineDep, SettingsDep
+from recommender.api.deps import ReadingDep, SettingsDep
 from recommender.articles.model import ID_PATTERN
 
 STATIC = FilePath(__file__).resolve().parents[1] / "static"
@@ -43,9 +43,9 @@ def widget_js(settings: SettingsDep) -> Response:
 
 
 @router.get("/")
-def index(engine: EngineDep) -> HTMLResponse:
+def index(reading: ReadingDep) -> HTMLResponse:
     """A small landing page: what the service is and where to go."""
-    counts = engine.store.counts()
+    counts = reading.counts()
     body = f"""<h1>dive-deeper</h1>
 <p class="summary">Related questions for a fact-checking site: under each fact check, the questions readers
 ask next, each linked to the fact check that answers it. Editors review the links; readers see them in a small
@@ -81,10 +81,10 @@ def add_slash(request: Request) -> RedirectResponse:
     return RedirectResponse(request.url.path + "/", status_code=308)
 
 
-def _default_article(engine: EngineDep, configured: str | None) -> str | None:
-    if configured and engine.store.get_article_row(configured):
+def _default_article(reading: ReadingDep, configured: str | None) -> str | None:
+    if configured and reading.article_row(configured):
         return configured
-    snapshot = engine.snapshot()
+    snapshot = reading.snapshot()
     if snapshot.questions:
         return snapshot.questions[0].article_id
     return next(iter(sorted(snapshot.articles)), None)
@@ -93,17 +93,17 @@ def _default_article(engine: EngineDep, configured: str | None) -> str | None:
 DEMO_LIST = 200  # articles listed under the demo article (search for the rest)
 
 
-def _browse(engine: EngineDep, settings: SettingsDep, q: str | None, here: str | None) -> str:
+def _browse(reading: ReadingDep, settings: SettingsDep, q: str | None, here: str | None) -> str:
     """The demo's list of fact checks, or the ones a search finds (the service's own ranking)."""
     e = html.escape
     query = (q or "").strip()[: settings.max_query_chars]
     if query:
-        hits = engine.search(query, min(10, settings.max_search_k))
-        rows = engine.articles([h.doc_id for h in hits])
+        hits = reading.search(query, min(10, settings.max_search_k))
+        rows = reading.articles([h.doc_id for h in hits])
         found = [rows[h.doc_id] for h in hits if h.doc_id in rows]
         heading = f"Fact checks for “{e(query)}”" if found else f"Nothing found for “{e(query)}”"
     else:
-        found = sorted(engine.snapshot().articles.values(), key=lambda a: a.title.casefold())[:DEMO_LIST]
+        found = sorted(reading.snapshot().articles.values(), key=lambda a: a.title.casefold())[:DEMO_LIST]
         heading = "All fact checks"
     items = "\n".join(
         f'<li><a href="{e(a.id, quote=True)}"{" aria-current=page" if a.id == here else ""}>{e(a.title)}</a>'
@@ -119,10 +119,10 @@ def _browse(engine: EngineDep, settings: SettingsDep, q: str | None, here: str |
 
 
 @router.get("/demo/")
-def demo_default(engine: EngineDep, settings: SettingsDep, q: str | None = None) -> Response:
+def demo_default(reading: ReadingDep, settings: SettingsDep, q: str | None = None) -> Response:
     """The demo page of a default article (RECOMMENDER_DEMO_ARTICLE, else the first with questions),
     with the list of fact checks (`q`: the ones a search finds)."""
-    article_id = _default_article(engine, settings.demo_article)
+    article_id = _default_article(reading, settings.demo_article)
     if article_id is None:
         return HTMLResponse(
             _page(
@@ -132,15 +132,15 @@ def demo_default(engine: EngineDep, settings: SettingsDep, q: str | None = None)
             ),
             status_code=404,
         )
-    return demo(engine, settings, article_id, q)
+    return demo(reading, settings, article_id, q)
 
 
 @router.get("/demo/{article_id}")
 def demo(
-    engine: EngineDep, settings: SettingsDep, article_id: str = Path(pattern=ID_PATTERN, max_length=128), q: str | None = None
+    reading: ReadingDep, settings: SettingsDep, article_id: str = Path(pattern=ID_PATTERN, max_length=128), q: str | None = None
 ) -> HTMLResponse:
     """A sample article page with the widget embedded the way a site would embed it."""
-    article = engine.store.get_article(article_id)
+    article = reading.article(article_id)
     if article is None:
         raise HTTPException(404, f"article {article_id!r} not found")
     e = html.escape
@@ -153,7 +153,7 @@ def demo(
         parts.append(f"<h2>{e(section.heading)}</h2>")
         parts.extend(f"<p>{e(p.strip())}</p>" for p in section.text.split("\n\n") if p.strip())
     parts.append(f'<div id="dive-deeper" data-dive-deeper="{e(article.id, quote=True)}"></div>')
-    parts.append(_browse(engine, settings, q, article.id))
+    parts.append(_browse(reading, settings, q, article.id))
     return HTMLResponse(_page(article.title, "\n".join(parts), '<script src="../widget.js" async></script>'))
 
 

@@ -8,12 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from recommender.api import schemas
-from recommender.api.convert import candidates, fact_check, question_ref, ranked_candidates
-from recommender.api.deps import EngineDep, SettingsDep
+from recommender.api.convert import candidates, fact_check, question_ref
+from recommender.api.deps import ReadingDep, SettingsDep
 from recommender.api.ratelimit import RATE_LIMIT_RESPONSES, RATE_LIMITED
 from recommender.queries import QueryError, check_query
-from recommender.store.base import LinkRow
-from recommender.store.replica import replica_reads
 
 router = APIRouter(prefix="/v1", tags=["questions"], dependencies=[RATE_LIMITED], responses=RATE_LIMIT_RESPONSES)
 # What the schema says of `q` (openapi.py adds its maxLength from the settings), checked here.
@@ -26,23 +24,23 @@ QuestionId = Path(min_length=1, max_length=200, description="Question id (`<arti
     response_model=schemas.SuggestionsResponse,
     responses={404: {"model": schemas.ErrorBody}},
 )
-def suggestions(engine: EngineDep, question_id: str = QuestionId) -> schemas.SuggestionsResponse:
+def suggestions(reading: ReadingDep, question_id: str = QuestionId) -> schemas.SuggestionsResponse:
     """Ranked fact checks for one dive-deeper question (never its own article), editors' decisions applied."""
-    with replica_reads():  # a read replica may serve this lookup (docs/operations.md)
-        found = engine.status(question_id)
+    with reading.from_replica():  # a read replica may serve this lookup (docs/operations.md)
+        found = reading.status(question_id)
         if found is None:
             raise HTTPException(404, f"question {question_id!r} not found")
         return schemas.SuggestionsResponse(
             question=question_ref(found.question),
             gap=found.effective.state == "gap",
             state=found.effective.state,
-            candidates=ranked_candidates(engine, found.effective.ranked),
+            candidates=candidates(reading.ranked_candidates(found.effective.ranked)),
         )
 
 
 @router.get("/search", response_model=schemas.SearchResponse, responses={422: {"model": schemas.ErrorBody}})
 def search(
-    engine: EngineDep,
+    reading: ReadingDep,
     settings: SettingsDep,
     q: Annotated[
         str,
@@ -61,21 +59,20 @@ def search(
         text = check_query(q, k, settings)
     except QueryError as exc:
         raise HTTPException(422, str(exc)) from None
-    hits = engine.search(text, k)
-    links = [LinkRow("", rank, h.doc_id, h.score, h.dense, h.lexical, h.passage) for rank, h in enumerate(hits)]
-    return schemas.SearchResponse(query=text, answered=not engine.is_gap(links), results=candidates(engine, links))
+    answered, found = reading.search_results(text, k)
+    return schemas.SearchResponse(query=text, answered=answered, results=candidates(found))
 
 
 @router.get("/gaps", response_model=schemas.GapsResponse)
 def gaps(
-    engine: EngineDep,
+    reading: ReadingDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=schemas.MAX_OFFSET)] = 0,
 ) -> schemas.GapsResponse:
     """Questions nothing answers well: those editors marked first, then worst first."""
-    found = engine.gaps()
+    found = reading.gaps()
     page = found[offset : offset + limit]
-    rows = engine.articles([g.best.article_id for g in page if g.best])
+    rows = reading.articles([g.best.article_id for g in page if g.best])
     items = []
     for gap in page:
         best = rows.get(gap.best.article_id) if gap.best else None

@@ -11,13 +11,12 @@ from starlette.concurrency import run_in_threadpool
 from recommender import __version__
 from recommender.api import schemas
 from recommender.api.convert import article_ref, dive_deeper_items, unanswered_items
-from recommender.api.deps import EngineDep, SettingsDep
+from recommender.api.deps import ReadingDep, SettingsDep
 from recommender.api.payload_cache import PayloadCache
-from recommender.engine import Engine
 from recommender.api.ratelimit import RATE_LIMIT_RESPONSES, RATE_LIMITED
 from recommender.articles.model import ID_PATTERN
 from recommender.config import Settings
-from recommender.store.replica import replica_reads
+from recommender.services.reading import ReadingService
 
 router = APIRouter(prefix="/v1", tags=["widget"], dependencies=[RATE_LIMITED], responses=RATE_LIMIT_RESPONSES)
 ArticleId = Path(pattern=ID_PATTERN, description="Article id")
@@ -61,7 +60,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
 )
 async def dive_deeper(
     request: Request,
-    engine: EngineDep,
+    reading: ReadingDep,
     settings: SettingsDep,
     article_id: str = ArticleId,
     include_unanswered: Annotated[
@@ -82,10 +81,10 @@ async def dive_deeper(
     variant = "unanswered" if include_unanswered else ""
     # Async so that a repeated read (304, or a body from the payload cache) is answered on the event
     # loop after one quick counters read; computing a body goes to the thread pool.
-    with replica_reads():  # a read replica may serve the widget (docs/operations.md); the mark follows into the pool
+    with reading.from_replica():  # a read replica may serve the widget (docs/operations.md); the mark follows into the pool
         # Read the counters before the data: a write in between gives new data under the old ETag, which
         # only costs one extra download later, never a stale answer cached under a new ETag.
-        generation, decisions = engine.counters()
+        generation, decisions = reading.counters()
         headers = {
             "ETag": widget_etag(request, generation, decisions, article_id, variant),
             "Cache-Control": settings.widget_cache_control,
@@ -98,7 +97,7 @@ async def dive_deeper(
         key = f"{article_id}|{variant}"
         body = cache.get(key, (generation, decisions))
         if body is None:
-            body = await run_in_threadpool(_render, engine, article_id, include_unanswered)
+            body = await run_in_threadpool(_render, reading, article_id, include_unanswered)
             if body is None:
                 metrics.observe_widget("not_found")
                 raise HTTPException(404, f"article {article_id!r} not found")
@@ -109,19 +108,19 @@ async def dive_deeper(
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _render(engine: Engine, article_id: str, include_unanswered: bool = False) -> bytes | None:
+def _render(reading: ReadingService, article_id: str, include_unanswered: bool = False) -> bytes | None:
     """The response body for an article (None when there is no such article)."""
-    result = engine.dive_deeper(article_id)
+    result = reading.dive_deeper(article_id)
     if result is None:
         return None
-    questions = dive_deeper_items(engine, result.questions, related=False)
+    questions = dive_deeper_items(result.questions, result.rows, related=False)
     if include_unanswered:
         position = {q.id: q.position for q in [*(i.question for i in result.questions), *result.unanswered]}
         questions = sorted([*questions, *unanswered_items(result.unanswered)], key=lambda q: position[q.id])
     return schemas.DiveDeeperResponse(
         article=article_ref(result.article),
         questions=questions,
-        related=dive_deeper_items(engine, result.related, related=True),
+        related=dive_deeper_items(result.related, result.rows, related=True),
     ).model_dump_json().encode()
 
 

@@ -4,8 +4,8 @@
    newest articles first (checked_on, then last update: the ones readers see most), while the old
    vectors keep serving (ingest goes on with the old model meanwhile);
 2. catch up: whatever changed during staging is staged too;
-3. swap: under the engine's write lock, links are computed from the staged vectors and moved in
-   with them in one store transaction (`swap_model`); the engine then swaps encoder, calibrator
+3. swap: under the index's write lock, links are computed from the staged vectors and moved in
+   with them in one store transaction (`swap_model`); the models service then swaps encoder, calibrator
    and index reference. Editors' decisions are keyed apart and never touched.
 """
 
@@ -21,7 +21,7 @@ from recommender.store.base import StaleStage
 
 if TYPE_CHECKING:
     from recommender.embedding.base import Encoder
-    from recommender.engine import Engine
+    from recommender.services.models import ModelsService
 
 log = logging.getLogger(__name__)
 State = Literal["staging", "swapping", "done", "failed"]
@@ -54,9 +54,9 @@ class SwitchJob:
         return self
 
 
-def _stage(engine: Engine, encoder: Encoder, job: SwitchJob, batch: int) -> int:
+def _stage(models: ModelsService, encoder: Encoder, job: SwitchJob, batch: int) -> int:
     """Stage vectors for every row that has none for its current text; returns how many were staged."""
-    store = engine.store
+    store = models.store
     passages, questions = store.unstaged_texts(encoder.model_id)
     job.total = job.done + len(passages) + len(questions)
     for start in range(0, len(passages), batch):
@@ -72,45 +72,45 @@ def _stage(engine: Engine, encoder: Encoder, job: SwitchJob, batch: int) -> int:
     return len(passages) + len(questions)
 
 
-def _done_elsewhere(engine: Engine, encoder: Encoder, job: SwitchJob) -> bool:
+def _done_elsewhere(models: ModelsService, encoder: Encoder, job: SwitchJob) -> bool:
     """Another process swapped this encoder in already: serve with it and end the job."""
-    if not job.only_if_foreign or engine.store.stored_model_ids() != {encoder.model_id}:
+    if not job.only_if_foreign or models.store.stored_model_ids() != {encoder.model_id}:
         return False
     log.info("the database already holds %s vectors only: switch done elsewhere", encoder.model_id)
-    engine.store.discard_staged()
-    engine._use_encoder(encoder, job.name)
+    models.store.discard_staged()
+    models.use_encoder(encoder, job.name)
     job.state = "done"
     return True
 
 
-def run_switch(engine: Engine, encoder: Encoder, job: SwitchJob, batch: int = 256, attempts: int = 5) -> None:
+def run_switch(models: ModelsService, encoder: Encoder, job: SwitchJob, batch: int = 256, attempts: int = 5) -> None:
     """Stage, catch up and swap (see the module docstring); records the outcome in `job`."""
     from recommender.index.snapshot import Snapshot
     from recommender.linking.linker import compute_links
 
     job.model_id = encoder.model_id
     try:
-        if _done_elsewhere(engine, encoder, job):
+        if _done_elsewhere(models, encoder, job):
             return
-        _stage(engine, encoder, job, batch)
+        _stage(models, encoder, job, batch)
         for attempt in range(attempts):
-            with engine._write_lock:  # no in-process write between the last catch-up and the swap
-                if _done_elsewhere(engine, encoder, job):
+            with models.holder.write_lock:  # no in-process write between the last catch-up and the swap
+                if _done_elsewhere(models, encoder, job):
                     return
                 job.state = "swapping"
                 # Catch-up: rows written during staging (with the old encoder) are staged now, under the
                 # lock, so no edit of this process is lost; another process's edit fails the swap below.
-                _stage(engine, encoder, job, batch)
+                _stage(models, encoder, job, batch)
                 try:
-                    data = engine.store.load_staged_index(encoder.model_id)
-                    snapshot = Snapshot.build(data, encoder, engine.ranker_config)
-                    links = compute_links(snapshot, [q.id for q in snapshot.questions], engine.settings.candidates)
-                    engine.store.swap_model(encoder.model_id, job.name, links, data.generation)
+                    data = models.store.load_staged_index(encoder.model_id)
+                    snapshot = Snapshot.build(data, encoder, models.holder.ranker_config)
+                    links = compute_links(snapshot, [q.id for q in snapshot.questions], models.settings.candidates)
+                    models.store.swap_model(encoder.model_id, job.name, links, data.generation)
                 except StaleStage as exc:  # another process wrote meanwhile: stage that too, try again
                     log.info("model switch to %s: %s (attempt %d)", job.name, exc, attempt + 1)
                     job.state = "staging"
                     continue
-                engine._use_encoder(encoder, job.name)
+                models.use_encoder(encoder, job.name)
             job.state = "done"
             return
         raise StaleStage(f"the database kept changing; gave up after {attempts} attempts")
@@ -119,7 +119,7 @@ def run_switch(engine: Engine, encoder: Encoder, job: SwitchJob, batch: int = 25
         job.state = "failed"
         job.error = str(exc)
         try:
-            engine.store.discard_staged()
+            models.store.discard_staged()
         except Exception:  # noqa: BLE001
             log.exception("could not discard staged vectors")
     finally:

@@ -2,7 +2,7 @@
 
 could_enter compares a changed article's score for every question with these at once. They are
 read from the store once (one pass over every link), then carried from snapshot to snapshot with
-the links this process writes; the engine reads them again when another process wrote.
+the links this process writes; the index holder reads them again when another process wrote.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Benchmarks for the learning reports: rank a benchmark with scores, and simulate editors from its key."""
+"""Replaying a benchmark for the learning reports: rank it with scores, and simulate editors from its key."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from recommender.learning.calibration import Example
 
 
 @dataclass
-class Ranked:
+class BenchmarkRanker:
     ranker: Ranker
     docs: dict[str, Document]
 
 
-def benchmark_ranker(corpus: Path, settings: Settings, encoder: Encoder) -> Ranked:
+def benchmark_ranker(corpus: Path, settings: Settings, encoder: Encoder) -> BenchmarkRanker:
     """The service's ranker over a benchmark corpus (passage vectors from the embedding cache)."""
     records = load_corpus(corpus)
     docs = [benchmark_document(r.id, r.title, r.text, encoder) for r in records]
@@ -32,10 +32,10 @@ def benchmark_ranker(corpus: Path, settings: Settings, encoder: Encoder) -> Rank
         ranker = build_ranker(docs, encoder, ranker_config("default", settings), cache)
     finally:
         cache.close()
-    return Ranked(ranker, {d.id: d for d in docs})
+    return BenchmarkRanker(ranker, {d.id: d for d in docs})
 
 
-def rank_queries(ranked: Ranked, queries: Sequence[QueryRecord], settings: Settings, k: int) -> list[list[Hit]]:
+def rank_queries(ranked: BenchmarkRanker, queries: Sequence[QueryRecord], settings: Settings, k: int) -> list[list[Hit]]:
     texts = [clean_query(q.text) if settings.clean_queries else q.text for q in queries]
     encoder = ranked.ranker.encoder
     assert encoder is not None

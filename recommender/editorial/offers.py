@@ -6,26 +6,18 @@ Offers are suggestions, never applied by themselves: an editor accepts them (POS
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
-from recommender.editorial.decisions import Effective
+from recommender.editorial.statuses import QuestionStatus
 from recommender.store.base import Decision, LinkRow, QuestionRow
 
 
-class Status(Protocol):
-    question: QuestionRow
-    decision: Decision | None
-    links: list[LinkRow]
-    effective: Effective
-
-
-def source_of(statuses: Sequence[Status]) -> Status | None:
+def source_of(statuses: Sequence[QuestionStatus]) -> QuestionStatus | None:
     """The cluster member whose decision is offered: the most recently decided one."""
     decided = [s for s in statuses if s.decision is not None and not s.decision.empty]
     return max(decided, key=lambda s: (s.decision.updated_at or "", s.question.id), default=None)  # type: ignore[union-attr]
 
 
-def offer(source: Status, members: Sequence[Status]) -> list[tuple[str, str, str | None]]:
+def offer(source: QuestionStatus, members: Sequence[QuestionStatus]) -> list[tuple[str, str, str | None]]:
     """(question id, action, fact check) items that repeat `source`'s decision on undecided `members`.
 
     An approved fact check is approved where the model offers it too, pinned elsewhere; a rejection

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.learning.clusters import best_threshold, cluster_questions, pair_score, read_pairs, sweep
-from recommender.learning.freshness import follow_superseded, fresher, prefer_recent, successor
+from recommender.linking.clusters import best_threshold, cluster_questions, pair_score, read_pairs, sweep
+from recommender.editorial.freshness import follow_superseded, fresher, prefer_recent, successor
 from recommender.store.base import LinkRow
 
 

@@ -1,6 +1,6 @@
 """Freshness: newer fact checks win close calls, and superseded ones hand over to their successor.
 
-Pure functions over the model's ranked links; the engine applies them before editors' decisions.
+Pure functions over the model's ranked links; the reading service applies them before editors' decisions.
 """
 
 from __future__ import annotations

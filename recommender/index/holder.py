@@ -1,0 +1,155 @@
+"""The process's current index snapshot: when it is rebuilt, how a write carries it over, the write lock.
+
+Readers take `snapshot()` (one reference, never mutated); a write runs through `write()` under the
+snapshot lock so the next snapshot is derived from the current one and what was written
+(Snapshot.apply, milliseconds) instead of a full build. Every service shares one holder.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
+
+from recommender.embedding.base import Encoder
+from recommender.index.floors import CandidateFloors
+from recommender.index.questions import QuestionChange
+from recommender.index.ranker import RankerConfig
+from recommender.index.snapshot import Snapshot
+from recommender.store.base import LinkRow, StoredArticle, Store
+
+T = TypeVar("T")
+# A write of up to this many articles (or this share of the index) updates the snapshot in place of a
+# full build; beyond that, building afresh is about as fast and leaves no dead rows behind.
+INCREMENTAL_MINIMUM = 200
+INCREMENTAL_FRACTION = 0.05
+
+
+class IndexHolder:
+    def __init__(
+        self,
+        store: Store,
+        encoder: Encoder,
+        ranker_config: RankerConfig,
+        refresh_seconds: float,
+        before_build: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.encoder = encoder  # the encoder of the stored vectors (a model switch replaces it)
+        self.ranker_config = ranker_config
+        self.refresh_seconds = refresh_seconds
+        # Called before a full build (the models service follows a switch made by another process).
+        self.before_build = before_build
+        # Held by every write of this process: ingest, delete, relink, decisions that relink, a model swap.
+        self.write_lock = threading.Lock()
+        self._snapshot_lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._checked_at = 0.0
+        self._floors: CandidateFloors | None = None  # of the snapshot's generation (see candidate_floors)
+        # Questions changed by this process's writes since the stored clusters were current (None: unknown).
+        self._question_changes: list[QuestionChange] | None = None
+
+    @property
+    def current(self) -> Snapshot | None:
+        """The snapshot as held, without checking the store (None before the first build)."""
+        return self._snapshot
+
+    def snapshot(self) -> Snapshot:
+        """The current index; rebuilt when the database changed (also by another process)."""
+        now = time.monotonic()
+        current = self._snapshot
+        if current is not None and now - self._checked_at < self.refresh_seconds:
+            return current
+        self._checked_at = now
+        if current is not None and current.generation == self.store.generation():
+            return current
+        if current is not None and self.write_lock.locked():
+            return current  # a write of this process is under way and updates the snapshot itself
+        return self.rebuild()
+
+    def rebuild(self) -> Snapshot:
+        """The snapshot of the store's current generation: the one kept up to date by this process's
+        writes (see write), or a full build after another process wrote or dead rows piled up."""
+        with self._snapshot_lock:
+            generation = self.store.generation()
+            current = self._snapshot
+            if current is not None and current.generation == generation and not current.needs_compaction:
+                return current
+            if current is None or current.generation != generation:
+                self._question_changes = None  # the store changed behind this process's back: cluster afresh
+            if current is not None and current.generation > generation:
+                return current  # asked from inside an older consistent read: never swap the index back
+            if self.before_build is not None:
+                self.before_build()
+            snapshot = Snapshot.build(self.store.load_index(), self.encoder, self.ranker_config)
+            self._snapshot = snapshot  # one reference swap: readers see the old or the new index
+            return snapshot
+
+    def write(self, write: Callable[[], T], written: Sequence[StoredArticle] = (), deleted: Sequence[str] = ()) -> T:
+        """Run one store write that adds one to the generation, and carry the snapshot over to it.
+
+        When the generation moved by exactly this write (no other process wrote meanwhile), the next
+        snapshot is derived from the current one and what was written (Snapshot.apply); otherwise the
+        snapshot is left stale and the next rebuild builds afresh. Large writes build afresh too.
+        """
+        with self._snapshot_lock:
+            current = self._snapshot
+            before = self.store.generation()
+            result = write()
+            after = self.store.generation()
+            small = len(written) + len(deleted) <= max(INCREMENTAL_MINIMUM, INCREMENTAL_FRACTION * len(current.articles)) if current else False
+            if current is not None and current.generation == before and after == before + 1 and small:
+                self._snapshot = current.apply(written, deleted, after) if written or deleted else current.at(after)
+                if (written or deleted) and self._question_changes is not None:
+                    self._question_changes.append(question_change(current, self._snapshot, written, deleted))
+                if self._floors is not None and self._floors.generation == before:
+                    # Links changed only where questions are relinked next anyway (see could_enter).
+                    self._floors = self._floors.carried(after, self._snapshot.table)
+            elif written or deleted or after != before + 1:
+                self._question_changes = None  # not known question by question: cluster from scratch
+        return result
+
+    def use_encoder(self, encoder: Encoder) -> Snapshot:
+        """Serve another encoder's vectors (now live in the store): swap it in and rebuild."""
+        self.encoder = encoder
+        self.store.model_id = encoder.model_id
+        return self.rebuild()
+
+    def stored_hashes(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """Stored content hashes: from the snapshot when it is current (no pass over the table for a
+        one-article upsert), else from the store."""
+        snapshot = self._snapshot
+        if len(article_ids) <= INCREMENTAL_MINIMUM and snapshot is not None and snapshot.generation == self.store.generation():
+            return {a: row.content_hash for a in article_ids if (row := snapshot.articles.get(a))}
+        return self.store.content_hashes()
+
+    def candidate_floors(self, snapshot: Snapshot) -> CandidateFloors:
+        """Stored candidate counts and lowest scores by question row: read from the store once, then
+        kept up to date with the links this process writes (read again after another process wrote)."""
+        if self._floors is None or self._floors.generation != snapshot.generation:
+            self._floors = CandidateFloors(snapshot.generation, snapshot.table, self.store.last_candidate_scores())
+        return self._floors
+
+    def remember_links(self, links: Mapping[str, list[LinkRow]]) -> None:
+        """Links this process just wrote: kept in the floors when nothing else wrote since."""
+        if self._floors is not None and self._snapshot is not None and self._floors.generation == self._snapshot.generation:
+            self._floors.remember(self._snapshot.table, links)
+        else:
+            self._floors = None  # another process wrote too: read them again when next needed
+
+    def take_question_changes(self) -> list[QuestionChange] | None:
+        """The question changes since the last call (None: unknown, cluster from scratch); starts a new list."""
+        changes, self._question_changes = self._question_changes, []
+        return changes
+
+
+def question_change(before: Snapshot, after: Snapshot, written: Sequence[StoredArticle], deleted: Sequence[str]) -> QuestionChange:
+    """The questions a write removed (as they were) and added, for updating duplicate clusters."""
+    articles = {item.article.id for item in written} | set(deleted)
+    table = before.table
+    removed = tuple(
+        (table.rows[r].id, table.rows[r].key, table.vectors[r].copy()) for a in articles for r in table.by_article.get(a, ())
+    )
+    added = tuple(after.table.rows[r].id for a in articles for r in after.table.by_article.get(a, ()))
+    return QuestionChange(removed, added)

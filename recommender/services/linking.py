@@ -1,0 +1,128 @@
+"""Keeping links and duplicate clusters equal to a full recomputation after every write."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+from recommender.config import Settings
+from recommender.editorial.statuses import question_statuses
+from recommender.index.holder import IndexHolder
+from recommender.index.snapshot import Snapshot
+from recommender.linking.clusters import cluster_questions, sklearn_available
+from recommender.linking.duplicates import update_clusters
+from recommender.linking.linker import compute_links, could_enter
+from recommender.linking.verify import Verification, verify_links
+from recommender.services.models import ModelsService
+from recommender.store.base import LinkRow, QuestionRow, Store
+
+
+class LinkingService:
+    def __init__(self, settings: Settings, store: Store, holder: IndexHolder, models: ModelsService) -> None:
+        self.settings = settings
+        self.store = store
+        self.holder = holder
+        self.models = models
+        self._clusters: tuple[tuple[int, int], dict[str, str]] | None = None  # (counters, question -> cluster)
+        self._clustered_fingerprint: str | None = None  # the fingerprint the stored clusters were computed for
+
+    def relink(self) -> int:
+        """Link every question marked for linking (e.g. after a crash mid-ingest)."""
+        with self.holder.write_lock:
+            return self.relink_locked(set())
+
+    def relink_all(self) -> int:
+        """Recompute the links of every question (what `recommender relink --all` asks for)."""
+        with self.holder.write_lock:
+            ids = [q.id for q in self.holder.rebuild().questions]
+            self.holder.write(lambda: self.store.mark_for_linking(ids))
+            return self.relink_locked(set())
+
+    def relink_locked(self, changed: set[str]) -> int:
+        """Relink what the articles `changed` (and any pending from an earlier write) may affect; the
+        caller holds the write lock. Returns how many questions got new links."""
+        recorded = self.store.pending_articles()  # also those of an ingest that died before relinking
+        changed = changed | set(recorded)
+        snapshot = self.holder.rebuild()
+        pending = set(self.store.questions_to_link())
+        if changed:
+            floors = self.holder.candidate_floors(snapshot)
+            pending |= could_enter(snapshot, changed, floors, self.settings.candidates, pending)
+        links = compute_links(snapshot, sorted(pending), self.settings.candidates) if pending else {}
+        if links:
+            self.holder.write(lambda: self.store.replace_links(links))
+            self.holder.remember_links(links)
+        # Forget a pending article only once the version recorded for it was linked (another process
+        # may be writing a newer one right now).
+        done = {a: h for a, h in recorded.items() if (row := snapshot.articles.get(a)) and row.content_hash == h}
+        self.store.clear_pending_articles(done)
+        self.holder.rebuild()
+        self.recluster_if_needed()
+        return len(links)
+
+    def verify(self, sample: int | None = None, seed: int = 0, examples: int = 5) -> Verification:
+        """Stored links against a recomputation over the current index (see linking/verify.py)."""
+
+        def shown(questions: Sequence[QuestionRow], links: Mapping[str, list[LinkRow]]) -> dict[str, str | None]:
+            statuses = question_statuses(
+                self.store, questions, self.models.thresholds, self.settings.freshness_margin, snapshot.checked_on, dict(links)
+            )
+            return {s.question.id: s.effective.answer.link.article_id if s.effective.answer else None for s in statuses}
+
+        with self.holder.write_lock:  # no relink halfway through the comparison
+            snapshot = self.holder.rebuild()
+            return verify_links(snapshot, self.store.links_of, shown, self.settings.candidates, sample, seed, examples)
+
+    # -- duplicate-question clusters ---------------------------------------------------------
+    def clusters(self) -> dict[str, str]:
+        """Question id -> duplicate cluster id (questions in a cluster of two or more)."""
+        counters = self.store.counters()
+        cached = self._clusters
+        if cached is not None and cached[0] == counters:
+            return cached[1]
+        found = self.store.all_clusters()
+        self._clusters = (counters, found)
+        return found
+
+    def cluster_members(self, question_id: str) -> list[QuestionRow]:
+        """The other questions of a question's cluster."""
+        clusters = self.clusters()
+        cluster = clusters.get(question_id)
+        if cluster is None:
+            return []
+        ids = sorted(q for q, c in clusters.items() if c == cluster and q != question_id)
+        return [row for q in ids if (row := self.store.get_question(q)) is not None]
+
+    def recluster(self, snapshot: Snapshot | None = None, fingerprint: str | None = None) -> dict[str, str]:
+        snapshot = snapshot or self.holder.rebuild()
+        questions = snapshot.questions
+        found = cluster_questions(
+            [q.id for q in questions], [q.key for q in questions], snapshot.question_vectors, self.settings.cluster_threshold
+        )
+        self.store.replace_clusters(found, fingerprint or self._fingerprint(snapshot))
+        return found
+
+    def recluster_if_needed(self) -> None:
+        """Recompute duplicate clusters when the questions changed (scikit-learn is a base dependency;
+        an install without it keeps the stored clusters and the widget's cosine duplicate filter)."""
+        snapshot = self.holder.current or self.holder.rebuild()
+        fingerprint = self._fingerprint(snapshot)
+        stored = self.store.cluster_fingerprint()
+        changes = self.holder.take_question_changes()
+        if stored == fingerprint or not sklearn_available():
+            self._clustered_fingerprint = stored
+            return
+        if changes and stored is not None and stored == self._clustered_fingerprint:
+            # The stored clusters were current before this process's writes: redo only what they touch.
+            diff = update_clusters(snapshot.table, changes, self.settings.cluster_threshold)
+            self.store.update_clusters(diff.assign, diff.unassign, fingerprint)
+        else:
+            self.recluster(snapshot, fingerprint)
+        self._clustered_fingerprint = fingerprint
+
+    def _fingerprint(self, snapshot: Snapshot) -> str:
+        """Which questions (ids and wordings), model and threshold the clusters come from. The question
+        part is the table's order-independent digest, kept up to date by each write (no pass over all)."""
+        table = snapshot.table
+        key = f"2|{self.holder.encoder.model_id}|{self.settings.cluster_threshold}|{int(table.alive.sum())}|{table.digest:016x}"
+        return hashlib.sha256(key.encode()).hexdigest()
