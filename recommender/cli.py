@@ -263,7 +263,7 @@ def train(
 
 
 def _train_from_decisions(settings: Settings, name: str, config, held_out: float, benchmark, pairs: bool, key, use: bool) -> None:  # type: ignore[no-untyped-def]
-    from recommender.learning.retrain import NotEnoughDecisions, train_from_decisions
+    from recommender.services.retraining import NotEnoughDecisions, train_from_decisions
 
     services = _services(settings)
     try:

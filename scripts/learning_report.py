@@ -42,7 +42,7 @@ from recommender.evaluation.runner import evaluate, ranker_config  # noqa: E402
 from recommender.index.builder import build_ranker  # noqa: E402
 from recommender.learning.replay import benchmark_ranker, rank_queries, simulate_editor  # noqa: E402
 from recommender.learning.calibration import CalibrationError, brier, examples_from_decisions, fit  # noqa: E402
-from recommender.learning.retrain import store_documents, train_from_decisions  # noqa: E402
+from recommender.services.retraining import store_documents, train_from_decisions  # noqa: E402
 from recommender.training.examples import mine_triplets  # noqa: E402
 from recommender.training.finetune import TrainConfig, train_encoder  # noqa: E402
 from scripts.docs_table import replace_block  # noqa: E402

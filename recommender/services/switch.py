@@ -15,16 +15,25 @@ import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
-from recommender.store.base import StaleStage
-
-if TYPE_CHECKING:
-    from recommender.embedding.base import Encoder
-    from recommender.services.models import ModelsService
+from recommender.config import Settings
+from recommender.embedding.base import Encoder
+from recommender.index.holder import IndexHolder
+from recommender.store.base import StaleStage, Store
 
 log = logging.getLogger(__name__)
 State = Literal["staging", "swapping", "done", "failed"]
+
+
+class Switchable(Protocol):
+    """What a switch works on (the models service): the store, the index, and serving the new encoder."""
+
+    settings: Settings
+    store: Store
+    holder: IndexHolder
+
+    def use_encoder(self, encoder: Encoder, name: str) -> None: ...
 
 
 @dataclass
@@ -54,7 +63,7 @@ class SwitchJob:
         return self
 
 
-def _stage(models: ModelsService, encoder: Encoder, job: SwitchJob, batch: int) -> int:
+def _stage(models: Switchable, encoder: Encoder, job: SwitchJob, batch: int) -> int:
     """Stage vectors for every row that has none for its current text; returns how many were staged."""
     store = models.store
     passages, questions = store.unstaged_texts(encoder.model_id)
@@ -72,7 +81,7 @@ def _stage(models: ModelsService, encoder: Encoder, job: SwitchJob, batch: int) 
     return len(passages) + len(questions)
 
 
-def _done_elsewhere(models: ModelsService, encoder: Encoder, job: SwitchJob) -> bool:
+def _done_elsewhere(models: Switchable, encoder: Encoder, job: SwitchJob) -> bool:
     """Another process swapped this encoder in already: serve with it and end the job."""
     if not job.only_if_foreign or models.store.stored_model_ids() != {encoder.model_id}:
         return False
@@ -83,7 +92,7 @@ def _done_elsewhere(models: ModelsService, encoder: Encoder, job: SwitchJob) -> 
     return True
 
 
-def run_switch(models: ModelsService, encoder: Encoder, job: SwitchJob, batch: int = 256, attempts: int = 5) -> None:
+def run_switch(models: Switchable, encoder: Encoder, job: SwitchJob, batch: int = 256, attempts: int = 5) -> None:
     """Stage, catch up and swap (see the module docstring); records the outcome in `job`."""
     from recommender.index.snapshot import Snapshot
     from recommender.linking.linker import compute_links
