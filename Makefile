@@ -6,7 +6,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install sample-eval clean
+.PHONY: run test test-fast install sample-eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: install
 	@bash scripts/start_postgres.sh >/dev/null || echo "PostgreSQL could not be started: its test runs will be skipped"
 	@cd tests/browser/axe && (npm ci --no-audit --no-fund --silent || echo "npm ci failed: the axe-core checks will be skipped")
 	$(BIN)/python -m pytest -q
+
+# The fast lane: everything that needs neither the real model, PostgreSQL nor a browser (fake encoder,
+# SQLite files, in-process apps). Markers are set from each test's fixtures (tests/conftest.py).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not postgres and not browser"
 
 # Regenerate data/sample/eval/{corpus,queries}.jsonl from the articles.
 sample-eval: install

@@ -159,3 +159,19 @@ def writable_sample_services(sample_settings: Settings, real_encoder) -> Iterato
     services = Services.start(sample_settings, encoder=real_encoder)
     yield services
     services.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Lanes by what a test needs, read from its fixtures: the real model (slow), PostgreSQL, a browser.
+
+    `make test-fast` runs everything else (`-m "not slow and not postgres and not browser"`): the fake
+    encoder, SQLite files and in-process apps only.
+    """
+    for item in items:
+        needs = set(getattr(item, "fixturenames", ()))
+        if "real_encoder" in needs:
+            item.add_marker(pytest.mark.slow)
+        if "pg_server" in needs:
+            item.add_marker(pytest.mark.postgres)
+        if item.path.parent.name == "browser":
+            item.add_marker(pytest.mark.browser)
