@@ -45,7 +45,7 @@ def bearer(token: str) -> dict[str, str]:
 def env(writable_sample_services: Services) -> Iterator[Env]:
     services = writable_sample_services
     # These tests are about decisions: every answered suggestion goes live, as without a pending band
-    # (the band between the review and auto-approve thresholds is tested in tests/learning/).
+    # (the band between the review and auto-approve thresholds is tested in tests/services/test_models.py).
     services.models.set_thresholds(auto_approve=services.settings.review_threshold)
     tokens = [add_editor(services.store, name) for name in ("alice", "bob", "publisher")]
     with TestClient(create_app(services.settings, services=services)) as client:

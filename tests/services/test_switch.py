@@ -15,7 +15,7 @@ from recommender.embedding.versions import EncoderUnavailable, load_encoder_of, 
 from recommender.services import Services
 from tests.conftest import BOTH_STORES
 from tests.fakes import HashingEncoder
-from tests.learning.test_engine_learning import CORPUS, art
+from tests.services.test_models import CORPUS, art
 
 OLD, NEW = "old@1", "new@2"
 
