@@ -251,7 +251,7 @@ def train(
         _fail("--corpus, --queries and --qrels are needed (or --from-decisions)")
     if (eval_queries is None) != (eval_qrels is None):
         _fail("--eval-queries and --eval-qrels go together")
-    from recommender.training.benchmark import EvalSet, train_from_benchmark
+    from recommender.training.from_benchmark import EvalSet, train_from_benchmark
 
     sets = [EvalSet("eval", eval_queries, eval_qrels)] if eval_queries and eval_qrels else []
     card = train_from_benchmark(

@@ -48,7 +48,7 @@ class EncoderStatus:
 
 
 @dataclass(frozen=True)
-class Status:
+class DatabaseStatus:
     database: dict[str, str]  # backend (sqlite or postgres) and location (file, or URL without password)
     encoder: EncoderStatus
     stored_model_ids: list[str]
@@ -78,7 +78,7 @@ def collect_status(
     encoder_error: str | None = None,
     now: dt.datetime | None = None,
     verify: int | None = None,
-) -> Status:
+) -> DatabaseStatus:
     """Everything `recommender status` shows. `encoder`: the configured one (None if it failed to load).
 
     `verify`: recompute the links of that many questions (a seeded sample) and report differences."""
@@ -123,7 +123,7 @@ def collect_status(
     age = None
     if activity.index_changed_at:
         age = round((now - dt.datetime.fromisoformat(activity.index_changed_at)).total_seconds(), 1)
-    return Status(
+    return DatabaseStatus(
         database={"backend": "postgres" if settings.database_url else "sqlite", "location": location},
         encoder=EncoderStatus(
             name,
@@ -197,7 +197,7 @@ def _ago(seconds: float | None) -> str:
     return f"{seconds:.0f}s ago"
 
 
-def format_status(status: Status) -> str:
+def format_status(status: DatabaseStatus) -> str:
     """The human-readable report."""
     enc = status.encoder
     encoder = f"{enc.model} ({enc.model_id}, {enc.backend})" if enc.model_id else f"{enc.model} (cannot load: {enc.error})"

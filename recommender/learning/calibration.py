@@ -148,15 +148,16 @@ class Example:
     source: str  # "decision" or "key"
 
 
-class Status(Protocol):
-    """recommender.editorial.statuses.QuestionStatus"""
+class DecidedQuestion(Protocol):
+    """What calibration reads of a question's status (editorial.statuses.QuestionStatus has it; learning
+    sits below editorial, so it names the fields instead of importing the class)."""
 
     question: QuestionRow
     decision: Decision | None
     links: list[LinkRow]
 
 
-def examples_from_decisions(statuses: Sequence[Status]) -> list[Example]:
+def examples_from_decisions(statuses: Sequence[DecidedQuestion]) -> list[Example]:
     """Editors' verdicts on links: approved and pinned fact checks are positives (at the score the
     model gave them), rejected candidates negatives; a question marked a gap makes its best
     remaining candidate a negative. Hidden questions and undecided ones teach nothing."""
