@@ -46,7 +46,7 @@ def cli_env(sample_db: Path, tmp_path: Path, real_encoder, monkeypatch: pytest.M
     shutil.copy(sample_db, db)
     monkeypatch.setenv("RECOMMENDER_DB", str(db))
     monkeypatch.setenv("RECOMMENDER_MODELS_DIR", str(ROOT / "models"))
-    monkeypatch.setattr(cli, "_engine", lambda settings: Engine.open(settings, encoder=real_encoder))
+    monkeypatch.setattr(cli.context, "open_engine", lambda settings: Engine.open(settings, encoder=real_encoder))
     return db
 
 
@@ -126,7 +126,7 @@ def test_ingest_of_a_folder_without_articles_fails_naming_the_patterns(tmp_path:
     (empty / "sub").mkdir(parents=True)
     (empty / "notes.md").write_text("not an article")
     monkeypatch.setenv("RECOMMENDER_DB", str(tmp_path / "x.db"))
-    monkeypatch.setattr(cli, "_engine", lambda settings: pytest.fail("nothing to ingest: the engine must not open"))
+    monkeypatch.setattr(cli.context, "open_engine", lambda settings: pytest.fail("nothing to ingest: the engine must not open"))
     result = runner.invoke(cli.app, ["ingest", str(empty)])
     assert result.exit_code == 1
     assert f"error: {empty}: no article files found (looked for *.txt and *.jsonl, in subfolders too)" in result.output
