@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from recommender.cli import context
 from recommender.cli.errors import fail
 from recommender.config import Settings
-from recommender.training.finetune import TrainConfig
+
+if TYPE_CHECKING:
+    from recommender.training.finetune import TrainConfig
 
 
 def train(
@@ -41,6 +43,7 @@ def train(
 ) -> None:
     """Fine-tune the encoder on benchmark pairs or on editors' decisions; writes models/NAME/ with a model card."""
     from recommender.articles.model import is_valid_id
+    from recommender.training.finetune import TrainConfig
 
     settings = Settings()
     if not is_valid_id(name):
