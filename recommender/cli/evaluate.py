@@ -30,7 +30,7 @@ def evaluate(
     for path in (corpus, queries, qrels):
         if not path.is_file():
             fail(f"{path}: no such file")
-    try:  # BenchmarkFormatError (file:line) is reported by cli/errors.py
+    try:
         results = run_benchmark(
             corpus,
             queries,
@@ -40,7 +40,7 @@ def evaluate(
             lambda: create_encoder(settings.model, settings.models_dir, backend=settings.backend),
             progress=sys.stderr.isatty(),
         )
-    except ValueError as exc:  # e.g. an unknown --method
+    except ValueError as exc:  # a BenchmarkFormatError (names file:line) or an unknown --method
         fail(str(exc))
     typer.echo(format_table(results))
     skipped = {r.skipped for r in results.values()}
