@@ -36,7 +36,7 @@ def status_db(settings: Settings, sample_articles, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("RECOMMENDER_DB", str(settings.db))
     if settings.database_url:
         monkeypatch.setenv("RECOMMENDER_DATABASE_URL", settings.database_url)
-    monkeypatch.setattr(cli, "_encoder", lambda settings, name: HashingEncoder())
+    monkeypatch.setattr(cli.context, "load_encoder", lambda settings, name: HashingEncoder())
     yield settings
 
 
@@ -87,7 +87,7 @@ def test_status_says_what_is_stale_and_changes_nothing(status_db: Settings, monk
         generation = store.generation()
     finally:
         store.close()
-    monkeypatch.setattr(cli, "_encoder", lambda settings, name: HashingEncoder(model_id="hashing-test@2"))
+    monkeypatch.setattr(cli.context, "load_encoder", lambda settings, name: HashingEncoder(model_id="hashing-test@2"))
     report = status_json()
     assert report["stale"] is True
     reasons = " | ".join(report["stale_reasons"])

@@ -35,7 +35,7 @@ def test_every_view_counts_the_same_questions(writable_sample_services: Services
     monkeypatch.setenv("RECOMMENDER_DB", str(services.settings.db))
     if services.settings.database_url:
         monkeypatch.setenv("RECOMMENDER_DATABASE_URL", services.settings.database_url)
-    monkeypatch.setattr(cli, "_encoder", lambda settings, name: real_encoder)
+    monkeypatch.setattr(cli.context, "load_encoder", lambda settings, name: real_encoder)
     result = CliRunner().invoke(cli.app, ["status", "--json", "--verify-sample", "0"])
     assert result.exit_code == 0, result.output
     status = json.loads(result.output)

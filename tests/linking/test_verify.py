@@ -67,7 +67,7 @@ def test_verify_reports_a_tampered_link_and_the_cli_exits_1(settings: Settings, 
     finally:
         services.close()
     monkeypatch.setenv("RECOMMENDER_DB", str(settings.db))
-    monkeypatch.setattr(cli, "_encoder", lambda settings, name: HashingEncoder())
+    monkeypatch.setattr(cli.context, "load_encoder", lambda settings, name: HashingEncoder())
     runner = CliRunner()
     outcome = runner.invoke(cli.app, ["verify"])
     assert outcome.exit_code == 1, outcome.output

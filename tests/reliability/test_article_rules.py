@@ -138,7 +138,7 @@ def test_json_lines_ingest_refuses_naming_file_and_line(
     db = fake_service.services.settings.db
     before = dump(db)
     monkeypatch.setenv("RECOMMENDER_DB", str(db))
-    monkeypatch.setattr(cli, "_services", lambda settings: pytest.fail("bad input must be refused before the services opens"))
+    monkeypatch.setattr(cli.context, "open_services", lambda settings: pytest.fail("bad input must be refused before the services opens"))
     result = runner.invoke(cli.app, ["ingest", str(rows)])
     assert result.exit_code == 1
     assert f"{rows}:2: {message}" in result.output, result.output
@@ -157,7 +157,7 @@ def test_a_text_file_is_refused_naming_the_line(
     path = tmp_path / "bad.txt"
     path.write_text(_text_file(fields))
     monkeypatch.setenv("RECOMMENDER_DB", str(fake_service.services.settings.db))
-    monkeypatch.setattr(cli, "_services", lambda settings: pytest.fail("bad input must be refused before the services opens"))
+    monkeypatch.setattr(cli.context, "open_services", lambda settings: pytest.fail("bad input must be refused before the services opens"))
     result = runner.invoke(cli.app, ["ingest", str(path)])
     assert result.exit_code == 1
     assert f"{path}:" in result.output and "nothing stored" in result.output, result.output
@@ -178,7 +178,7 @@ def test_import_refuses_naming_the_line(
     db = fake_service.services.settings.db
     before = dump(db)
     monkeypatch.setenv("RECOMMENDER_DB", str(db))
-    monkeypatch.setattr(cli, "_services", lambda settings: pytest.fail("a bad backup must not open the services"))
+    monkeypatch.setattr(cli.context, "open_services", lambda settings: pytest.fail("a bad backup must not open the services"))
     result = runner.invoke(cli.app, ["import", "--force", str(backup)])
     assert result.exit_code == 1
     assert f"{backup}:2: article: {message}" in result.output, result.output
@@ -242,7 +242,7 @@ def test_json_lines_reports_every_bad_line_and_stores_nothing_of_the_file(
     db = fake_service.services.settings.db
     before = dump(db)
     monkeypatch.setenv("RECOMMENDER_DB", str(db))
-    monkeypatch.setattr(cli, "_services", lambda settings: pytest.fail("bad input must be refused before the services opens"))
+    monkeypatch.setattr(cli.context, "open_services", lambda settings: pytest.fail("bad input must be refused before the services opens"))
     result = runner.invoke(cli.app, ["ingest", str(rows)])
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
@@ -257,7 +257,7 @@ def test_the_cli_refuses_the_query_the_api_refuses(
     """Issue 13.8: one definition of the limits, so `suggest` and /v1/search refuse the same text."""
     settings = fake_service.services.settings
     monkeypatch.setenv("RECOMMENDER_DB", str(settings.db))
-    monkeypatch.setattr(cli, "_services", lambda s: pytest.fail("a refused query must not open the services"))
+    monkeypatch.setattr(cli.context, "open_services", lambda s: pytest.fail("a refused query must not open the services"))
     with TestClient(create_app(settings, services=fake_service.services)) as client:
         for text in (LONG, "   "):
             api = client.get("/v1/search", params={"q": text})

@@ -56,7 +56,7 @@ def service_state(services: Services, token: str) -> dict[str, Any]:
 def use_db(monkeypatch: pytest.MonkeyPatch, real_encoder):  # type: ignore[no-untyped-def]
     """Point the CLI at a database (with the session's model, loaded once)."""
     monkeypatch.setenv("RECOMMENDER_MODELS_DIR", str(ROOT / "models"))
-    monkeypatch.setattr(cli, "_services", lambda settings: Services.start(settings, encoder=real_encoder))
+    monkeypatch.setattr(cli.context, "open_services", lambda settings: Services.start(settings, encoder=real_encoder))
 
     def use(db: Path) -> None:
         monkeypatch.setenv("RECOMMENDER_DB", str(db))
@@ -133,7 +133,7 @@ def test_import_refuses_a_database_in_use_unless_forced(
     target.catalog.ingest(small_articles(3, prefix="other"))
     target.close()
     monkeypatch.setenv("RECOMMENDER_DB", str(tmp_path / "busy.db"))
-    monkeypatch.setattr(cli, "_services", lambda settings: Services.start(settings, encoder=HashingEncoder()))
+    monkeypatch.setattr(cli.context, "open_services", lambda settings: Services.start(settings, encoder=HashingEncoder()))
     unchanged = dump(tmp_path / "busy.db")
     refused = runner.invoke(cli.app, ["import", str(backup)])
     assert refused.exit_code == 1 and "not empty" in refused.output and "--force" in refused.output
@@ -190,7 +190,7 @@ def test_a_bad_backup_line_is_named_and_nothing_is_imported(
     db = fake_service.services.settings.db
     before = dump(db)
     monkeypatch.setenv("RECOMMENDER_DB", str(db))
-    monkeypatch.setattr(cli, "_services", lambda settings: pytest.fail("a bad backup must not open the services"))
+    monkeypatch.setattr(cli.context, "open_services", lambda settings: pytest.fail("a bad backup must not open the services"))
     result = runner.invoke(cli.app, ["import", "--force", str(backup)])
     assert result.exit_code == 1
     number = 1 if message == "first line must be the header" else len(lines)

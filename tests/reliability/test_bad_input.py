@@ -79,7 +79,7 @@ def test_cli_ingest_names_the_problem_and_changes_nothing(
     before = dump(db)
     monkeypatch.setenv("RECOMMENDER_DB", str(db))
     monkeypatch.setattr(
-        cli, "_services", lambda settings: pytest.fail("bad input must be refused before the services opens")
+        cli.context, "open_services", lambda settings: pytest.fail("bad input must be refused before the services opens")
     )
     result = runner.invoke(cli.app, ["ingest", str(folder)])
     assert result.exit_code == 1

@@ -1,0 +1,3 @@
+from recommender.cli.app import main
+
+main()
