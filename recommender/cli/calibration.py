@@ -33,7 +33,7 @@ def calibrate(
     qrels = load_qrels(key) if key is not None else {}  # BenchmarkFormatError names file:line
     with context.opened(settings) as services:
         statuses = services.reading.statuses()
-        key_links = context.stored_links(services, list(qrels))
+        key_links = services.reading.stored_links(list(qrels))
         try:
             fitted = fit_calibration(statuses, key_links, qrels, chosen, services.holder.encoder.model_id, settings)  # type: ignore[arg-type]
         except CalibrationError as exc:

@@ -6,7 +6,7 @@ the database alone for commands that need no model. Tests replace `open_services
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +16,7 @@ from recommender.config import Settings
 if TYPE_CHECKING:
     from recommender.embedding.base import Encoder
     from recommender.services import Services
-    from recommender.store.base import LinkRow, Store
+    from recommender.store.base import Store
 
 
 def open_services(settings: Settings) -> Services:
@@ -73,10 +73,3 @@ def server_encoder(settings: Settings, store: Any) -> tuple[Encoder | None, str 
         return load_encoder(settings, model_name(settings, store)), None
     except (ModelNotFound, BackendUnavailable, ImportError, OSError) as exc:
         return None, str(exc)
-
-
-def stored_links(services: Services, question_ids: Sequence[str]) -> dict[str, list[LinkRow]]:
-    """The model's candidates as stored (before the superseded and freshness rules the statuses apply)
-    of those questions that exist. The one read the CLI makes past the services' methods."""
-    store = services.store
-    return store.links_of([q for q in question_ids if store.get_question(q) is not None])

@@ -10,7 +10,6 @@ import typer
 from recommender.cli import context
 from recommender.cli.errors import fail
 from recommender.config import Settings
-from recommender.store.base import LinkRow
 
 
 def suggest(
@@ -24,19 +23,17 @@ def suggest(
     settings = Settings()
     question = check_query(question, k, settings)  # the limits of the API's /v1/search (QueryError)
     with context.opened(settings) as services:
-        hits = services.reading.search(question, k)
-        rows = services.reading.articles([h.doc_id for h in hits])
-        answered = bool(hits) and not not services.reading.answers([LinkRow("", 0, h.doc_id, h.score, h.dense, h.lexical, h.passage) for h in hits])
-        confidence = services.reading.confidence(hits[0].score) if hits else None
+        answered, found = services.reading.search_results(question, k)
     if as_json:
-        results = [{"id": h.doc_id, "title": rows[h.doc_id].title, "score": round(h.score, 4)} for h in hits]
+        results = [{"id": c.article.id, "title": c.article.title, "score": round(c.link.score, 4)} for c in found]
         typer.echo(json.dumps({"answered": answered, "results": results}, indent=2))
         return
     if not answered:
-        best = f"{confidence:.0%} confidence" if confidence is not None else f"score {hits[0].score:.3f}" if hits else "none"
+        confidence = found[0].confidence if found else None
+        best = f"{confidence:.0%} confidence" if confidence is not None else f"score {found[0].link.score:.3f}" if found else "none"
         typer.echo(f"no fact check answers this; best match {best}. Closest fact checks:")
-    for rank, hit in enumerate(hits, start=1):
-        typer.echo(f"{rank}. {hit.score:.3f}  {hit.doc_id}  {rows[hit.doc_id].title}")
+    for rank, c in enumerate(found, start=1):
+        typer.echo(f"{rank}. {c.link.score:.3f}  {c.article.id}  {c.article.title}")
 
 
 def links(article_id: Annotated[str, typer.Argument(help="Article id.")]) -> None:

@@ -137,6 +137,11 @@ class ReadingService:
     def question(self, question_id: str) -> QuestionRow | None:
         return self.store.get_question(question_id)
 
+    def stored_links(self, question_ids: Sequence[str]) -> dict[str, list[LinkRow]]:
+        """The model's candidates as stored (before the superseded and freshness rules that statuses
+        apply) of those of the questions that exist."""
+        return self.store.links_of([q for q in question_ids if self.store.get_question(q) is not None])
+
     def superseded(self) -> dict[str, str]:
         """Superseded fact check -> its successor."""
         return self.store.superseded_map()
