@@ -22,7 +22,7 @@ from recommender.store.replica import replica_reads
 from recommender.store.sqlite import SQLiteStore
 from tests.fakes import HashingEncoder
 from tests.pg import PgServer
-from tests.store.test_engine_store import CORPUS
+from tests.services.test_catalog import CORPUS
 
 pytestmark = pytest.mark.postgres
 
