@@ -12,7 +12,7 @@ import typer.core
 
 from recommender.config import Settings
 from recommender.store.factory import describe_store
-from recommender.store.base import LinkRow
+from recommender.domain import LinkRow
 
 def where_the_data_is() -> str:
     """For --help: the database and models folder these settings use, as absolute paths."""
@@ -520,7 +520,8 @@ def editors_add(
     ] = "editor",
 ) -> None:
     """Create an editor (or renew a revoked one) with a role and print the new token once, on stdout."""
-    from recommender.editorial.auth import ROLES, hash_token, name_problem, new_token
+    from recommender.domain import ROLES
+    from recommender.editorial.auth import hash_token, name_problem, new_token
 
     problem = name_problem(name)
     if problem:
@@ -804,7 +805,7 @@ def _status_encoder(settings: Settings, store) -> tuple[object | None, str | Non
 
 
 def main() -> None:
-    from recommender.store.base import StoreUnavailable
+    from recommender.domain import StoreUnavailable
 
     from pydantic import ValidationError
 

@@ -17,8 +17,8 @@ from recommender.articles.model import Article
 from recommender.config import Settings
 from recommender.embedding.base import Encoder
 from recommender.embedding.factory import create_encoder
+from recommender.domain import Decision
 from recommender.editorial.decisions import (
-    Decision,
     DecisionError,
     Effective,
     apply_action,
@@ -46,16 +46,8 @@ from recommender.linking.related import (
     related_items,
 )
 from recommender.linking.verify import Verification, verify_links
-from recommender.store.base import (
-    ArticleRow,
-    AuditEntry,
-    Dump,
-    LinkRow,
-    QuestionRow,
-    Restore,
-    StoredArticle,
-    VersionConflict,
-)
+from recommender.domain import ArticleRow, AuditEntry, LinkRow, QuestionRow, StoredArticle, VersionConflict
+from recommender.store.base import Dump, Restore
 from recommender.store.base import Store
 from recommender.store.factory import open_store
 

@@ -9,7 +9,7 @@ from recommender.editorial.decisions import Ranked
 from recommender.engine import Engine, QuestionStatus
 from recommender.learning.freshness import fresher
 from recommender.linking.related import Item
-from recommender.store.base import ArticleRow, Decision, LinkRow, QuestionRow
+from recommender.domain import ArticleRow, Decision, LinkRow, QuestionRow
 
 
 def article_ref(row: ArticleRow) -> schemas.ArticleRef:

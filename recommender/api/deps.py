@@ -12,7 +12,8 @@ from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from recommender.config import Settings
-from recommender.editorial.auth import Editor, Role, find_editor
+from recommender.domain import Editor, Role
+from recommender.editorial.auth import find_editor
 from recommender.engine import Engine
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from recommender.editorial.review import ReviewItem, Status
-from recommender.store.base import ArticleRow
+from recommender.domain import ArticleRow
 
 # What an editor asks for, not the engine's internal states (see `state_names`).
 STATES: tuple[str, ...] = ("unreviewed", "waiting", "live", "gap", "hidden", "rejected")

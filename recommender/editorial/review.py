@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from recommender.editorial.decisions import Effective, changed_reasons
-from recommender.store.base import Decision, LinkRow, QuestionRow
+from recommender.domain import Decision, LinkRow, QuestionRow
 
 Kind = Literal["unreviewed", "changed", "gaps", "all"]
 KINDS: tuple[str, ...] = ("unreviewed", "changed", "gaps", "all")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from recommender.editorial.decisions import Effective
-from recommender.store.base import Decision, LinkRow, QuestionRow
+from recommender.domain import Decision, LinkRow, QuestionRow
 
 
 class Status(Protocol):

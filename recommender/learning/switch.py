@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from recommender.store.base import StaleStage
+from recommender.domain import StaleStage
 
 if TYPE_CHECKING:
     from recommender.embedding.base import Encoder

@@ -11,60 +11,17 @@ from typing import Protocol
 import numpy as np
 
 from recommender.articles.model import Article
-from recommender.editorial.auth import EditorRecord, Role
-
-
-class EncoderMismatch(RuntimeError):
-    """Vectors of one encoder would be mixed with another's."""
-
-
-class StoreUnavailable(RuntimeError):
-    """The database cannot be used: unreachable, a schema newer than the code, a missing privilege."""
-
-
-class StaleStage(RuntimeError):
-    """Staged vectors do not cover the current rows (something changed during a model switch)."""
-
-
-@dataclass(frozen=True)
-class StoredArticle:
-    """An article with everything derived from it, written in one transaction."""
-
-    article: Article
-    content_hash: str
-    passages: Sequence[str]
-    passage_vectors: np.ndarray
-    question_vectors: np.ndarray
-
-
-@dataclass(frozen=True)
-class ArticleRow:
-    id: str
-    title: str
-    checked_on: dt.date | None
-    url: str | None
-    topic: str | None
-    content_hash: str
-
-
-@dataclass(frozen=True)
-class QuestionRow:
-    id: str
-    article_id: str
-    position: int
-    text: str
-    key: str
-
-
-@dataclass(frozen=True)
-class LinkRow:
-    question_id: str
-    rank: int
-    article_id: str
-    score: float
-    dense: float
-    lexical: float
-    passage: int
+from recommender.domain import (
+    ArticleRow,
+    AuditEntry,
+    Decision,
+    EditorRecord,
+    LinkRow,
+    QuestionRow,
+    Role,
+    StoredArticle,
+    Superseded,
+)
 
 
 @dataclass(frozen=True)
@@ -162,84 +119,6 @@ class Store(Protocol):
     def dump(self) -> Dump: ...
     def restore(self, data: Restore, replace: bool = False) -> None: ...
     def close(self) -> None: ...
-
-
-class VersionConflict(RuntimeError):
-    """A decision changed since the version the caller read (optimistic concurrency)."""
-
-    def __init__(self, article_id: str, key: str, current: int) -> None:
-        self.article_id = article_id
-        self.key = key
-        self.current = current
-        super().__init__(f"the decision changed meanwhile: it is at version {current}")
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One editor decision: who, when, what, and the decision before and after."""
-
-    at: str
-    editor: str
-    action: str
-    question_id: str
-    question_key: str
-    article_id: str  # the question's own article
-    target_id: str | None  # the fact check acted on, if any
-    before: dict
-    after: dict
-    id: int = 0
-    role: str | None = None  # the editor's role then (None: made before roles; filled in from the editor when written)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What editors decided about one question (keyed by source article + wording key)."""
-
-    article_id: str
-    key: str
-    pinned: str | None = None
-    approved: str | None = None
-    rejected: tuple[str, ...] = ()
-    hidden: bool = False
-    gap: bool = False
-    version: int = 0  # 0: nothing stored yet; each stored change adds one (optimistic concurrency)
-    updated_by: str | None = None
-    updated_at: str | None = None
-    # The pinned/approved fact check as it was when the editor chose it, to notice later changes.
-    target_hash: str | None = None
-    target_score: float | None = None
-
-    @property
-    def target(self) -> str | None:
-        return self.pinned or self.approved
-
-    @property
-    def reviewed(self) -> bool:
-        """An editor settled what the widget shows for this question."""
-        return bool(self.pinned or self.approved or self.hidden or self.gap)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.pinned or self.approved or self.rejected or self.hidden or self.gap)
-
-    def state(self) -> dict:
-        """The editorial part, as stored in the audit log (before/after)."""
-        return {
-            "pinned": self.pinned,
-            "approved": self.approved,
-            "rejected": list(self.rejected),
-            "hidden": self.hidden,
-            "gap": self.gap,
-            "version": self.version,
-        }
-
-
-@dataclass(frozen=True)
-class Superseded:
-    article_id: str
-    by_article_id: str
-    updated_by: str
-    updated_at: str
 
 
 @dataclass(frozen=True)

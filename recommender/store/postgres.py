@@ -38,7 +38,8 @@ from psycopg.types.json import Json
 from psycopg_pool import ConnectionPool
 
 from recommender.articles.model import Article
-from recommender.store.base import EncoderMismatch, IndexData, LinkRow, StaleStage, StoredArticle, StoreUnavailable
+from recommender.domain import EncoderMismatch, LinkRow, StaleStage, StoredArticle, StoreUnavailable
+from recommender.store.base import IndexData
 from recommender.store.replica import replica_allowed
 from recommender.store.sql import INDEX_ARTICLES, SqlStore, index_data
 from recommender.store.sql import text_hash as _text_hash

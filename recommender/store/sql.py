@@ -27,23 +27,23 @@ from typing import Any
 import numpy as np
 
 from recommender.articles.model import Article
-from recommender.editorial.auth import DEFAULT_ROLE, Editor, EditorRecord, Role
-from recommender.store.base import (
-    Activity,
+from recommender.domain import (
     ArticleRow,
     AuditEntry,
     Decision,
-    Dump,
+    DEFAULT_ROLE,
+    Editor,
+    EditorRecord,
     EncoderMismatch,
-    IndexData,
     LinkRow,
     QuestionRow,
-    Restore,
+    Role,
     StaleStage,
     StoredArticle,
     Superseded,
     VersionConflict,
 )
+from recommender.store.base import Activity, Dump, IndexData, Restore
 
 DECISION_COLUMNS = (
     "article_id, question_key, pinned, approved, rejected, hidden, gap, version, updated_by, updated_at, "

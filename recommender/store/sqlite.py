@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from recommender.articles.model import Article
-from recommender.store.base import IndexData, LinkRow, QuestionRow, StaleStage, StoredArticle
+from recommender.domain import LinkRow, QuestionRow, StaleStage, StoredArticle
+from recommender.store.base import IndexData
 from recommender.store.sql import INDEX_ARTICLES, SqlStore
 from recommender.store.sql import text_hash as _text_hash
 

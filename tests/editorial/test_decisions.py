@@ -8,18 +8,11 @@ import pytest
 
 from recommender.articles.model import Article, Section
 from recommender.config import Settings
-from recommender.editorial.auth import Editor, EditorRecord, find_editor, hash_token, new_token
-from recommender.editorial.decisions import (
-    Decision,
-    DecisionError,
-    apply_action,
-    changed_reasons,
-    default_target,
-    effective,
-)
+from recommender.domain import Decision, Editor, EditorRecord, LinkRow, VersionConflict
+from recommender.editorial.auth import find_editor, hash_token, new_token
+from recommender.editorial.decisions import DecisionError, apply_action, changed_reasons, default_target, effective
 from recommender.editorial.review import coverage, queue
 from recommender.engine import Engine
-from recommender.store.base import LinkRow, VersionConflict
 from tests.fakes import HashingEncoder
 
 

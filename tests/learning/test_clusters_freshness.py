@@ -10,7 +10,7 @@ import pytest
 
 from recommender.learning.clusters import best_threshold, cluster_questions, pair_score, read_pairs, sweep
 from recommender.learning.freshness import follow_superseded, fresher, prefer_recent, successor
-from recommender.store.base import LinkRow
+from recommender.domain import LinkRow
 
 
 def unit(*values: float) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 
 from recommender.index.questions import QuestionTable
 from recommender.linking.duplicates import QuestionChange, update_clusters
-from recommender.store.base import QuestionRow
+from recommender.domain import QuestionRow
 
 pytest.importorskip("sklearn")
 from recommender.learning.clusters import cluster_questions  # noqa: E402

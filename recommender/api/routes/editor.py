@@ -19,7 +19,7 @@ from recommender.editorial.decisions import DecisionError
 from recommender.editorial.filters import BANDS, STATE_PATTERN, FilterError, apply_filter, article_ids, parse_filter
 from recommender.editorial.review import coverage, group_clusters, queue
 from recommender.engine import QuestionStatus
-from recommender.store.base import VersionConflict
+from recommender.domain import VersionConflict
 
 ReviewKind = Literal["unreviewed", "changed", "gaps", "all"]
 _AUTH_ERRORS = {401: {"model": schemas.ErrorBody}, 403: {"model": schemas.ErrorBody}}

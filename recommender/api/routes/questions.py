@@ -12,7 +12,7 @@ from recommender.api.convert import candidates, fact_check, question_ref, ranked
 from recommender.api.deps import EngineDep, SettingsDep
 from recommender.api.ratelimit import RATE_LIMIT_RESPONSES, RATE_LIMITED
 from recommender.queries import QueryError, check_query
-from recommender.store.base import LinkRow
+from recommender.domain import LinkRow
 from recommender.store.replica import replica_reads
 
 router = APIRouter(prefix="/v1", tags=["questions"], dependencies=[RATE_LIMITED], responses=RATE_LIMIT_RESPONSES)
