@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from recommender.editorial.review import ReviewItem, Status
 from recommender.domain import ArticleRow
+from recommender.editorial.review import ReviewItem, Status
 
 # What an editor asks for, not the engine's internal states (see `state_names`).
 STATES: tuple[str, ...] = ("unreviewed", "waiting", "live", "gap", "hidden", "rejected")

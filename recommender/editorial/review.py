@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from recommender.editorial.decisions import Effective, changed_reasons
 from recommender.domain import Decision, LinkRow, QuestionRow
+from recommender.editorial.decisions import Effective, changed_reasons
 
 Kind = Literal["unreviewed", "changed", "gaps", "all"]
 KINDS: tuple[str, ...] = ("unreviewed", "changed", "gaps", "all")

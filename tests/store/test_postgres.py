@@ -15,8 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from recommender.config import Settings
-from recommender.engine import Engine
 from recommender.domain import AuditEntry, Decision, VersionConflict
+from recommender.engine import Engine
 from recommender.store.postgres import MIGRATIONS, PostgresStore, redact
 from recommender.store.replica import replica_reads
 from recommender.store.sqlite import SQLiteStore
