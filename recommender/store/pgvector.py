@@ -47,6 +47,7 @@ class PgVectors(SqlStore):
     VECTOR = "vector_send(vector)"  # pgvector's binary form, see _read_matrix
 
     def _conn(self, replica: bool = False) -> Any:
+        """A pooled connection (PostgresStore's; a replica's only for marked lookups)."""
         raise NotImplementedError
 
     def _read_matrix(self, conn: psycopg.Connection, query: str, table: str) -> tuple[np.ndarray, list[tuple]]:
