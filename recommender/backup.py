@@ -36,8 +36,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from recommender.articles.jsonl import json_line_error
 from recommender.articles.model import ID_PATTERN, Article, validation_message
-from recommender.editorial.auth import MIGRATED_ROLE, NAME_PATTERN, Editor, EditorRecord, Role
-from recommender.store.base import AuditEntry, Decision, Dump, Superseded
+from recommender.domain import AuditEntry, Decision, Editor, EditorRecord, MIGRATED_ROLE, Role, Superseded
+from recommender.editorial.auth import NAME_PATTERN
+from recommender.store.base import Dump
 
 FORMAT = "dive-deeper-backup"
 VERSION = 1

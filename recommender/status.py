@@ -18,7 +18,8 @@ from recommender.index.ranker import RankerConfig
 from recommender.index.snapshot import Snapshot
 from recommender.learning.calibration import CalibrationError, Thresholds, find_calibrator, thresholds_for
 from recommender.linking.verify import Verification, verify_links
-from recommender.store.base import EncoderMismatch, LinkRow, QuestionRow, Store
+from recommender.domain import EncoderMismatch, LinkRow, QuestionRow
+from recommender.store.base import Store
 
 
 def encoder_backend(encoder: Encoder, configured: str) -> str:

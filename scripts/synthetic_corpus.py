@@ -40,7 +40,7 @@ from recommender.articles.model import Article, Section, normalize_question  # n
 from recommender.embedding.base import Encoder, normalize_rows  # noqa: E402
 from recommender.embedding.cache import EmbeddingCache, encode_cached  # noqa: E402
 from recommender.embedding.passages import article_passages  # noqa: E402
-from recommender.store.base import StoredArticle  # noqa: E402
+from recommender.domain import StoredArticle  # noqa: E402
 
 BENCHMARK = ROOT.parent / "shared" / "benchmarks" / "checkthat2020"
 CONTEXT_SECTIONS = 3
@@ -281,7 +281,7 @@ def sampled_links(store, encoder: Encoder, corpus: Corpus, count: int, reference
     from recommender.services import Services
     from recommender.index.ranker import RankerConfig
     from recommender.index.snapshot import Snapshot
-    from recommender.store.base import LinkRow
+    from recommender.domain import LinkRow
 
     conn = sqlite3.connect(reference)
     profiles: dict[str, list[tuple[float, float, float]]] = {}

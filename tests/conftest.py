@@ -18,7 +18,8 @@ for _name in ("RECOMMENDER_DATABASE_URL", "RECOMMENDER_DATABASE_READ_URL"):
 from recommender.articles.loader import load_paths  # noqa: E402
 from recommender.articles.model import Article  # noqa: E402
 from recommender.config import Settings  # noqa: E402
-from recommender.editorial.auth import Role, hash_token, new_token  # noqa: E402
+from recommender.domain import Role  # noqa: E402
+from recommender.editorial.auth import hash_token, new_token  # noqa: E402
 from recommender.services import Services  # noqa: E402
 from recommender.store.base import Store  # noqa: E402
 from tests.fakes import HashingEncoder  # noqa: E402

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from recommender import cli
 from recommender.config import Settings
 from recommender.services import Services
-from recommender.store.base import Decision
+from recommender.domain import Decision
 from recommender.store.factory import open_store
 from recommender.store.postgres import redact
 from tests.conftest import BOTH_STORES
@@ -112,7 +112,7 @@ def test_index_time_moves_with_the_generation_not_with_decisions(status_db: Sett
         assert before.index_changed_at is not None and before.staged == 0
         question = next(q for q, _ in store.best_links())
         store.save_decisions([])  # nothing to write
-        from recommender.store.base import AuditEntry
+        from recommender.domain import AuditEntry
 
         decision = Decision(question.article_id, question.key, hidden=True, version=1, updated_by="alice", updated_at="2026-01-01T00:00:00+00:00")
         entry = AuditEntry("2026-01-01T00:00:00+00:00", "alice", "hide", question.id, question.key, question.article_id, None, {}, {})

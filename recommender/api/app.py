@@ -27,7 +27,7 @@ from recommender.api.routes import articles, editor, health, models, pages, ques
 from recommender.api.security import SecurityHeaders
 from recommender.config import Settings
 from recommender.services import Services
-from recommender.store.base import VersionConflict
+from recommender.domain import VersionConflict
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from recommender.api import schemas
 from recommender.linking.related import Item
 from recommender.services.reading import ClusterView, QuestionReview, ShownCandidate
-from recommender.store.base import ArticleRow, Decision, QuestionRow
+from recommender.domain import ArticleRow, Decision, QuestionRow
 
 
 def article_ref(row: ArticleRow) -> schemas.ArticleRef:

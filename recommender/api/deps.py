@@ -12,7 +12,7 @@ from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from recommender.config import Settings
-from recommender.editorial.auth import Editor, Role
+from recommender.domain import Editor, Role
 from recommender.services import Services
 from recommender.services.catalog import CatalogService
 from recommender.services.editorial import EditorialService

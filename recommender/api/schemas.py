@@ -19,7 +19,7 @@ from recommender.articles.model import (
     Section,
     normalize_question,
 )
-from recommender.editorial.auth import Role
+from recommender.domain import Role
 
 
 # "Has a character that is not whitespace", spelled out: JSON Schema patterns are ECMAScript regexes,

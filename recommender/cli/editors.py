@@ -25,7 +25,8 @@ def editors_add(
     ] = "editor",
 ) -> None:
     """Create an editor (or renew a revoked one) with a role and print the new token once, on stdout."""
-    from recommender.editorial.auth import ROLES, hash_token, name_problem, new_token
+    from recommender.editorial.auth import hash_token, name_problem, new_token
+    from recommender.domain import ROLES
 
     problem = name_problem(name)
     if problem:

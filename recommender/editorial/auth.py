@@ -3,6 +3,7 @@
 Each token has a role: `publisher` (the publishing system: PUT/DELETE articles), `editor` (review,
 decisions, audit) or `admin` (models, editors, thresholds, and everything the other two may do).
 Tokens made before roles existed became `admin` on migration, so they keep every right they had.
+The records (Editor, EditorRecord, Role) are in recommender/domain.py.
 """
 
 from __future__ import annotations
@@ -11,42 +12,14 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
-from typing import Literal, get_args
+
+from recommender.domain import Editor, EditorRecord
 
 TOKEN_PREFIX = "dd_"
 # One printable line. Python's `$` also matches before a final newline (`carol\n` became a second
 # "carol"), so Python code matches it with fullmatch; pydantic's (Rust) regex reads `$` as the end.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 _NAME_RE = re.compile(NAME_PATTERN)
-
-Role = Literal["publisher", "editor", "admin"]
-ROLES: tuple[Role, ...] = get_args(Role)
-DEFAULT_ROLE: Role = "editor"
-# The role that every existing token got on migration (they could do everything before roles).
-MIGRATED_ROLE: Role = "admin"
-
-
-@dataclass(frozen=True)
-class Editor:
-    name: str
-    created_at: str
-    revoked_at: str | None = None
-    role: Role = DEFAULT_ROLE
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-    def may(self, role: Role) -> bool:
-        """An admin may do everything; a publisher or an editor only what their own role allows."""
-        return self.role == role or self.role == "admin"
-
-
-@dataclass(frozen=True)
-class EditorRecord:
-    editor: Editor
-    token_hash: str
 
 
 def new_token() -> str:

@@ -12,11 +12,10 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from recommender.store.base import Decision, LinkRow
+from recommender.domain import Decision, LinkRow
 
 __all__ = [
     "ACTIONS",
-    "Decision",
     "DecisionError",
     "Effective",
     "Ranked",

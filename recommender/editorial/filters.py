@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 
 from recommender.editorial.review import ReviewItem
 from recommender.editorial.statuses import QuestionStatus
-from recommender.store.base import ArticleRow
+from recommender.domain import ArticleRow
 
 # What an editor asks for, not the service's internal states (see `state_names`).
 STATES: tuple[str, ...] = ("unreviewed", "waiting", "live", "gap", "hidden", "rejected")

@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from recommender.store.base import LinkRow
+from recommender.domain import LinkRow
 
 
 def prefer_recent(

@@ -11,10 +11,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from recommender.editorial.decisions import Decision, Effective, effective
+from recommender.editorial.decisions import Effective, effective
+from recommender.domain import Decision
 from recommender.editorial.freshness import follow_superseded, prefer_recent, successor
 from recommender.learning.calibration import Thresholds
-from recommender.store.base import LinkRow, QuestionRow, Store
+from recommender.store.base import Store
+from recommender.domain import LinkRow, QuestionRow
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommender.evaluation.metrics import f1, recall_at_k, reciprocal_rank
-from recommender.store.base import LinkRow
+from recommender.domain import LinkRow
 
 
 @dataclass(frozen=True)

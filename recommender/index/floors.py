@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from recommender.index.questions import QuestionTable
-from recommender.store.base import LinkRow
+from recommender.domain import LinkRow
 
 
 class CandidateFloors:

@@ -17,7 +17,8 @@ from recommender.index.floors import CandidateFloors
 from recommender.index.questions import QuestionChange
 from recommender.index.ranker import RankerConfig
 from recommender.index.snapshot import Snapshot
-from recommender.store.base import LinkRow, StoredArticle, Store
+from recommender.store.base import Store
+from recommender.domain import LinkRow, StoredArticle
 
 T = TypeVar("T")
 # A write of up to this many articles (or this share of the index) updates the snapshot in place of a

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recommender.index.rows import RowBuffer
-from recommender.store.base import QuestionRow
+from recommender.domain import QuestionRow
 
 
 _MOD = 2**64

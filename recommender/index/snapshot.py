@@ -23,7 +23,8 @@ from recommender.index.lexical import LexicalIndex
 from recommender.index.query import clean_query
 from recommender.index.questions import QuestionTable
 from recommender.index.ranker import Ranker, RankerConfig
-from recommender.store.base import ArticleRow, IndexData, QuestionRow, StoredArticle
+from recommender.domain import ArticleRow, QuestionRow, StoredArticle
+from recommender.store.base import IndexData
 
 COMPACT_FRACTION = 0.2  # dead rows or overlay documents beyond this share of the index: build afresh
 COMPACT_MINIMUM = 500  # ...but never for fewer than this many (a small index rebuilds in no time anyway)

@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from recommender.store.base import Decision, LinkRow, QuestionRow
+from recommender.domain import Decision, LinkRow, QuestionRow
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from recommender.learning.calibration import (
     fit,
     training_examples,
 )
-from recommender.store.base import LinkRow
+from recommender.domain import LinkRow
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from recommender.index.fusion import combine, saturate
 from recommender.index.ranker import Hit
 from recommender.index.snapshot import Snapshot
 from recommender.index.floors import CandidateFloors
-from recommender.store.base import LinkRow
+from recommender.domain import LinkRow
 
 SCORE_TOLERANCE = 1e-5  # float32 products of the same vectors in other shapes agree to ~1e-6
 

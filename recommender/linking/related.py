@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from recommender.index.snapshot import Snapshot
-from recommender.store.base import LinkRow, QuestionRow
+from recommender.domain import LinkRow, QuestionRow
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from recommender.index.snapshot import Snapshot
 from recommender.linking.linker import compute_links
-from recommender.store.base import LinkRow, QuestionRow
+from recommender.domain import LinkRow, QuestionRow
 
 SCORE_PLACES = 4  # the API shows scores to 3 places; float32 products of other shapes agree to ~1e-6
 # Question rows and their links -> the fact check each one shows readers (None: nothing shown).

@@ -13,7 +13,8 @@ from recommender.config import Settings
 from recommender.embedding.passages import article_passages
 from recommender.index.holder import IndexHolder
 from recommender.services.linking import LinkingService
-from recommender.store.base import Dump, Restore, StoredArticle, Store
+from recommender.store.base import Dump, Restore, Store
+from recommender.domain import StoredArticle
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,17 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from recommender.editorial.auth import Editor, find_editor
-from recommender.editorial.decisions import Decision, DecisionError, apply_action, default_target, effective
+from recommender.editorial.auth import find_editor
+from recommender.domain import Editor
+from recommender.editorial.decisions import DecisionError, apply_action, default_target, effective
+from recommender.domain import Decision
 from recommender.editorial.decisions import restore as restore_decision
 from recommender.editorial.freshness import successor
 from recommender.editorial.offers import offer
 from recommender.editorial.statuses import QuestionStatus
 from recommender.services.reading import ReadingService
-from recommender.store.base import AuditEntry, LinkRow, QuestionRow, Store, VersionConflict
+from recommender.store.base import Store
+from recommender.domain import AuditEntry, LinkRow, QuestionRow, VersionConflict
 
 _RETRIES = 3
 

@@ -14,7 +14,8 @@ from recommender.linking.duplicates import update_clusters
 from recommender.linking.linker import compute_links, could_enter
 from recommender.linking.verify import Verification, verify_links
 from recommender.services.models import ModelsService
-from recommender.store.base import LinkRow, QuestionRow, Store
+from recommender.store.base import Store
+from recommender.domain import LinkRow, QuestionRow
 
 
 class LinkingService:

@@ -32,7 +32,8 @@ from recommender.linking.related import (
 )
 from recommender.services.linking import LinkingService
 from recommender.services.models import ModelsService
-from recommender.store.base import ArticleRow, LinkRow, QuestionRow, Store
+from recommender.store.base import Store
+from recommender.domain import ArticleRow, LinkRow, QuestionRow
 from recommender.store.replica import replica_reads
 
 

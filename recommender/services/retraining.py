@@ -21,7 +21,7 @@ from recommender.evaluation.runner import evaluate, ranker_config
 from recommender.index.builder import Document, build_ranker
 from recommender.index.ranker import Ranker
 from recommender.learning.calibration import CalibrationError, Example, examples_from_key, fit, training_examples
-from recommender.store.base import LinkRow
+from recommender.domain import LinkRow
 from recommender.training.examples import Triplet, mine_triplets, split_queries
 from recommender.training.finetune import ModelCard, TrainConfig, now, train_encoder
 

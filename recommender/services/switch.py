@@ -20,7 +20,8 @@ from typing import Literal, Protocol
 from recommender.config import Settings
 from recommender.embedding.base import Encoder
 from recommender.index.holder import IndexHolder
-from recommender.store.base import StaleStage, Store
+from recommender.store.base import Store
+from recommender.domain import StaleStage
 
 log = logging.getLogger(__name__)
 State = Literal["staging", "swapping", "done", "failed"]

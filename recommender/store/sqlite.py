@@ -6,8 +6,9 @@ ingest next to a running server) notice changes and reload their in-memory index
 decisions, their audit log and editor tokens live here too, keyed apart from computed rows;
 decision writes bump a `decisions` counter instead (widget ETags use both).
 
-The SQL both dialects share is in recommender/store/sql.py (SqlStore); this file holds what is
-SQLite's own: schema, connections and PRAGMAs, vector blobs, question upserts, staged-vector swaps.
+The SQL both dialects share is in recommender/store/sql.py (SqlStore, one mixin per aggregate) and
+the schema in recommender/store/schema.py; this file holds what is SQLite's own: connections and
+PRAGMAs, applying migrations, vector blobs, question upserts, staged-vector swaps.
 """
 
 from __future__ import annotations
@@ -24,158 +25,15 @@ from typing import Any
 import numpy as np
 
 from recommender.articles.model import Article
-from recommender.store.base import IndexData, LinkRow, QuestionRow, StaleStage, StoredArticle
-from recommender.store.sql import INDEX_ARTICLES, SqlStore
-from recommender.store.sql import text_hash as _text_hash
+from recommender.domain import LinkRow, QuestionRow, StaleStage, StoredArticle
+from recommender.store.base import IndexData
+from recommender.store.core import INDEX_ARTICLES
+from recommender.store.core import text_hash as _text_hash
+from recommender.store.schema import migrations
+from recommender.store.sql import SqlStore
 
-# Ordered migrations: index i brings the schema from version i to i+1. Never edit a shipped one.
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE articles (
-        id TEXT PRIMARY KEY,
-        title TEXT NOT NULL,
-        checked_on TEXT,
-        summary TEXT NOT NULL,
-        sections TEXT NOT NULL,
-        url TEXT,
-        topic TEXT,
-        body TEXT NOT NULL,
-        content_hash TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE passages (
-        article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-        position INTEGER NOT NULL,
-        text TEXT NOT NULL,
-        text_hash TEXT NOT NULL,
-        model_id TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        PRIMARY KEY (article_id, position)
-    );
-    CREATE INDEX passages_text_hash ON passages(text_hash);
-    CREATE TABLE questions (
-        id TEXT PRIMARY KEY,
-        article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-        position INTEGER NOT NULL,
-        text TEXT NOT NULL,
-        key TEXT NOT NULL,
-        model_id TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        needs_link INTEGER NOT NULL DEFAULT 1
-    );
-    CREATE INDEX questions_article ON questions(article_id);
-    CREATE INDEX questions_key ON questions(key);
-    CREATE TABLE links (
-        question_id TEXT NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
-        rank INTEGER NOT NULL,
-        article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-        score REAL NOT NULL,
-        dense REAL NOT NULL,
-        lexical REAL NOT NULL,
-        passage INTEGER NOT NULL,
-        PRIMARY KEY (question_id, rank)
-    );
-    CREATE INDEX links_article ON links(article_id);
-    INSERT INTO meta (key, value) VALUES ('generation', '0');
-    """,
-    # 2: editorial decisions, their audit log and editor tokens. Decisions are keyed by the
-    # question's own article and its wording key, apart from computed rows: ingest, relinking and
-    # re-encoding never touch them. Their writes bump the `decisions` counter, not `generation`
-    # (no index rebuild for an editor's click).
-    """
-    CREATE TABLE decisions (
-        article_id TEXT NOT NULL,
-        question_key TEXT NOT NULL,
-        pinned TEXT,
-        approved TEXT,
-        rejected TEXT NOT NULL DEFAULT '[]',
-        hidden INTEGER NOT NULL DEFAULT 0,
-        gap INTEGER NOT NULL DEFAULT 0,
-        target_hash TEXT,
-        target_score REAL,
-        version INTEGER NOT NULL,
-        updated_by TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (article_id, question_key)
-    );
-    CREATE TABLE audit (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        editor TEXT NOT NULL,
-        action TEXT NOT NULL,
-        question_id TEXT NOT NULL,
-        question_key TEXT NOT NULL,
-        article_id TEXT NOT NULL,
-        target_id TEXT,
-        before TEXT NOT NULL,
-        after TEXT NOT NULL
-    );
-    CREATE INDEX audit_question ON audit(article_id, question_key);
-    CREATE INDEX audit_question_id ON audit(question_id);
-    CREATE INDEX audit_target ON audit(target_id);
-    CREATE INDEX audit_editor ON audit(editor);
-    CREATE TABLE editors (
-        name TEXT PRIMARY KEY,
-        token_hash TEXT NOT NULL UNIQUE,
-        created_at TEXT NOT NULL,
-        revoked_at TEXT
-    );
-    INSERT INTO meta (key, value) VALUES ('decisions', '0');
-    """,
-    # 3: learning. `superseded`: an editor's word that a newer fact check replaces an older one
-    # (suggestions follow the newer one). `question_clusters`: near-duplicate questions across the
-    # site (recomputed after ingest; writes bump `decisions`, the widget's other ETag counter).
-    # `staged_*`: vectors of another encoder made in the background while the live ones serve;
-    # `swap_model` moves them in with the new links in one transaction.
-    """
-    CREATE TABLE superseded (
-        article_id TEXT PRIMARY KEY,
-        by_article_id TEXT NOT NULL,
-        updated_by TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE question_clusters (
-        question_id TEXT PRIMARY KEY REFERENCES questions(id) ON DELETE CASCADE,
-        cluster TEXT NOT NULL
-    );
-    CREATE INDEX question_clusters_cluster ON question_clusters(cluster);
-    CREATE TABLE staged_passages (
-        model_id TEXT NOT NULL,
-        article_id TEXT NOT NULL,
-        position INTEGER NOT NULL,
-        text_hash TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        PRIMARY KEY (model_id, article_id, position)
-    );
-    CREATE TABLE staged_questions (
-        model_id TEXT NOT NULL,
-        question_id TEXT NOT NULL,
-        text_hash TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        PRIMARY KEY (model_id, question_id)
-    );
-    """,
-    # 4: finding the questions to relink after a write was a scan of every question.
-    """
-    CREATE INDEX questions_needs_link ON questions(id) WHERE needs_link = 1;
-    """,
-    # 5: `generation_at` in meta, when the generation last moved (the index's age for `recommender
-    # status`), kept by every write from now on. A database made before has no record of it: its
-    # newest article write is the best known bound.
-    """
-    INSERT INTO meta (key, value)
-        SELECT 'generation_at', latest FROM (SELECT MAX(updated_at) AS latest FROM articles) WHERE latest IS NOT NULL;
-    """,
-    # 6: roles on tokens (recommender/editorial/auth.py). Every token made before could do everything,
-    # so existing ones become `admin`; new ones get the role `editors add --role` names. The audit log
-    # records the role each decision was made with (NULL for entries older than roles).
-    """
-    ALTER TABLE editors ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'
-        CHECK (role IN ('publisher', 'editor', 'admin'));
-    ALTER TABLE audit ADD COLUMN role TEXT;
-    """,
-]
+# Schema version i+1 is MIGRATIONS[i], rendered from the one definition both dialects share.
+MIGRATIONS: list[str] = migrations("sqlite")
 
 
 def _blob(vector: np.ndarray) -> bytes:

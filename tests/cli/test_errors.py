@@ -15,7 +15,7 @@ from recommender.backup import BackupError
 from recommender.cli import context
 from recommender.cli.errors import messages
 from recommender.evaluation.benchmark import BenchmarkFormatError
-from recommender.store.base import EncoderMismatch, StoreUnavailable
+from recommender.domain import EncoderMismatch, StoreUnavailable
 
 runner = CliRunner()
 

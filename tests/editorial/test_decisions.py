@@ -6,16 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from recommender.editorial.auth import Editor, EditorRecord, find_editor, hash_token, new_token
-from recommender.editorial.decisions import (
-    Decision,
-    DecisionError,
-    apply_action,
-    changed_reasons,
-    default_target,
-    effective,
-)
-from recommender.store.base import LinkRow
+from recommender.editorial.auth import find_editor, hash_token, new_token
+from recommender.domain import Editor, EditorRecord
+from recommender.editorial.decisions import DecisionError, apply_action, changed_reasons, default_target, effective
+from recommender.domain import Decision
+from recommender.domain import LinkRow
 
 
 def links(*pairs: tuple[str, float]) -> list[LinkRow]:

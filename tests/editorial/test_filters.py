@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from recommender.editorial.decisions import Decision, Effective, effective
+from recommender.domain import ArticleRow, Decision, LinkRow, QuestionRow
+from recommender.editorial.decisions import Effective, effective
 from recommender.editorial.filters import (
     FilterError,
     ReviewFilter,
@@ -18,7 +19,6 @@ from recommender.editorial.filters import (
 )
 from recommender.editorial.review import ReviewItem
 from recommender.learning.calibration import Thresholds
-from recommender.store.base import ArticleRow, LinkRow, QuestionRow
 
 CUTS = Thresholds(gap_score=0.4, live_score=0.6)
 ALL = {"own-a", "own-b", "fc-measles", "fc-vote", "fc-other"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from recommender.editorial.freshness import follow_superseded, fresher, prefer_recent, successor
-from recommender.store.base import LinkRow
+from recommender.domain import LinkRow
 
 
 def link(article: str, score: float, rank: int = 0) -> LinkRow:

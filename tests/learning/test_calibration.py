@@ -24,7 +24,7 @@ from recommender.learning.calibration import (
     thresholds_for,
     training_examples,
 )
-from recommender.store.base import Decision, LinkRow, QuestionRow
+from recommender.domain import Decision, LinkRow, QuestionRow
 
 
 def noisy_data(n: int = 400, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ import pytest
 from recommender.config import Settings
 from recommender.learning.calibration import CalibrationError, brier
 from recommender.learning.calibration_fit import fit_calibration, ranking_of
-from recommender.store.base import Decision, LinkRow, QuestionRow
+from recommender.domain import Decision, LinkRow, QuestionRow
 
 
 @dataclass(frozen=True)

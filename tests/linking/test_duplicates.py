@@ -8,7 +8,7 @@ import pytest
 from recommender.index.questions import QuestionTable
 from recommender.index.questions import QuestionChange
 from recommender.linking.duplicates import update_clusters
-from recommender.store.base import QuestionRow
+from recommender.domain import QuestionRow
 
 pytest.importorskip("sklearn")
 from recommender.linking.clusters import cluster_questions  # noqa: E402

@@ -23,7 +23,7 @@ from recommender.evaluation.related import (
     shown_related,
 )
 from recommender.linking.related import related_items
-from recommender.store.base import LinkRow, QuestionRow
+from recommender.domain import LinkRow, QuestionRow
 from tests.conftest import SAMPLE
 from tests.fakes import HashingEncoder
 

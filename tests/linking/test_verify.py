@@ -10,7 +10,7 @@ from recommender import cli
 from recommender.articles.model import Article, Section
 from recommender.config import Settings
 from recommender.services import Services
-from recommender.store.base import LinkRow
+from recommender.domain import LinkRow
 from tests.fakes import HashingEncoder
 
 

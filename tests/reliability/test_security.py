@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from recommender.api import create_app
 from recommender.api.routes.pages import EDITOR_CSP
 from recommender.editorial import auth
-from recommender.editorial.auth import Editor, EditorRecord, find_editor, hash_token
+from recommender.domain import Editor, EditorRecord
+from recommender.editorial.auth import find_editor, hash_token
 from tests.conftest import ROOT, add_editor
 from tests.reliability.conftest import FakeService, dump
 

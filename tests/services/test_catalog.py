@@ -11,7 +11,7 @@ import pytest
 from recommender.articles.model import Article, Section
 from recommender.config import Settings
 from recommender.services import Services
-from recommender.store.base import EncoderMismatch
+from recommender.domain import EncoderMismatch
 from recommender.store.factory import open_store
 from tests.conftest import BOTH_STORES
 from tests.fakes import HashingEncoder

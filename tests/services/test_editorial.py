@@ -9,7 +9,7 @@ from recommender.config import Settings
 from recommender.editorial.decisions import DecisionError
 from recommender.editorial.review import coverage, queue
 from recommender.services import Services
-from recommender.store.base import VersionConflict
+from recommender.domain import VersionConflict
 from tests.fakes import HashingEncoder
 
 

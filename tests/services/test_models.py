@@ -15,7 +15,7 @@ from recommender.config import Settings
 from recommender.editorial.decisions import DecisionError
 from recommender.services import Services
 from recommender.learning.calibration import Calibrator
-from recommender.store.base import StaleStage
+from recommender.domain import StaleStage
 from tests.conftest import add_editor
 from tests.fakes import HashingEncoder
 

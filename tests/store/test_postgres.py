@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from recommender.config import Settings
 from recommender.services import Services
-from recommender.store.base import AuditEntry, Decision, VersionConflict
+from recommender.domain import AuditEntry, Decision, VersionConflict
 from recommender.store.postgres import MIGRATIONS, PostgresStore, redact
 from recommender.store.replica import replica_reads
 from recommender.store.sqlite import SQLiteStore

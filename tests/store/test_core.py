@@ -1,8 +1,8 @@
-"""The shared SQL of both stores (recommender/store/sql.py): placeholder rewriting for psycopg."""
+"""The shared SQL of both stores (recommender/store/core.py): placeholder rewriting for psycopg."""
 
 from __future__ import annotations
 
-from recommender.store.sql import percent_placeholders
+from recommender.store.core import percent_placeholders
 
 
 def test_question_marks_become_percent_s_outside_string_literals() -> None:
