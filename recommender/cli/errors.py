@@ -29,8 +29,8 @@ def fail(message: str) -> NoReturn:
 # an exception of a class whose module was never imported cannot occur, and importing the modules here
 # would load the model code (torch, onnx) for a typo in a file name.
 KNOWN: tuple[tuple[str, str], ...] = (
-    ("recommender.store.base", "StoreUnavailable"),  # e.g. PostgreSQL unreachable
-    ("recommender.store.base", "EncoderMismatch"),
+    ("recommender.domain", "StoreUnavailable"),  # e.g. PostgreSQL unreachable
+    ("recommender.domain", "EncoderMismatch"),
     ("recommender.embedding.versions", "EncoderUnavailable"),
     ("recommender.embedding.factory", "ModelNotFound"),
     ("recommender.embedding.factory", "BackendUnavailable"),
