@@ -198,7 +198,7 @@ def test_a_backup_moves_a_sqlite_database_to_postgresql_and_back(settings: Setti
     ids = [e.id for e in target.store.audit_entries()[1]]
     assert len(set(ids)) == len(ids) == len(dump.audit) + 1
     back = Services.start(sqlite_settings.model_copy(update={"db": tmp_path / "back.db"}), encoder=HashingEncoder())
-    back.restore(target.store.dump())
+    back.catalog.restore(target.store.dump())
     assert back.store.dump() == target.store.dump()
     for services in (source, target, back):
         services.close()
