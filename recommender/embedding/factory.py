@@ -44,9 +44,37 @@ def _registry(models_dir: Path) -> tuple[dict[str, dict[str, Any]], list[Path]]:
     return encoders, files
 
 
+def adapter_entry(name: str, models_dir: Path) -> tuple[str, Path] | None:
+    """(adapted model name, adapter .npy path) when the registry entry `name` is another encoder plus a
+    linear adapter (`"adapts"` and `"adapter"`, see recommender.embedding.adapter), else None."""
+    entry = _registry(Path(models_dir))[0].get(name)
+    if not entry or ("adapter" not in entry and "adapts" not in entry):
+        return None
+    if not isinstance(entry.get("adapts"), str) or not isinstance(entry.get("adapter"), str) or entry["adapts"] == name:
+        raise ModelNotFound(
+            f'registry entry {name!r}: an adapter entry needs "adapts" (another model\'s name) and "adapter" (a .npy path)'
+        )
+    return entry["adapts"], (entry["base"] / entry["adapter"]).resolve()
+
+
+def base_model_name(name: str, models_dir: Path) -> str:
+    """The model whose weights (and ONNX export) serve `name`: its base for an adapter entry, else itself."""
+    seen = [name]
+    while (adapted := adapter_entry(seen[-1], models_dir)) is not None:
+        if adapted[0] in seen:
+            raise ModelNotFound(f"registry entries adapt each other in a circle: {' -> '.join([*seen, adapted[0]])}")
+        seen.append(adapted[0])
+    return seen[-1]
+
+
 def resolve_model(name: str, models_dir: Path) -> ModelSpec:
-    """Where the model called `name` lives: a registry entry or a trained folder models/<name>/."""
+    """Where the model called `name` lives: a registry entry or a trained folder models/<name>/.
+
+    For an adapter entry: its base model's weights (training or exporting it starts from those)."""
     models_dir = Path(models_dir)
+    base = base_model_name(name, models_dir)
+    if base != name:
+        return resolve_model(base, models_dir)
     encoders, files = _registry(models_dir)
     entry = encoders.get(name)
     if entry and "package" in entry:
@@ -93,6 +121,12 @@ def create_encoder(name: str, models_dir: Path, backend: Backend = "auto", threa
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
+    adapted = adapter_entry(name, models_dir)
+    if adapted is not None:
+        from recommender.embedding.adapter import AdaptedEncoder, Adapter
+
+        base = create_encoder(adapted[0], models_dir, backend=backend, threads=threads)
+        return AdaptedEncoder(base, Adapter.load(adapted[1]), name)
     if backend == "torch":
         return _torch_encoder(resolve_model(name, models_dir))
     from recommender.embedding.onnx import INT8_FILE, MODEL_FILE, export_folder, read_manifest
