@@ -126,3 +126,20 @@ def test_registry_entries_adapt_a_base_model(tmp_path: Path) -> None:
         base_model_name("loop-a", models)
     with pytest.raises(ModelNotFound, match='needs "adapts"'):
         create_encoder("broken", models)
+
+
+def test_the_cache_of_an_adapted_encoder_is_its_base_encoders(tmp_path: Path) -> None:
+    from recommender.embedding.cache import EmbeddingCache, encode_cached
+
+    base = HashingEncoder(dim=DIM)
+    adapted = AdaptedEncoder(base, Adapter.load(write_adapter(tmp_path / "a", rotation(3))), "x")
+    texts = ["a claim about taxes", "the moon landing"]
+    cache = EmbeddingCache(tmp_path / "cache", adapted.model_id)
+    first = encode_cached(adapted, texts, cache)
+    assert base.encoded == 2
+    other = AdaptedEncoder(base, Adapter.load(write_adapter(tmp_path / "b", rotation(4))), "y")
+    second = encode_cached(other, texts, EmbeddingCache(tmp_path / "cache", other.model_id))
+    assert base.encoded == 2  # a refitted adapter re-runs no transformer
+    np.testing.assert_allclose(first, adapted.encode(texts), atol=1e-6)
+    np.testing.assert_allclose(second, other.encode(texts), atol=1e-6)
+    assert encode_cached(adapted, [], cache).shape == (0, DIM)
