@@ -106,10 +106,10 @@ def rows(settings: Settings, mpnet: Path | None, tuned: str | None, mpnet_on: fr
             Row(f"all-mpnet-base-v2 + BM25 ({settings.dense_weight} / {settings.lexical_saturation:g})", "hybrid", teacher, only=mpnet_on),
         ]
     if served != BASE_MODEL:
-        found += [
-            Row(f"{served} (dense)", "dense", named(served)),
-            Row(f"{served} + BM25, previous weights", "hybrid", named(served), dict(PREVIOUS_DEFAULT)),
-        ]
+        found.append(Row(f"{served} (dense)", "dense", named(served)))
+        current = {"dense_weight": settings.dense_weight, "lexical_saturation": settings.lexical_saturation}
+        if current != PREVIOUS_DEFAULT:
+            found.append(Row(f"{served} + BM25, previous weights", "hybrid", named(served), dict(PREVIOUS_DEFAULT)))
     found.append(
         Row(f"**default**: {served} + BM25 ({settings.dense_weight} / {settings.lexical_saturation:g})", "hybrid", named(served))
     )
