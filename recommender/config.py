@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Seconds to wait for a PostgreSQL connection (connecting, or a free one in the pool)."
     )
     model: str = Field(
-        "all-MiniLM-L6-v2",
+        "minilm-l6-adapted",
         description="Encoder name from the model registry (recommender/embedding/registry.json, shipped with the "
         "package, plus `models_dir`/registry.json if present), or a folder under `models_dir` holding a trained model.",
     )

@@ -24,6 +24,8 @@ from recommender.store.base import Store
 
 def encoder_backend(encoder: Encoder, configured: str) -> str:
     """The runtime an encoder actually runs on (`auto` resolved; a test double by its class name)."""
+    while type(encoder).__name__ == "AdaptedEncoder":  # an adapter runs on its base encoder's runtime
+        encoder = encoder.base  # type: ignore[attr-defined]
     kind = type(encoder).__name__
     if kind == "OnnxEncoder":
         return configured if configured in ("onnx", "onnx-int8") else "onnx"

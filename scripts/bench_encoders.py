@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from recommender.embedding.export import export_onnx  # noqa: E402
-from recommender.embedding.factory import create_encoder, resolve_model  # noqa: E402
+from recommender.embedding.factory import create_encoder  # noqa: E402
+from recommender.embedding.registry import resolve_model  # noqa: E402
 from recommender.embedding.onnx import INT8_FILE, MODEL_FILE, export_folder  # noqa: E402
 from recommender.embedding.passages import pack  # noqa: E402
 

@@ -35,7 +35,8 @@ import numpy as np  # noqa: E402
 
 from recommender.articles.loader import load_paths  # noqa: E402
 from recommender.config import Settings  # noqa: E402
-from recommender.embedding.factory import create_encoder, resolve_model  # noqa: E402
+from recommender.embedding.factory import create_encoder  # noqa: E402
+from recommender.embedding.registry import resolve_model  # noqa: E402
 from recommender.services import Services  # noqa: E402
 from recommender.evaluation.benchmark import QueryRecord, load_qrels, load_queries  # noqa: E402
 from recommender.evaluation.runner import evaluate, ranker_config  # noqa: E402

@@ -106,7 +106,8 @@ def fake_services(settings: Settings, fake_encoder: HashingEncoder) -> Iterator[
 def real_encoder():  # type: ignore[no-untyped-def]
     from recommender.embedding.factory import create_encoder
 
-    return create_encoder("all-MiniLM-L6-v2", ROOT / "models", backend=TEST_BACKEND)  # type: ignore[arg-type]
+    # the served default (an adapter entry loads its base model plus the adapter)
+    return create_encoder(Settings().model, ROOT / "models", backend=TEST_BACKEND)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

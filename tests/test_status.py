@@ -55,7 +55,7 @@ def test_status_reports_counts_encoder_and_a_fresh_index(status_db: Settings, sa
     questions = report["questions"]
     assert questions["answered"] > 0
     assert questions["answered"] + questions["gaps"] + questions["hidden"] <= report["counts"]["questions"]
-    assert report["encoder"] == {"model": "all-MiniLM-L6-v2", "model_id": "hashing-test@1", "backend": "HashingEncoder", "error": None}
+    assert report["encoder"] == {"model": Settings().model, "model_id": "hashing-test@1", "backend": "HashingEncoder", "error": None}
     assert report["stored_model_ids"] == ["hashing-test@1"]
     assert report["stale"] is False and report["stale_reasons"] == []
     assert report["queues"]["articles_pending"] == 0 and report["queues"]["questions_to_link"] == 0

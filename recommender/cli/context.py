@@ -66,7 +66,8 @@ def load_encoder(settings: Settings, name: str) -> Encoder:
 
 def server_encoder(settings: Settings, store: Any) -> tuple[Encoder | None, str | None]:
     """The encoder a server on this database would load, or why it cannot be loaded here."""
-    from recommender.embedding.factory import BackendUnavailable, ModelNotFound
+    from recommender.embedding.factory import BackendUnavailable
+    from recommender.embedding.registry import ModelNotFound
     from recommender.status import model_name
 
     try:

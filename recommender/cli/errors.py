@@ -32,7 +32,7 @@ KNOWN: tuple[tuple[str, str], ...] = (
     ("recommender.domain", "StoreUnavailable"),  # e.g. PostgreSQL unreachable
     ("recommender.domain", "EncoderMismatch"),
     ("recommender.embedding.versions", "EncoderUnavailable"),
-    ("recommender.embedding.factory", "ModelNotFound"),
+    ("recommender.embedding.registry", "ModelNotFound"),
     ("recommender.embedding.factory", "BackendUnavailable"),
     ("recommender.embedding.export", "ExportError"),
     ("recommender.evaluation.benchmark", "BenchmarkFormatError"),  # names file:line

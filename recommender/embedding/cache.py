@@ -21,6 +21,7 @@ def text_key(text: str) -> str:
 class EmbeddingCache:
     def __init__(self, directory: Path, model_id: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
         safe = re.sub(r"[^A-Za-z0-9._@-]", "_", model_id)
         self.path = directory / f"embeddings-{safe}.sqlite"
         self._db = sqlite3.connect(self.path)
@@ -54,7 +55,18 @@ def encode_cached(
     progress: bool = False,
     label: str = "embedding",
 ) -> np.ndarray:
-    """Encode `texts`, reusing cached vectors; new vectors are written back batch by batch."""
+    """Encode `texts`, reusing cached vectors; new vectors are written back batch by batch.
+
+    An adapted encoder (embedding.adapter) reuses its base encoder's cache: its vectors are the base's
+    vectors mapped by the adapter, so refitting an adapter never re-runs the transformer."""
+    base, adapter = getattr(encoder, "base", None), getattr(encoder, "adapter", None)
+    if cache is not None and base is not None and adapter is not None:
+        base_cache = EmbeddingCache(cache.directory, base.model_id)
+        try:
+            vectors = encode_cached(base, texts, base_cache, batch_size, progress, label)
+        finally:
+            base_cache.close()
+        return adapter.apply(vectors) if len(texts) else np.zeros((0, encoder.dim), np.float32)
     keys = [text_key(t) for t in texts]
     known = cache.get_many(sorted(set(keys))) if cache else {}
     missing = sorted({k: t for k, t in zip(keys, texts) if k not in known}.items())

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from recommender.embedding.factory import model_id_for, resolve_model
+from recommender.embedding.registry import base_model_name, model_id_for, resolve_model
 from recommender.embedding.onnx import (
     FORMAT,
     INT8_FILE,
@@ -152,6 +152,7 @@ def export_onnx(
     """Write (or reuse) models/<model_name>-onnx/ and report how far it is from the torch encoder."""
     started = time.perf_counter()
     models_dir = Path(models_dir)
+    model_name = base_model_name(model_name, models_dir)  # an adapter entry is served by its base's export
     spec = resolve_model(model_name, models_dir)
     source_id = model_id_for(spec)
     folder = export_folder(model_name, models_dir)

@@ -1,76 +1,15 @@
-"""Pick and load an encoder by name from the model registry (registry.json beside this module, which
-ships with the package, plus an optional RECOMMENDER_MODELS_DIR/registry.json)."""
+"""Load an encoder by name (see registry.py for the names) on a backend: ONNX Runtime (exported on demand)
+or torch, with a shipped adapter on top where the registry entry has one."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import importlib.util
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
 from recommender.config import Backend
 from recommender.embedding.base import Encoder
-
-
-class ModelNotFound(LookupError):
-    pass
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    path: Path
-
-
-# The encoders the package knows, shipped inside it: found wherever the command runs from.
-PACKAGED_REGISTRY = Path(__file__).resolve().parent / "registry.json"
-
-
-def _registry(models_dir: Path) -> tuple[dict[str, dict[str, Any]], list[Path]]:
-    """Known encoders: the packaged registry, then `models_dir/registry.json` if there is one (its
-    entries add to or replace the packaged ones; its "path" entries are relative to `models_dir`)."""
-    encoders: dict[str, dict[str, Any]] = {}
-    files = [PACKAGED_REGISTRY]
-    for entry in json.loads(PACKAGED_REGISTRY.read_text()).get("encoders", {}).items():
-        encoders[entry[0]] = {**entry[1], "base": PACKAGED_REGISTRY.parent}
-    local = models_dir / "registry.json"
-    if local.is_file():
-        files.append(local)
-        for name, entry in json.loads(local.read_text()).get("encoders", {}).items():
-            encoders[name] = {**entry, "base": models_dir}
-    return encoders, files
-
-
-def resolve_model(name: str, models_dir: Path) -> ModelSpec:
-    """Where the model called `name` lives: a registry entry or a trained folder models/<name>/."""
-    models_dir = Path(models_dir)
-    encoders, files = _registry(models_dir)
-    entry = encoders.get(name)
-    if entry and "package" in entry:
-        module = importlib.import_module(entry["package"])
-        return ModelSpec(name, Path(module.get_model_path()))
-    if entry and "path" in entry:
-        return ModelSpec(name, (entry["base"] / entry["path"]).resolve())
-    local = models_dir / name
-    if (local / "config.json").exists() or (local / "modules.json").exists():
-        return ModelSpec(name, local.resolve())
-    known = ", ".join(sorted(encoders)) or "none"
-    registries = " or ".join(str(f) for f in files)
-    raise ModelNotFound(f"unknown model {name!r}: not in {registries} (known: {known}) nor a folder {local.resolve()}")
-
-
-def model_id_for(spec: ModelSpec) -> str:
-    """Name plus a fingerprint of the weights, so retraining into the same folder changes the id."""
-    digest = hashlib.sha256()
-    for weights in sorted(spec.path.glob("*.safetensors")) + sorted(spec.path.glob("*.bin")):
-        stat = weights.stat()
-        digest.update(f"{weights.name}:{stat.st_size}".encode())
-        with weights.open("rb") as handle:
-            digest.update(handle.read(1 << 20))
-    return f"{spec.name}@{digest.hexdigest()[:12]}"
+from recommender.embedding.registry import ModelNotFound, ModelSpec, adapter_entry, model_id_for, resolve_model
 
 
 BACKENDS: tuple[str, ...] = get_args(Backend)
@@ -93,6 +32,12 @@ def create_encoder(name: str, models_dir: Path, backend: Backend = "auto", threa
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
+    adapted = adapter_entry(name, models_dir)
+    if adapted is not None:
+        from recommender.embedding.adapter import AdaptedEncoder, Adapter
+
+        base = create_encoder(adapted[0], models_dir, backend=backend, threads=threads)
+        return AdaptedEncoder(base, Adapter.load(adapted[1]), name)
     if backend == "torch":
         return _torch_encoder(resolve_model(name, models_dir))
     from recommender.embedding.onnx import INT8_FILE, MODEL_FILE, export_folder, read_manifest

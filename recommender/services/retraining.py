@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recommender.embedding.factory import create_encoder, resolve_model
+from recommender.embedding.factory import create_encoder
+from recommender.embedding.registry import resolve_model
 from recommender.evaluation.benchmark import QueryRecord, load_qrels, load_queries
 from recommender.evaluation.runner import evaluate, ranker_config
 from recommender.index.builder import Document, build_ranker

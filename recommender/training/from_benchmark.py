@@ -10,7 +10,8 @@ from pathlib import Path
 from recommender.config import Settings
 from recommender.embedding.base import Encoder
 from recommender.embedding.cache import EmbeddingCache
-from recommender.embedding.factory import create_encoder, resolve_model
+from recommender.embedding.factory import create_encoder
+from recommender.embedding.registry import resolve_model
 from recommender.evaluation.benchmark import QueryRecord, load_corpus, load_qrels, load_queries
 from recommender.evaluation.runner import evaluate, ranker_config
 from recommender.index.builder import Document, benchmark_document, build_ranker

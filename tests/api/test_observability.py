@@ -68,7 +68,7 @@ def test_metrics_count_widget_requests_cache_hits_and_304s(client: TestClient, s
     answered = value(before, "dive_deeper_questions_by_state", state="answered")
     gaps = value(before, "dive_deeper_questions_by_state", state="gap")
     assert answered > 0 and answered + gaps <= value(before, "dive_deeper_questions")
-    assert value(before, "dive_deeper_encoder_info", backend="HashingEncoder", model="all-MiniLM-L6-v2", model_id="hashing-test@1") == 1
+    assert value(before, "dive_deeper_encoder_info", backend="HashingEncoder", model=Settings().model, model_id="hashing-test@1") == 1
 
     first = client.get(f"/v1/articles/{article}/dive-deeper")
     assert first.status_code == 200

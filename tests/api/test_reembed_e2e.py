@@ -31,7 +31,7 @@ def stored_ids(db: Path) -> set[str]:
 @pytest.fixture()
 def fp32_db(tmp_path: Path, sample_articles: list[Article]) -> tuple[Path, str]:
     """A small corpus embedded with the ONNX fp32 backend; the service's default backend is onnx-int8."""
-    encoder = create_encoder("all-MiniLM-L6-v2", ROOT / "models", backend="onnx")
+    encoder = create_encoder(Settings().model, ROOT / "models", backend="onnx")  # the default model, on fp32
     assert not encoder.model_id.endswith("+int8")
     chosen = [a for a in sample_articles if a.id.startswith("health-")][:10]
     assert ARTICLE in {a.id for a in chosen}

@@ -16,7 +16,7 @@ runner = CliRunner()
 
 def test_the_model_registry_is_found_from_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 18.1: from another directory, without RECOMMENDER_MODELS_DIR, the default encoder is known."""
-    from recommender.embedding.factory import resolve_model
+    from recommender.embedding.registry import resolve_model
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RECOMMENDER_MODELS_DIR", raising=False)

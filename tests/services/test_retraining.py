@@ -48,7 +48,7 @@ def test_train_from_decisions_then_switch(sample_db: Path, tmp_path: Path, real_
     calibrated = run(["calibrate", "--key", str(ROOT / "data/sample/eval/answers.qrels")], env)
     assert calibrated.returncode == 0, calibrated.stderr[-2000:]
     assert "12 editor decisions + " in calibrated.stdout and "answer-key labels" in calibrated.stdout
-    written = json.loads((models / "calibration" / "all-MiniLM-L6-v2.json").read_text())
+    written = json.loads((models / "calibration" / f"{Settings().model}.json").read_text())
     assert written["model_id"] == real_encoder.model_id and written["method"] == "logistic"
     too_few = run(["calibrate"], env)  # 12 labelled links, all from decisions: fitted on them alone is allowed
     assert too_few.returncode == 0 and "12 editor decisions" in too_few.stdout

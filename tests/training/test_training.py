@@ -48,7 +48,8 @@ def test_editor_rejections_are_preferred_negatives() -> None:
 
 @pytest.mark.slow
 def test_fine_tuning_writes_a_loadable_model_with_a_card(tmp_path: Path) -> None:
-    from recommender.embedding.factory import create_encoder, resolve_model
+    from recommender.embedding.factory import create_encoder
+    from recommender.embedding.registry import resolve_model
     from recommender.training.examples import Triplet
     from recommender.training.finetune import ModelCard, TrainConfig, train_encoder
     from tests.conftest import ROOT

@@ -66,7 +66,8 @@ def use(body: schemas.ModelUseIn, models: ModelsDep, editor: AdminDep) -> schema
     """Start switching to another model: the old one serves until the new vectors and links are
     swapped in in one transaction (follow `switch.state` in GET /v1/models). Decisions are untouched.
     A trained model whose card's gate did not pass is refused unless `force`."""
-    from recommender.embedding.factory import BackendUnavailable, ModelNotFound
+    from recommender.embedding.factory import BackendUnavailable
+    from recommender.embedding.registry import ModelNotFound
 
     try:
         models.use(body.name, force=body.force)
