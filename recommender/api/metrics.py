@@ -84,7 +84,7 @@ class _Cached:
 class ServicesCollector(Collector):
     """Gauges read from the services at scrape time.
 
-    Counts are re-read only when the store's counters moved. Answered questions, gaps and the review
+    Counts are re-read only when the database's counters moved. Answered questions, gaps and the review
     queue need every question's status (not a cheap read), so they are also recomputed at most every
     `coverage_interval` seconds, however often Prometheus scrapes during a long ingest.
     """

@@ -1,6 +1,6 @@
 """Rendered widget responses kept in memory, so a repeated read is a dictionary lookup.
 
-The widget's ETag is built from the store's counters (generation, decisions), the article id and the
+The widget's ETag is built from the database's counters (generation, decisions), the article id and the
 settings; a body computed under some counters is the answer for as long as they do not move (any
 article write or editor decision moves one). So bodies are kept per article together with the
 counters they were computed under, and a lookup with other counters misses. Least recently used
