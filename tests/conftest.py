@@ -112,11 +112,24 @@ def real_encoder():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory: pytest.TempPathFactory, real_encoder, sample_articles) -> Path:  # type: ignore[no-untyped-def]
-    """The sample corpus ingested once with the real model; tests copy the file before writing."""
-    path = tmp_path_factory.mktemp("sample") / "sample.db"
-    services = Services.start(Settings(db=path, models_dir=ROOT / "models"), encoder=real_encoder)
-    services.catalog.ingest(sample_articles)
-    services.close()
+    """The sample corpus ingested once with the real model; tests copy the file before writing.
+
+    Under pytest-xdist (`make test` runs two workers) the first worker builds it and the other waits
+    for it: encoding the sample is the costliest setup of the suite.
+    """
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the workers' common base directory
+    path = shared / f"sample-{real_encoder.model_id.replace('@', '-')}.db"
+    with FileLock(str(path) + ".lock"):
+        if not path.exists():
+            building = path.with_suffix(".building")
+            services = Services.start(Settings(db=building, models_dir=ROOT / "models"), encoder=real_encoder)
+            services.catalog.ingest(sample_articles)
+            services.close()
+            building.rename(path)
     return path
 
 

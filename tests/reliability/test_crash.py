@@ -213,7 +213,7 @@ def test_ingest_killed_half_way_leaves_a_consistent_database_and_completes(
     # Updates a reader can see in the widget (the fact check's link) without moving any score, so that
     # "answers as before" is exact: every other widget field must be unchanged.
     updated = [a.model_copy(update={"url": f"https://example.org/v2/{a.id}"}) for a in list(sample.values())[::3]]
-    new = generated(240)
+    new = generated(100)  # 11 batches of 10 with the updates: the kill lands after the first, long before the last
     folder = tmp_path / "ingest"
     folder.mkdir()
     write_jsonl(sorted(updated + new, key=lambda a: a.id), folder / "batch.jsonl")  # JSON Lines keep every field
