@@ -1,0 +1,43 @@
+"""The linking service with a fake encoder: links equal a recomputation after every kind of write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from recommender.config import Settings
+from recommender.services import Services
+from tests.fakes import HashingEncoder
+from tests.services.test_catalog import CORPUS, art
+
+
+@pytest.fixture()
+def services(settings: Settings) -> Iterator[Services]:
+    services = Services.start(settings, encoder=HashingEncoder())
+    services.catalog.ingest(CORPUS)
+    yield services
+    services.close()
+
+
+def test_links_equal_a_recomputation_after_writes_and_deletes(services: Services) -> None:
+    services.catalog.ingest([art("tariffs-farmers", "Did tariffs hurt farmers?", "Retaliatory tariffs cut farm exports.", ["Who pays tariffs?"])])
+    services.catalog.delete("bananas")
+    checked = services.linking.verify()
+    assert checked.ok and checked.checked == checked.questions > 0
+
+
+def test_a_stored_link_changed_behind_its_back_is_found_and_relink_all_repairs_it(services: Services) -> None:
+    links = services.store.links_of(["owls-q1"])["owls-q1"]
+    services.store.replace_links({"owls-q1": links[1:]})  # the best candidate lost, as a bug would leave it
+    assert services.linking.verify().links_differ == 1
+    assert services.linking.relink_all() == services.holder.snapshot().table.alive.sum()
+    assert services.linking.verify().ok
+
+
+def test_clusters_follow_writes(services: Services) -> None:
+    assert services.linking.clusters() == {}
+    services.catalog.ingest([art("tariffs-2", "Who pays import tariffs, again?", "Importers pay.", ["Do importers pay tariffs?"])])
+    clusters = services.linking.clusters()  # the same wording as owls-q1: one cluster
+    assert clusters.get("owls-q1") is not None and clusters.get("owls-q1") == clusters.get("tariffs-2-q1")
+    assert [q.id for q in services.linking.cluster_members("owls-q1")] == ["tariffs-2-q1"]
