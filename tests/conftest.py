@@ -190,3 +190,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.postgres)
         if item.path.parent.name == "browser":
             item.add_marker(pytest.mark.browser)
+        # `make test` spreads tests over two workers test by test (--dist loadgroup); a module whose tests
+        # share a module-scoped fixture (a server, a browser page) stays whole on one worker.
+        fixtures = getattr(item, "_fixtureinfo", None)
+        if fixtures is not None and any(defs[-1].scope == "module" for defs in fixtures.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
