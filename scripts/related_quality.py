@@ -75,7 +75,7 @@ def main() -> None:
             services.close()
     lines = [
         f"{len(articles)} articles, {len(key)} judged (article, question) pairs in `data/sample/eval/related.tsv`; "
-        f"model {settings.model}. Shares are of the related questions shown (`Services.dive_deeper`).",
+        f"model {settings.model}. Shares are of the related questions shown (`ReadingService.dive_deeper`).",
         "",
         f"**Current settings** (related_threshold {settings.related_threshold}, related_topic_threshold "
         f"{settings.related_topic_threshold}): {current.shown} related questions shown under "
