@@ -24,8 +24,9 @@ run: install
 	$(BIN)/recommender ingest data/sample/articles
 	$(BIN)/recommender serve --host 127.0.0.1 --port $(PORT)
 
-# Three workers (on two cores: tests that wait on a server or a subprocess leave a core idle) fed test by test, except that a module sharing a module-scoped fixture (a server, a
-# browser page) stays on one worker; they share the ingested sample database (tests/conftest.py).
+# Three workers on two cores (tests that wait on a server or a subprocess leave a core idle), fed test
+# by test, except that a module sharing a module-scoped fixture (a server, a browser page) stays on one
+# worker; they share the ingested sample database (tests/conftest.py).
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browser here); their
 # accessibility checks load axe-core, pinned in tests/browser/axe/package-lock.json.
 # The storage and API tests also run on PostgreSQL + pgvector, started (and on first use installed) by
