@@ -24,9 +24,9 @@ run: install
 	$(BIN)/recommender ingest data/sample/articles
 	$(BIN)/recommender serve --host 127.0.0.1 --port $(PORT)
 
-# Three workers on two cores (tests that wait on a server or a subprocess leave a core idle), fed test
-# by test, except that a module sharing a module-scoped fixture (a server, a browser page) stays on one
-# worker; they share the ingested sample database (tests/conftest.py).
+# Two workers (one per core; three were slower), fed test by test, except that a module sharing a
+# module-scoped fixture (a server, a browser page) stays on one worker; they share the ingested sample
+# database (tests/conftest.py).
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browser here); their
 # accessibility checks load axe-core, pinned in tests/browser/axe/package-lock.json.
 # The storage and API tests also run on PostgreSQL + pgvector, started (and on first use installed) by
@@ -35,7 +35,7 @@ test: install
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	@bash scripts/start_postgres.sh >/dev/null || echo "PostgreSQL could not be started: its test runs will be skipped"
 	@cd tests/browser/axe && (npm ci --no-audit --no-fund --silent || echo "npm ci failed: the axe-core checks will be skipped")
-	$(BIN)/python -m pytest -q -n 3 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 # The fast lane: everything that needs neither the real model, PostgreSQL nor a browser (fake encoder,
 # SQLite files, in-process apps). Markers are set from each test's fixtures (tests/conftest.py).
