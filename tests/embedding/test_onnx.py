@@ -25,7 +25,9 @@ from recommender.embedding.factory import BackendUnavailable, create_encoder
 from recommender.embedding.onnx import INT8_FILE, MANIFEST, MODEL_FILE, OnnxEncoder, export_folder
 from tests.conftest import ROOT, SAMPLE as SAMPLE_DATA
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module: its session fixture exports the model twice over (fp32 and int8),
+# which two workers would each do.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tests/embedding/test_onnx.py")]
 NAME = "all-MiniLM-L6-v2"
 LONG = "The survey was repeated every year, and the figures were revised twice before publication. " * 30
 
