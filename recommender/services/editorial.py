@@ -8,20 +8,18 @@ gave no version. Errors: LookupError (unknown question or article), DecisionErro
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from recommender.editorial.auth import find_editor
-from recommender.domain import Editor
 from recommender.editorial.decisions import DecisionError, apply_action, default_target, effective
-from recommender.domain import Decision
 from recommender.editorial.decisions import restore as restore_decision
 from recommender.editorial.freshness import successor
 from recommender.editorial.offers import offer
 from recommender.editorial.statuses import QuestionStatus
 from recommender.services.reading import ReadingService
 from recommender.store.base import Store
-from recommender.domain import AuditEntry, LinkRow, QuestionRow, VersionConflict
+from recommender.domain import ArticleRow, AuditEntry, Decision, Editor, LinkRow, QuestionRow, VersionConflict
 
 _RETRIES = 3
 
@@ -94,7 +92,8 @@ class EditorialService:
         if not last or last[0].after.get("version") != version:
             raise DecisionError(f"nothing to undo at version {version} of question {question_id!r}")
         new = restore_decision(base, last[0].before)
-        new = self._with_target(new, base, question, status.links, moved_only=True)
+        rows = self.store.article_rows([new.target] if new.target else [])
+        new = self._with_target(new, base, question, status.links, rows)
         now = _now()
         new = replace(new, version=base.version + 1, updated_by=editor, updated_at=now)
         entry = _entry(now, editor, "undo", question, last[0].target_id, base, new)
@@ -196,14 +195,20 @@ class EditorialService:
         return question
 
     def _with_target(
-        self, new: Decision, base: Decision, question: QuestionRow, links: Sequence[LinkRow], moved_only: bool
+        self,
+        new: Decision,
+        base: Decision,
+        question: QuestionRow,
+        links: Sequence[LinkRow],
+        rows: Mapping[str, ArticleRow],
+        refresh: bool = False,
     ) -> Decision:
         """The decision with the hash and score of its target as they are now (so a later edit of the
-        fact check or a drop by the model shows as 'changed'); none when it has no (existing) target."""
-        rows = self.store.article_rows([new.target] if new.target else [])
+        fact check or a drop by the model shows as 'changed'), taken when the target moved or `refresh`;
+        none when it has no (existing) target."""
         if new.target is None or new.target not in rows:
             return replace(new, target_hash=None, target_score=None)
-        if moved_only and new.target == base.target:
+        if not refresh and new.target == base.target:
             return new
         return replace(new, target_hash=rows[new.target].content_hash, target_score=self.reading.score(question, new.target, links))
 
@@ -241,12 +246,7 @@ class EditorialService:
                 )
             except DecisionError as exc:
                 raise DecisionError(f"items.{n}: {exc}" if several else str(exc)) from None
-            if new.target is None:
-                new = replace(new, target_hash=None, target_score=None)
-            elif action in ("approve", "pin") or new.target != base.target:
-                new = replace(
-                    new, target_hash=rows[new.target].content_hash, target_score=self.reading.score(question, new.target, status.links)
-                )
+            new = self._with_target(new, base, question, status.links, rows, refresh=action in ("approve", "pin"))
             new = replace(new, version=base.version + 1, updated_by=editor, updated_at=now)
             changes.append((base.version, new, _entry(now, editor, action, question, chosen, base, new)))
             pending[key] = new

@@ -259,7 +259,7 @@ def audit(
             target_title=line.target_title,
         )
         for line in lines
-        if (e := line.entry)
+        for e in (line.entry,)
     ]
     if format == "csv":
         return Response(
