@@ -35,7 +35,7 @@ test: install
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	@bash scripts/start_postgres.sh >/dev/null || echo "PostgreSQL could not be started: its test runs will be skipped"
 	@cd tests/browser/axe && (npm ci --no-audit --no-fund --silent || echo "npm ci failed: the axe-core checks will be skipped")
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder
 
 # The fast lane: everything that needs neither the real model, PostgreSQL nor a browser (fake encoder,
 # SQLite files, in-process apps). Markers are set from each test's fixtures (tests/conftest.py).

@@ -195,3 +195,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         fixtures = getattr(item, "_fixtureinfo", None)
         if fixtures is not None and any(defs[-1].scope == "module" for defs in fixtures.name2fixturedefs.values()):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items[:] = run_order(items)
+
+
+def _cost(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("costly")
+    return float(marker.args[0]) if marker else 0.0
+
+
+def _fast_lane(item: pytest.Item) -> bool:
+    return not any(item.get_closest_marker(m) for m in ("slow", "postgres", "browser"))
+
+
+def run_order(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The order `make test` hands tests to its workers (it passes --no-loadscope-reorder).
+
+    Costliest first, so that no worker is left with a long test at the end while the other idles
+    (longest-processing-time-first); but right after the costliest one come the fast-lane tests, which
+    need no sample database: the other worker runs them while the first builds it (tests wait for it).
+    """
+    costly = sorted((i for i in items if _cost(i)), key=_cost, reverse=True)
+    fast = [i for i in items if not _cost(i) and _fast_lane(i)]
+    rest = [i for i in items if not _cost(i) and not _fast_lane(i)]
+    return costly[:1] + fast + costly[1:] + rest

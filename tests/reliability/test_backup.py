@@ -79,6 +79,7 @@ def decide_some(services: Services) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.costly(38)
 def test_export_then_import_restores_widget_and_review_state(
     writable_sample_services: Services,
     tmp_path: Path,

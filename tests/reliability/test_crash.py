@@ -203,6 +203,7 @@ def dense_sample(sample_db: Path, tmp_path: Path, real_encoder) -> Iterator[tupl
 
 
 @pytest.mark.slow
+@pytest.mark.costly(41)
 def test_ingest_killed_half_way_leaves_a_consistent_database_and_completes(
     dense_sample: tuple[Path, Settings],
     tmp_path: Path,
@@ -278,6 +279,7 @@ def test_ingest_killed_half_way_leaves_a_consistent_database_and_completes(
 
 
 @pytest.mark.slow
+@pytest.mark.costly(20)
 def test_reindex_killed_half_way_keeps_serving_the_old_index_and_resumes(
     sample_db: Path,
     tmp_path: Path,
@@ -288,6 +290,10 @@ def test_reindex_killed_half_way_keeps_serving_the_old_index_and_resumes(
     settings = Settings(db=db, models_dir=ROOT / "models", refresh_seconds=0)
     live = ("articles", "passages", "questions", "links", "decisions")
     services = Services.start(settings, encoder=real_encoder)
+    # A third of the sample: a reindex re-encodes every passage and question (twice here, in part).
+    for n, article_id in enumerate(sorted(services.holder.snapshot().articles)):
+        if n % 3:
+            services.catalog.delete(article_id)
     ids = sorted(services.holder.snapshot().articles)
     before_widget = widget(services, ids)
     services.close()

@@ -44,6 +44,7 @@ def verify(db: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.costly(85)
 def test_published_edited_deleted_and_crashed_links_equal_a_recomputation(sample_db: Path, tmp_path: Path) -> None:
     db = tmp_path / "live.db"
     shutil.copy(sample_db, db)

@@ -26,6 +26,7 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.costly(70)
 def test_train_from_decisions_then_switch(sample_db: Path, tmp_path: Path, real_encoder) -> None:  # type: ignore[no-untyped-def]
     db = tmp_path / "decided.db"
     shutil.copy(sample_db, db)

@@ -47,6 +47,7 @@ def test_editor_rejections_are_preferred_negatives() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.costly(12)
 def test_fine_tuning_writes_a_loadable_model_with_a_card(tmp_path: Path) -> None:
     from recommender.embedding.factory import create_encoder
     from recommender.embedding.registry import resolve_model
