@@ -5,6 +5,7 @@ under `if TYPE_CHECKING:` included: they tie the code together for a reader as m
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +91,24 @@ def test_no_import_circles() -> None:
 def test_no_module_is_over_450_lines() -> None:
     long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, long
+
+
+SCRIPTS = sorted((PACKAGE / "api" / "static").rglob("*.js"))
+JS_IMPORT = re.compile(r'^import (?:.* from )?"(\./[\w-]+\.js)";', re.M)
+
+
+def test_the_pages_scripts_stay_small_and_import_no_circle() -> None:
+    """The same rules for the review page's JavaScript modules (vendored Swagger UI aside)."""
+    ours = [p for p in SCRIPTS if "docs" not in p.relative_to(PACKAGE).parts or p.name.endswith("-init.js")]
+    long = {p.name: n for p in ours if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, long
+    graph = {p: [p.parent / name for name in JS_IMPORT.findall(p.read_text())] for p in ours}
+    assert all(target.is_file() for targets in graph.values() for target in targets)
+
+    def reaches(start: Path, goal: Path, seen: set[Path]) -> bool:
+        return any(t == goal or (t not in seen and not seen.add(t) and reaches(t, goal, seen)) for t in graph.get(start, []))
+
+    assert not [p.name for p in graph if reaches(p, p, set())]
 
 
 def test_the_api_never_touches_the_store() -> None:

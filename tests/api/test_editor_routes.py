@@ -592,7 +592,10 @@ def test_pages_widget_script_demo_and_review_page(env: Env) -> None:
     editor = env.client.get("/editor/")
     assert editor.status_code == 200 and "Sign in" in editor.text
     assert "frame-ancestors 'none'" in editor.headers["content-security-policy"]
-    assert env.client.get("/editor/editor.js").status_code == 200
+    for module in ("editor", "core", "queue", "pin", "keyboard", "undo", "reports"):  # ES modules need a script type
+        script = env.client.get(f"/editor/{module}.js")
+        assert script.status_code == 200 and "javascript" in script.headers["content-type"], module
+    assert '<script type="module" src="editor.js">' in editor.text
     assert env.client.get("/editor", follow_redirects=False).headers["location"].endswith("/editor/")
 
     escaped = Article(id="xss-demo", title="<img src=x onerror=alert(1)> Title", summary="<b>bold?</b>", questions=[])
