@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from recommender.embedding.base import Encoder
+from recommender.index.backend import IndexBackend, MemoryBackend
 from recommender.index.floors import CandidateFloors
 from recommender.index.questions import QuestionChange
-from recommender.index.ranker import RankerConfig
+from recommender.index.base import RankerConfig
 from recommender.index.snapshot import Snapshot
 from recommender.store.base import Store
 from recommender.domain import LinkRow, StoredArticle
@@ -35,8 +36,10 @@ class IndexHolder:
         ranker_config: RankerConfig,
         refresh_seconds: float,
         before_build: Callable[[], None] | None = None,
+        backend: IndexBackend | None = None,
     ) -> None:
         self.store = store
+        self.backend = backend or MemoryBackend()  # where ranking happens (index/backend.py)
         self.encoder = encoder  # the encoder of the stored vectors (a model switch replaces it)
         self.ranker_config = ranker_config
         self.refresh_seconds = refresh_seconds
@@ -83,7 +86,7 @@ class IndexHolder:
                 return current  # asked from inside an older consistent read: never swap the index back
             if self.before_build is not None:
                 self.before_build()
-            snapshot = Snapshot.build(self.store.load_index(), self.encoder, self.ranker_config)
+            snapshot = Snapshot.build(self.backend.load(self.store), self.encoder, self.ranker_config, self.backend)
             self._snapshot = snapshot  # one reference swap: readers see the old or the new index
             return snapshot
 

@@ -39,7 +39,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from recommender.articles.model import Article
 from recommender.domain import LinkRow, StoredArticle, StoreUnavailable
-from recommender.store.pgvector import PgVectors, as_f32
+from recommender.store.pgranking import PgRanking
+from recommender.store.pgvector import as_f32
 from recommender.store.replica import replica_allowed
 from recommender.store.schema import migrations
 
@@ -91,7 +92,7 @@ def probe(url: str, timeout: float) -> None:
         raise StoreUnavailable(f"cannot connect to {redact(url)}: {str(exc).strip()}") from exc
 
 
-class PostgresStore(PgVectors):
+class PostgresStore(PgRanking):
     placeholder = "%s"
     NEEDS_LINK = "needs_link"
     NEWEST_FIRST = "a.checked_on DESC NULLS LAST, a.updated_at DESC"
