@@ -16,6 +16,7 @@ are tokenised by a throwaway tokeniser, so search traffic adds nothing to it.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -236,8 +237,17 @@ class PgRanker(RankingIndex):
         for row, exclude in enumerate(excludes):
             ids = sorted((candidates[row] & self.live) - set(exclude))
             vector = vectors[row] if vectors is not None else None
-            results.append(self._top(self._scored(ids, queries[row], vector), k))
+            hits = self._top(self._scored(ids, queries[row], vector), k)
+            if len(hits) < k and self.config.method == "lexical":
+                hits += self._unmatched(k - len(hits), {h.doc_id for h in hits} | set(exclude))
+            results.append(hits)
         return results
+
+    def _unmatched(self, count: int, taken: Collection[str]) -> list[Hit]:
+        """Articles no query term matches score 0 and follow by id, as in the in-memory ranker (only a
+        lexical ranking runs out of candidates: the dense part scores every article)."""
+        rest = heapq.nsmallest(count, (d for d in self.live if d not in taken))
+        return [Hit(doc_id, 0.0, 0.0, 0.0, -1) for doc_id in rest]
 
     def score(self, text: str, doc_id: str, exclude: Collection[str] = (), vector: np.ndarray | None = None) -> float | None:
         if doc_id not in self.live or doc_id in exclude:

@@ -20,6 +20,7 @@ import numpy as np
 
 from recommender.store.base import IndexData
 from recommender.domain import QuestionRow
+from recommender.store.core import text_hash
 from recommender.store.pgvector import PgVectors, as_f32
 from recommender.store.pgvector import _read_matrix as read_matrix
 
@@ -174,3 +175,44 @@ class PgRanking(PgVectors):
 
     def passage_matrices(self, article_ids: Sequence[str]) -> dict[str, np.ndarray]:
         return self.candidate_rows(article_ids, (), vectors=True)[0]
+
+    # -- benchmarks ----------------------------------------------------------------------------
+    def load_benchmark(
+        self, fingerprint: str, documents: Sequence[tuple[str, str, str, Sequence[str], np.ndarray]]
+    ) -> bool:
+        """Make a scratch database hold exactly a benchmark's documents (id, title, text, passages,
+        passage vectors) as articles without questions, for `recommender evaluate --database-url`.
+
+        Refused on a database holding articles that no earlier call wrote (never overwrite a real
+        one). Returns False when it already holds this `fingerprint` (nothing written)."""
+        with self._write() as conn:
+            marked = conn.execute("SELECT value FROM meta WHERE key = 'benchmark'").fetchone()
+            if marked is None and conn.execute("SELECT EXISTS (SELECT 1 FROM articles)").fetchone()[0]:
+                raise ValueError(
+                    f"{self._where()} holds articles of its own: evaluate on an empty (scratch) database"
+                )
+            if marked is not None and marked[0] == fingerprint:
+                return False
+            conn.execute("DELETE FROM articles")
+            conn.execute("DELETE FROM meta WHERE key = 'benchmark'")
+            dims = {int(np.shape(d[4])[1]) for d in documents if len(d[4])}
+            if dims:
+                self._fit_dim(conn, "passages", dims.pop())
+            with conn.cursor() as cur:
+                with cur.copy(
+                    "COPY articles (id, title, summary, sections, body, content_hash, updated_at) FROM STDIN"
+                ) as copy:
+                    for doc_id, title, text, _, _ in documents:
+                        copy.write_row((doc_id, title, "", "[]", text, text_hash(text), "now"))
+                with cur.copy(
+                    "COPY passages (article_id, position, text, text_hash, model_id, vector) FROM STDIN WITH (FORMAT BINARY)"
+                ) as copy:
+                    copy.set_types(["text", "int4", "text", "text", "text", "vector"])
+                    for doc_id, _, _, passages, vectors in documents:
+                        for position, (passage, vector) in enumerate(zip(passages, vectors)):
+                            copy.write_row((doc_id, position, passage, text_hash(passage), self.model_id, as_f32(vector)))
+            conn.execute("INSERT INTO meta (key, value) VALUES ('benchmark', %s)", (fingerprint,))
+        return True
+
+    def _where(self) -> str:
+        raise NotImplementedError

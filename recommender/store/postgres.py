@@ -289,6 +289,9 @@ class PostgresStore(PgRanking):
     def _temporal(value: dt.date | None) -> dt.date | None:
         return value
 
+    def _where(self) -> str:
+        return redact(self.url)
+
     def schema_version(self) -> int:
         return self._rows("SELECT version FROM schema_version")[0][0]
 
