@@ -33,6 +33,7 @@ from recommender.index.query import clean_query
 from recommender.index.term_weights import TermWeights
 
 STATE_SECONDS = 10.0  # how long an HNSW index state read from the catalog is trusted
+IDF_CACHE = 200_000  # terms whose float32 idf is kept (cleared when full)
 _CHUNK = 2000  # articles whose term rows are written per transaction when catching up
 
 
@@ -50,6 +51,15 @@ class RankingStore(Protocol):
     def candidate_rows(
         self, article_ids: Sequence[str], terms: Sequence[str], vectors: bool = True
     ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, dict[str, int]]]]: ...
+    def ranked_candidates(
+        self,
+        queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float]]],
+        passages: int,
+        lexical: int,
+        ef_search: int,
+        bm25: tuple[float, float, float],
+        exact: bool = False,
+    ) -> list[list[tuple[str, float, int, int, dict[str, int]]]]: ...
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,7 @@ class PgRanker(RankingIndex):
         tokenizer: Tokenizer | None = None,
         weights: TermWeights | None = None,
         state: _HnswState | None = None,
+        idfs: dict[str, np.float32] | None = None,
     ) -> None:
         if config.method != "lexical" and encoder is None:
             raise ValueError(f"method {config.method!r} needs an encoder")
@@ -118,6 +129,7 @@ class PgRanker(RankingIndex):
         self._tokenizer = tokenizer or new_tokenizer()  # question words only (see text_ids)
         self._weights = weights or TermWeights()
         self._state = state or _HnswState(store)
+        self._idfs: dict[str, np.float32] = idfs if idfs is not None else {}
 
     @classmethod
     def open(
@@ -153,7 +165,7 @@ class PgRanker(RankingIndex):
         written = [(a[0], a[3] if len(a) > 3 else "", a[2]) for a in added]
         self.store.write_terms(term_rows(written))
         live = (self.live - set(removed)) | {a[0] for a in added}
-        return PgRanker(self.store, live, self.encoder, self.config, self.options, self._tokenizer, self._weights, self._state)
+        return PgRanker(self.store, live, self.encoder, self.config, self.options, self._tokenizer, self._weights, self._state, self._idfs)
 
     def text_ids(self, texts: Sequence[str]) -> list[list[int]]:
         if self.config.method == "dense" or not texts:
@@ -178,7 +190,7 @@ class PgRanker(RankingIndex):
                 for term, tf in tfs.items():
                     token = vocabulary.get(term)
                     if token is not None and token != EMPTY:
-                        weights[token] = np.float32(self._weights.of(term)) * np.float32(tf) / (norm + np.float32(tf))
+                        weights[token] = self._idf(term) * np.float32(tf) / (norm + np.float32(tf))
             yield Evidence(doc_id, matrices.get(doc_id) if dense else None, weights)
 
     def centroid(self, doc_id: str) -> np.ndarray | None:
@@ -216,30 +228,26 @@ class PgRanker(RankingIndex):
             texts = [clean_query(t) for t in texts]
         if vectors is None:
             vectors = self.encode(texts)
-        queries = terms_of(texts)
-        candidates: list[set[str]] = [set() for _ in texts]
-        if self.config.method != "lexical":
-            assert vectors is not None
-            wanted = max(self.options.dense_candidates, 4 * k)
-            exact = self._state.get() != "ready"
-            for found, ids in zip(candidates, self.store.dense_candidates(vectors, wanted, self.options.ef_search, exact)):
-                found.update(ids)
-        if self.config.method != "dense" and self.options.lexical_candidates:
-            for found, terms in zip(candidates, queries):
-                kept = [t for t in terms if t]
-                weights = [self._weights.of(t) for t in kept]
-                found.update(
-                    self.store.lexical_candidates(
-                        kept, weights, max(self.options.lexical_candidates, k), K1, B, self.config.average_length
-                    )
-                )
+        queries = [[t for t in terms if t] for terms in terms_of(texts)] if self.config.method != "dense" else [[] for _ in texts]
+        use_dense = self.config.method != "lexical"
+        found = self.store.ranked_candidates(
+            [
+                (vectors[row] if use_dense and vectors is not None else None, terms, [self._weights.of(t) for t in terms])
+                for row, terms in enumerate(queries)
+            ],
+            max(self.options.dense_candidates, 4 * k),
+            max(self.options.lexical_candidates, k) if self.options.lexical_candidates else 0,
+            self.options.ef_search,
+            (K1, B, self.config.average_length),
+            exact=use_dense and self._state.get() != "ready",
+        )
         results = []
         for row, exclude in enumerate(excludes):
-            ids = sorted((candidates[row] & self.live) - set(exclude))
-            vector = vectors[row] if vectors is not None else None
-            hits = self._top(self._scored(ids, queries[row], vector), k)
+            skip = set(exclude)
+            rows = [r for r in found[row] if r[0] in self.live and r[0] not in skip]
+            hits = self._top(self._fused(rows, queries[row]), k)
             if len(hits) < k and self.config.method == "lexical":
-                hits += self._unmatched(k - len(hits), {h.doc_id for h in hits} | set(exclude))
+                hits += self._unmatched(k - len(hits), {h.doc_id for h in hits} | skip)
             results.append(hits)
         return results
 
@@ -281,23 +289,53 @@ class PgRanker(RankingIndex):
                 passages[n] = int(np.argmax(sims))
                 dense[n] = sims[passages[n]]
             if use_lexical and doc_id in tfs:
-                length, counts = tfs[doc_id]
-                norm = self._norm(length)
-                total = np.float32(0)
-                for term in kept:  # in query order, repeats included, as the in-memory index sums
-                    tf = counts.get(term)
-                    if tf:
-                        total += np.float32(self._weights.of(term)) * np.float32(tf) / (norm + np.float32(tf))
-                raw[n] = total
-        lexical = saturate(raw, self.config.lexical_saturation) if use_lexical else raw
+                raw[n] = self._bm25(*tfs[doc_id], kept)
+        return self._hits(ids, dense, raw, passages.tolist())
+
+    def _bm25(self, length: int, counts: Mapping[str, int], terms: Sequence[str]) -> np.float32:
+        """BM25 of one document: the query's terms in order, repeats included, summed in float32 as the
+        in-memory index sums them."""
+        norm = self._norm(length)
+        total = np.float32(0)
+        for term in terms:
+            tf = counts.get(term)
+            if tf:
+                total += self._idf(term) * np.float32(tf) / (norm + np.float32(tf))
+        return total
+
+    def _idf(self, term: str) -> np.float32:
+        """The term's fixed reference idf as float32 (looked up once per term: a bounded cache, the
+        English word list's size at most plus the words seen lately)."""
+        found = self._idfs.get(term)
+        if found is None:
+            if len(self._idfs) > IDF_CACHE:
+                self._idfs.clear()
+            found = self._idfs[term] = np.float32(self._weights.of(term))
+        return found
+
+    def _fused(self, rows: Sequence[tuple[str, float, int, int, dict[str, int]]], terms: Sequence[str]) -> list[Hit]:
+        """Hits of candidates whose best passage's cosine the database computed, with BM25 from their
+        term frequencies (the in-memory index's float32 arithmetic, query terms in order)."""
+        if not rows:
+            return []
+        dense = np.array([r[1] for r in rows], dtype=np.float32)
+        raw = np.zeros(len(rows), np.float32)
+        if self.config.method != "dense":
+            for n, (_, _, _, length, counts) in enumerate(rows):
+                raw[n] = self._bm25(length, counts, terms)
+        return self._hits([r[0] for r in rows], dense, raw, [r[2] for r in rows])
+
+    def _hits(self, ids: Sequence[str], dense: np.ndarray, raw: np.ndarray, passages: Sequence[int]) -> list[Hit]:
+        lexical = saturate(raw, self.config.lexical_saturation) if self.config.method != "dense" else raw
         if self.config.method == "dense":
             combined = dense
         elif self.config.method == "lexical":
             combined = lexical
+            dense = np.zeros_like(dense)
         else:
             combined = combine(dense, lexical, self.config.dense_weight)
         return [
-            Hit(doc_id, float(combined[n]), float(dense[n]), float(lexical[n]), int(passages[n]))
+            Hit(doc_id, float(combined[n]), float(dense[n]), float(lexical[n]), int(passages[n]) if self.config.method != "lexical" else -1)
             for n, doc_id in enumerate(ids)
         ]
 

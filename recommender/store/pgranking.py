@@ -142,6 +142,73 @@ class PgRanking(PgVectors):
         )
         return [r[0] for r in rows]
 
+    def ranked_candidates(
+        self,
+        queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float]]],
+        passages: int,
+        lexical: int,
+        ef_search: int,
+        bm25: tuple[float, float, float],
+        exact: bool = False,
+    ) -> list[list[tuple[str, float, int, int, dict[str, int]]]]:
+        """Per query (vector or None, terms with repeats, their idf): its candidates, each as
+        (article id, best passage inner product, that passage's position, length, term -> tf of the
+        query's terms). Candidates: the articles of the `passages` nearest passages (HNSW) and the
+        `lexical` articles of highest BM25 (k1, b, average length = `bm25`). One statement and one
+        round trip per query, one connection for all."""
+        k1, b, average = bm25
+        found: list[list[tuple[str, float, int, int, dict[str, int]]]] = []
+        with self._conn(replica=True) as conn, conn.transaction():
+            conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(passages, ef_search)),))
+            if exact:
+                conn.execute("SELECT set_config('enable_indexscan', 'off', true)")
+            for vector, terms, weights in queries:
+                parts, params = [], []
+                if vector is not None:
+                    parts.append("(SELECT article_id FROM passages ORDER BY vector <=> %s::vector LIMIT %s)")
+                    params += [as_f32(vector), passages]
+                if terms and lexical:
+                    parts.append(
+                        """(SELECT t.article_id FROM article_terms t
+                            JOIN unnest(%s::text[], %s::real[]) AS q(term, idf) ON t.term = q.term
+                            GROUP BY t.article_id
+                            ORDER BY SUM(q.idf * t.tf / (t.tf + %s * (1 - %s + %s * t.length / %s))) DESC, t.article_id
+                            LIMIT %s)"""
+                    )
+                    params += [list(terms), [float(w) for w in weights], k1, b, b, average, lexical]
+                if not parts:
+                    found.append([])
+                    continue
+                dense = (
+                    """(SELECT ARRAY[MAX(-(p.vector <#> %s::vector)),
+                               (ARRAY_AGG(p.position ORDER BY p.vector <#> %s::vector, p.position))[1]]
+                        FROM passages p WHERE p.article_id = c.article_id)"""
+                    if vector is not None
+                    else "NULL::float8[]"
+                )
+                sql = f"""WITH c AS ({" UNION ".join(parts)})
+                          SELECT c.article_id, {dense}, l.length,
+                                 (SELECT ARRAY_AGG(t.term ORDER BY t.term) FROM article_terms t
+                                  WHERE t.article_id = c.article_id AND t.term = ANY(%s)),
+                                 (SELECT ARRAY_AGG(t.tf ORDER BY t.term) FROM article_terms t
+                                  WHERE t.article_id = c.article_id AND t.term = ANY(%s))
+                          FROM c LEFT JOIN article_lengths l ON l.article_id = c.article_id"""
+                tail = ([as_f32(vector), as_f32(vector)] if vector is not None else []) + [list(set(terms))] * 2
+                rows = conn.execute(sql, [*params, *tail]).fetchall()
+                found.append(
+                    [
+                        (
+                            article_id,
+                            float(best[0]) if best and best[0] is not None else 0.0,
+                            int(best[1]) if best and best[1] is not None else -1,
+                            int(length or 0),
+                            dict(zip(names or [], tfs or [])),
+                        )
+                        for article_id, best, length, names, tfs in rows
+                    ]
+                )
+        return found
+
     def candidate_rows(
         self, article_ids: Sequence[str], terms: Sequence[str], vectors: bool = True
     ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, dict[str, int]]]]:
