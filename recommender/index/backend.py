@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from recommender.index.pg_ranker import PgOptions
 
 
+class RankingBackendError(ValueError):
+    """The settings ask for a ranking backend this store cannot serve."""
+
+
 class IndexBackend(ABC):
     name: str
 
@@ -72,7 +76,10 @@ def create_backend(settings: Settings, store: Any) -> IndexBackend:
     if choice == "memory":
         return MemoryBackend()
     if not hasattr(store, "load_index_rows"):
-        raise ValueError("RECOMMENDER_RANKING_BACKEND=postgres needs RECOMMENDER_DATABASE_URL (a PostgreSQL store)")
+        raise RankingBackendError(
+            "RECOMMENDER_RANKING_BACKEND=postgres needs RECOMMENDER_DATABASE_URL (ranking inside PostgreSQL); "
+            "on SQLite use memory or auto"
+        )
     from recommender.index.pg_ranker import PgOptions
 
     options = PgOptions(settings.ranking_dense_candidates, settings.ranking_lexical_candidates, settings.ranking_ef_search)
