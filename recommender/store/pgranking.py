@@ -240,9 +240,6 @@ class PgRanking(PgVectors):
                     tfs.setdefault(article_id, (length, {}))[1][term] = tf
         return matrices, tfs
 
-    def passage_matrices(self, article_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        return self.candidate_rows(article_ids, (), vectors=True)[0]
-
     # -- benchmarks ----------------------------------------------------------------------------
     def load_benchmark(
         self, fingerprint: str, documents: Sequence[tuple[str, str, str, Sequence[str], np.ndarray]]

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from recommender.articles.model import Article, Section
+from recommender.config import Settings
 from recommender.services import Services
 from recommender.index.query import clean_query
 from recommender.index.snapshot import Snapshot
 from recommender.linking.linker import compute_links, question_scores
+
+@pytest.fixture()
+def settings(settings: Settings) -> Settings:
+    """These tests are about the in-memory ranker's snapshots: on PostgreSQL too (RECOMMENDER_TEST_STORE)."""
+    return settings.model_copy(update={"ranking_backend": "memory"})
+
 
 QUERIES = ["Who pays for tariffs?", "measles vaccination", "warmest year", "wind turbines whales", "zebra imports"]
 
