@@ -45,7 +45,7 @@ from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.serverproc import free_port, rss_kib  # noqa: E402
 
 COMMAND = ("RECOMMENDER_CACHE_DIR=/tmp/evalcache RECOMMENDER_MODEL=all-MiniLM-L6-v2 "
-           ".venv/bin/python scripts/bench_pg_scale.py --sizes 100000 --memory-too")
+           ".venv/bin/python scripts/bench_pg_scale.py --sizes 100000")
 QUERIES = [
     "who pays for tariffs", "is the measles vaccine safe", "did crime go up last year", "do wind turbines kill birds",
     "is 5g harmful to health", "was the moon landing faked", "are vaccines linked to autism", "did the election have fraud",
@@ -206,11 +206,12 @@ def measure(size: int, backend: str) -> str:
         searches = [get(port, f"/v1/search?q={q.replace(' ', '%20')}&k=10")[1] for q in QUERIES * 3]
         widgets = [get(port, f"/v1/articles/{a}/dive-deeper")[1] for a in ids]
         upserts = []
+        run = f"{time.time():.0f}"  # every run writes new content (an unchanged article is not written at all)
         for n in range(10):
             target = ids[n * 7] if n % 2 else f"bench-new-{n}"
             body = json.dumps({"id": target, "title": f"Do tariffs raise prices? ({n})",
-                               "summary": "Importers pay tariffs; prices rise for consumers.",
-                               "questions": [f"Who pays for tariffs in case {n}?"]}).encode()
+                               "summary": f"Importers pay tariffs; prices rise for consumers (run {run}).",
+                               "questions": [f"Who pays for tariffs in case {n} of run {run}?"]}).encode()
             request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/articles/{target}", data=body, method="PUT",
                                              headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
             t0 = time.perf_counter()

@@ -7,6 +7,7 @@ snapshot lock so the next snapshot is derived from the current one and what was 
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -88,6 +89,7 @@ class IndexHolder:
                 self.before_build()
             snapshot = Snapshot.build(self.backend.load(self.store), self.encoder, self.ranker_config, self.backend)
             self._snapshot = snapshot  # one reference swap: readers see the old or the new index
+            release_freed_memory()
             return snapshot
 
     def write(self, write: Callable[[], T], written: Sequence[StoredArticle] = (), deleted: Sequence[str] = ()) -> T:
@@ -146,6 +148,19 @@ class IndexHolder:
         """The question changes since the last call (None: unknown, cluster from scratch); starts a new list."""
         changes, self._question_changes = self._question_changes, []
         return changes
+
+
+def release_freed_memory() -> None:
+    """Give the heap freed after a full build (the rows read from the store, the previous snapshot)
+    back to the system: glibc keeps it in the building thread's arena otherwise, and a server's RSS
+    stays at the build's peak. A no-op where there is no glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def question_change(before: Snapshot, after: Snapshot, written: Sequence[StoredArticle], deleted: Sequence[str]) -> QuestionChange:

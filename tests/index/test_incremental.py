@@ -103,3 +103,15 @@ def test_relinking_after_an_upsert_is_exact(fake_services: Services, sample_arti
     for question in snapshot.questions:
         if any(link.article_id == new.id for link in fresh[question.id]):
             assert any(link.article_id == new.id for link in stored[question.id]), question.id
+
+
+def test_a_full_build_gives_the_memory_it_freed_back(fake_services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recommender.index import holder as holder_module
+
+    calls: list[int] = []
+    monkeypatch.setattr(holder_module, "release_freed_memory", lambda: calls.append(1))
+    fake_services.holder._snapshot = None  # as after another process's write: the next read builds afresh
+    fake_services.holder.rebuild()
+    assert calls == [1]
+    monkeypatch.undo()
+    holder_module.release_freed_memory()  # runs where glibc is (a no-op elsewhere)
