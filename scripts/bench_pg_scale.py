@@ -183,6 +183,10 @@ def measure(size: int, backend: str) -> str:
     store.revoke_editor(name)
     store.add_editor(name, hash_token(token), "publisher")
     ids = [r[0] for r in store._rows("SELECT id FROM articles ORDER BY id LIMIT 200")]
+    sizes = store._rows(
+        "SELECT pg_database_size(current_database()), pg_total_relation_size('passages'), "
+        "pg_total_relation_size('article_terms'), pg_total_relation_size('questions')"
+    )[0]
     store.close()
     port = free_port()
     env = {**os.environ, "RECOMMENDER_DATABASE_URL": url, "RECOMMENDER_RANKING_BACKEND": backend,
@@ -228,7 +232,7 @@ def measure(size: int, backend: str) -> str:
     return (
         f"| {size:,} | {backend} ({hnsw}) | {opened:.1f} | {after_start / 1024:.0f} | {peak / 1024:.0f} | "
         f"{statistics.median(searches):.0f} | {statistics.median(widgets):.1f} | {statistics.median(upserts):.0f} | "
-        f"{max(upserts):.0f} |"
+        f"{max(upserts):.0f} | {sizes[0] / 2**30:.1f} ({sizes[1] / 2**30:.1f} / {sizes[2] / 2**30:.1f} / {sizes[3] / 2**30:.1f}) |"
     )
 
 
@@ -251,8 +255,8 @@ def main() -> None:
         f"vectors (scripts/synthetic_corpus.py); 1-minute load average at the end {os.getloadavg()[0]:.1f} "
         "(2 shared cores; the PostgreSQL server runs on the same machine).",
         "",
-        "| articles | ranking backend (HNSW) | open s | RSS after start MB | peak RSS MB | search p50 ms | widget p50 ms | upsert p50 ms | upsert max ms |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| articles | ranking backend (HNSW) | open s | RSS after start MB | peak RSS MB | search p50 ms | widget p50 ms | upsert p50 ms | upsert max ms | database GB (passages + HNSW / term rows / questions) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
         *rows,
     ])
     publish(PERFORMANCE, "pg-scale", table, COMMAND, write=not args.no_write)
