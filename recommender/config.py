@@ -55,6 +55,23 @@ class Settings(BaseSettings):
     database_timeout: float = Field(
         30.0, gt=0, description="Seconds to wait for a PostgreSQL connection (connecting, or a free one in the pool)."
     )
+    ranking_backend: Literal["auto", "memory", "postgres"] = Field(
+        "auto",
+        description="Where ranking happens. `memory`: every passage vector and posting in each process, exact. "
+        "`postgres`: candidates from PostgreSQL (pgvector HNSW over passages, BM25 over stored term frequencies), "
+        "each rescored exactly; a process keeps only article rows and questions (needs `database_url`). "
+        "`auto`: `postgres` when `database_url` is set, else `memory`. See docs/performance.md.",
+    )
+    ranking_dense_candidates: int = Field(
+        200, ge=1, le=10000, description="`postgres` ranking: passages taken from the HNSW index per query (their "
+        "articles are candidates); also pgvector's `hnsw.ef_search` when larger than `ranking_ef_search`.",
+    )
+    ranking_lexical_candidates: int = Field(
+        100, ge=0, le=10000, description="`postgres` ranking: articles of highest BM25 taken as candidates per query."
+    )
+    ranking_ef_search: int = Field(
+        200, ge=1, le=1000, description="`postgres` ranking: pgvector's `hnsw.ef_search` (wider: better recall, slower)."
+    )
     model: str = Field(
         "minilm-l6-adapted",
         description="Encoder name from the model registry (recommender/embedding/registry.json, shipped with the "

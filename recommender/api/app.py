@@ -27,7 +27,7 @@ from recommender.api.routes import articles, editor, health, models, pages, ques
 from recommender.api.security import SecurityHeaders
 from recommender.config import Settings
 from recommender.services import Services
-from recommender.domain import VersionConflict
+from recommender.domain import StoreUnavailable, VersionConflict
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             {"detail": f"the decision changed meanwhile: it is at version {exc.current}; reload and try again", "version": exc.current},
             status_code=409,
             headers={"ETag": f'"{exc.current}"'},
+        )
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        # The database went away mid-run: nothing was half-written (a write is one transaction), and the
+        # next request reconnects. 503 tells clients and load balancers to retry, unlike a 500.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": f"the database is unavailable, try again shortly ({exc})"},
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

@@ -197,6 +197,11 @@ class Health(BaseModel):
     articles: int
     questions: int
     pending: int
+    ranking: dict[str, str] = Field(
+        default_factory=dict,
+        description="The ranking backend (`memory` or `postgres`); on PostgreSQL whether the passages' HNSW index "
+        "is `ready`, `building` or `missing` (meanwhile dense candidates come from an exact scan).",
+    )
 
 
 # Largest page offset accepted anywhere: deeper pages are no use, and SQLite integers are 64-bit.

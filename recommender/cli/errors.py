@@ -38,6 +38,7 @@ KNOWN: tuple[tuple[str, str], ...] = (
     ("recommender.evaluation.benchmark", "BenchmarkFormatError"),  # names file:line
     ("recommender.queries", "QueryError"),
     ("recommender.services.retraining", "NotEnoughDecisions"),
+    ("recommender.index.backend", "RankingBackendError"),  # RECOMMENDER_RANKING_BACKEND=postgres on SQLite
 )
 
 

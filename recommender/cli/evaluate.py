@@ -21,6 +21,15 @@ def evaluate(
         list[str] | None, typer.Option("--method", help="default, dense, lexical or hybrid; repeatable.")
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the metrics as JSON here.")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Rank inside this PostgreSQL database with the service's PostgreSQL backend (pgvector and BM25 "
+            "candidates, exact rescoring) instead of in memory. A scratch database: the benchmark's documents "
+            "replace what an earlier evaluation loaded; one holding real articles is refused.",
+        ),
+    ] = None,
 ) -> None:
     """Rank a benchmark with the service's ranking code and print MAP@5, MRR, recall and nDCG."""
     from recommender.embedding.factory import create_encoder
@@ -39,6 +48,7 @@ def evaluate(
             settings,
             lambda: create_encoder(settings.model, settings.models_dir, backend=settings.backend),
             progress=sys.stderr.isatty(),
+            database_url=database_url,
         )
     except ValueError as exc:  # a BenchmarkFormatError (names file:line) or an unknown --method
         fail(str(exc))

@@ -45,6 +45,9 @@ def serve(
         "metrics_port": metrics_port,
     }
     settings = Settings().model_copy(update={k: v for k, v in updates.items() if v is not None})
+    from recommender.store.factory import check_reachable
+
+    check_reachable(settings)  # an unreachable PostgreSQL: a message naming it and exit 1 (cli/errors.py)
     from recommender.api.http_protocol import PROTOCOL
 
     # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: always say what the settings say.

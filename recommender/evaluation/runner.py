@@ -21,7 +21,8 @@ from recommender.evaluation.benchmark import QueryRecord, load_corpus, load_qrel
 from recommender.evaluation.metrics import METRIC_KEYS, aggregate, grades
 from recommender.index.builder import benchmark_document, build_ranker
 from recommender.index.query import clean_query
-from recommender.index.ranker import METHODS, Ranker, RankerConfig
+from recommender.index.base import RankingIndex
+from recommender.index.ranker import METHODS, RankerConfig
 
 DEFAULT_METHOD = "default"
 _LABELS = {
@@ -46,7 +47,7 @@ class EvalResult:
 
 
 def evaluate(
-    ranker: Ranker,
+    ranker: RankingIndex,
     queries: Sequence[QueryRecord],
     qrels: Mapping[str, Mapping[str, int]],
     k: int = 10,
@@ -98,8 +99,12 @@ def run_benchmark(
     settings: Settings,
     encoder_factory: Callable[[], Encoder],
     progress: bool = False,
+    database_url: str | None = None,
 ) -> dict[str, EvalResult]:
-    """Evaluate each method on one benchmark; the files are read once, the encoder made only if needed."""
+    """Evaluate each method on one benchmark; the files are read once, the encoder made only if needed.
+
+    With `database_url` the documents are loaded into that (scratch) PostgreSQL database and ranked
+    there by the service's PostgreSQL backend (evaluation/postgres.py) instead of in memory."""
     configs = {method: ranker_config(method, settings) for method in methods}
     corpus = load_corpus(corpus_path)
     queries = load_queries(queries_path)
@@ -108,7 +113,7 @@ def run_benchmark(
     encoder: Encoder | None = None
     cache: EmbeddingCache | None = None
     query_vectors: np.ndarray | None = None
-    if any(config.method != "lexical" for config in configs.values()):
+    if database_url or any(config.method != "lexical" for config in configs.values()):
         encoder = encoder_factory()
         cache = EmbeddingCache(Path(settings.cache_dir), encoder.model_id)
     try:
@@ -119,6 +124,16 @@ def run_benchmark(
             query_vectors = encode_cached(encoder, texts, cache, progress=progress, label="embedding queries")
         results: dict[str, EvalResult] = {}
         for method, config in configs.items():
+            if database_url:
+                from recommender.evaluation.postgres import postgres_ranker
+
+                assert encoder is not None
+                ranker, store = postgres_ranker(database_url, docs, encoder, config, settings, cache, progress)
+                try:
+                    results[method] = evaluate(ranker, queries, qrels, progress=progress, query_vectors=query_vectors)
+                finally:
+                    store.close()  # type: ignore[attr-defined]
+                continue
             ranker = build_ranker(docs, encoder if config.method != "lexical" else None, config, cache, progress)
             results[method] = evaluate(ranker, queries, qrels, progress=progress, query_vectors=query_vectors)
         return results

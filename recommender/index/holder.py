@@ -7,15 +7,17 @@ snapshot lock so the next snapshot is derived from the current one and what was 
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from recommender.embedding.base import Encoder
+from recommender.index.backend import IndexBackend, MemoryBackend
 from recommender.index.floors import CandidateFloors
 from recommender.index.questions import QuestionChange
-from recommender.index.ranker import RankerConfig
+from recommender.index.base import RankerConfig
 from recommender.index.snapshot import Snapshot
 from recommender.store.base import Store
 from recommender.domain import LinkRow, StoredArticle
@@ -35,8 +37,10 @@ class IndexHolder:
         ranker_config: RankerConfig,
         refresh_seconds: float,
         before_build: Callable[[], None] | None = None,
+        backend: IndexBackend | None = None,
     ) -> None:
         self.store = store
+        self.backend = backend or MemoryBackend()  # where ranking happens (index/backend.py)
         self.encoder = encoder  # the encoder of the stored vectors (a model switch replaces it)
         self.ranker_config = ranker_config
         self.refresh_seconds = refresh_seconds
@@ -83,8 +87,9 @@ class IndexHolder:
                 return current  # asked from inside an older consistent read: never swap the index back
             if self.before_build is not None:
                 self.before_build()
-            snapshot = Snapshot.build(self.store.load_index(), self.encoder, self.ranker_config)
+            snapshot = Snapshot.build(self.backend.load(self.store), self.encoder, self.ranker_config, self.backend)
             self._snapshot = snapshot  # one reference swap: readers see the old or the new index
+            release_freed_memory()
             return snapshot
 
     def write(self, write: Callable[[], T], written: Sequence[StoredArticle] = (), deleted: Sequence[str] = ()) -> T:
@@ -143,6 +148,19 @@ class IndexHolder:
         """The question changes since the last call (None: unknown, cluster from scratch); starts a new list."""
         changes, self._question_changes = self._question_changes, []
         return changes
+
+
+def release_freed_memory() -> None:
+    """Give the heap freed after a full build (the rows read from the store, the previous snapshot)
+    back to the system: glibc keeps it in the building thread's arena otherwise, and a server's RSS
+    stays at the build's peak. A no-op where there is no glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def question_change(before: Snapshot, after: Snapshot, written: Sequence[StoredArticle], deleted: Sequence[str]) -> QuestionChange:

@@ -3,55 +3,22 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Collection, Iterator, Sequence
 
 import numpy as np
 
 from recommender.embedding.base import Encoder
+from recommender.index.base import METHODS, Added, Evidence, Hit, Method, RankerConfig, RankingIndex
 from recommender.index.dense import DenseIndex
 from recommender.index.fusion import combine, saturate
 from recommender.index.lexical import LexicalIndex
 from recommender.index.query import clean_query
 
-if TYPE_CHECKING:
-    from recommender.config import Settings
-
-Method = Literal["dense", "lexical", "hybrid"]
-METHODS: tuple[str, ...] = ("dense", "lexical", "hybrid")
+__all__ = ["METHODS", "Hit", "Method", "Ranker", "RankerConfig"]
 
 
-@dataclass(frozen=True)
-class RankerConfig:
-    method: Method = "hybrid"
-    dense_weight: float = 0.8
-    lexical_saturation: float = 10.0
-    clean_queries: bool = True  # strip links, handles and tweet trailers before ranking
-    average_length: float = 300.0  # BM25's reference document length (see index/lexical.py)
-
-    @classmethod
-    def of(cls, settings: Settings, method: Method | None = None) -> RankerConfig:
-        return cls(
-            method or settings.method,
-            settings.dense_weight,
-            settings.lexical_saturation,
-            settings.clean_queries,
-            settings.lexical_average_length,
-        )
-
-
-@dataclass(frozen=True)
-class Hit:
-    doc_id: str
-    score: float
-    dense: float
-    lexical: float
-    passage: int  # position of the best-matching passage in the document (-1: lexical only)
-
-
-class Ranker:
-    """Ranks documents for texts; immutable, so a rebuilt Ranker can be swapped in atomically."""
+class Ranker(RankingIndex):
+    """Ranks every document exactly, in memory; immutable, so a rebuilt Ranker can be swapped in atomically."""
 
     def __init__(
         self,
@@ -76,9 +43,7 @@ class Ranker:
         self.dense = dense
         self.lexical = lexical
 
-    def with_changes(
-        self, added: Sequence[tuple[str, np.ndarray, str]], removed: Collection[str] = ()
-    ) -> Ranker:
+    def with_changes(self, added: Sequence[Added], removed: Collection[str] = ()) -> Ranker:
         """A new Ranker with documents (id, passage vectors, text) added (replacing any of the same id)
         and the ids in `removed` gone. This one is unchanged; the two share every unchanged row.
 
@@ -105,13 +70,36 @@ class Ranker:
         """Positions in the score vectors, dead ones included (see live_size)."""
         return len(self.doc_ids)
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray | None:
-        if self.config.method == "lexical" or self.encoder is None:
-            return None
-        return self.encoder.encode(texts)
+    def contains(self, doc_id: str) -> bool:
+        return doc_id in self._position
 
-    def rank(self, text: str, k: int, exclude: Collection[str] = ()) -> list[Hit]:
-        return self.rank_batch([text], k, [exclude])[0]
+    @property
+    def stale(self) -> int:
+        dead = self.size - self.live_size
+        return max(dead, self.lexical.overlay_documents) if self.lexical is not None else dead
+
+    def score(self, text: str, doc_id: str, exclude: Collection[str] = (), vector: np.ndarray | None = None) -> float | None:
+        vectors = vector[None, :] if vector is not None else None
+        hits = self.rank_batch([text], self.size, [exclude], vectors=vectors)[0]
+        return next((h.score for h in hits if h.doc_id == doc_id), None)
+
+    def text_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.lexical.text_ids(texts) if self.lexical is not None else [[] for _ in texts]
+
+    def evidence(self, doc_ids: Sequence[str]) -> Iterator[Evidence]:
+        positions = [p for d in doc_ids if (p := self._position.get(d)) is not None]
+        weights: dict[int, np.ndarray] = {}
+        if self.config.method != "dense" and self.lexical is not None:
+            weights = dict(self.lexical.weights(positions))
+        for position in positions:
+            passages = self.dense.passages(position) if self.config.method != "lexical" and self.dense is not None else None
+            yield Evidence(self.doc_ids[position], passages, weights.get(position))
+
+    def centroid(self, doc_id: str) -> np.ndarray | None:
+        position = self._position.get(doc_id)
+        if position is None or self.dense is None:
+            return None
+        return self.dense.centroid(position)
 
     def rank_batch(
         self,

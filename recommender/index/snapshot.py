@@ -18,11 +18,10 @@ from functools import cached_property
 import numpy as np
 
 from recommender.embedding.base import Encoder
-from recommender.index.dense import DenseIndex
-from recommender.index.lexical import LexicalIndex
+from recommender.index.backend import IndexBackend, MemoryBackend
+from recommender.index.base import RankerConfig, RankingIndex
 from recommender.index.query import clean_query
 from recommender.index.questions import QuestionTable
-from recommender.index.ranker import Ranker, RankerConfig
 from recommender.domain import ArticleRow, QuestionRow, StoredArticle
 from recommender.store.base import IndexData
 
@@ -33,15 +32,14 @@ COMPACT_MINIMUM = 500  # ...but never for fewer than this many (a small index re
 @dataclass(frozen=True)
 class Snapshot:
     generation: int
-    ranker: Ranker
+    ranker: RankingIndex
     articles: dict[str, ArticleRow]
     table: QuestionTable
 
     @classmethod
-    def build(cls, data: IndexData, encoder: Encoder, config: RankerConfig) -> Snapshot:
-        dense = DenseIndex.from_groups(data.passage_vectors, encoder.dim)
-        lexical = LexicalIndex(data.texts, config.average_length)
-        ranker = Ranker([a.id for a in data.articles], encoder, config, dense=dense, lexical=lexical)
+    def build(cls, data: IndexData, encoder: Encoder, config: RankerConfig, backend: IndexBackend | None = None) -> Snapshot:
+        """The snapshot of `data` (as the backend loaded it), ranked by the backend (default: in memory)."""
+        ranker = (backend or MemoryBackend()).ranking(data, encoder, config)
         table = QuestionTable.build(data.questions, data.question_vectors, _tokens(ranker, data.questions), encoder.dim)
         return cls(data.generation, ranker, {a.id: a for a in data.articles}, table)
 
@@ -49,7 +47,8 @@ class Snapshot:
         """The snapshot after `written` articles were stored and `deleted` ones removed (this one is unchanged)."""
         touched = {item.article.id for item in written} | set(deleted)
         ranker = self.ranker.with_changes(
-            [(item.article.id, item.passage_vectors, item.article.body_text()) for item in written], removed=touched
+            [(item.article.id, item.passage_vectors, item.article.body_text(), item.content_hash) for item in written],
+            removed=touched,
         )
         articles = dict(self.articles)
         for article_id in deleted:
@@ -75,11 +74,7 @@ class Snapshot:
     @property
     def needs_compaction(self) -> bool:
         """Enough dead rows or overlay documents piled up that a full build pays for itself."""
-        size = self.ranker.size
-        stale = size - self.ranker.live_size
-        if self.ranker.lexical is not None:
-            stale = max(stale, self.ranker.lexical.overlay_documents)
-        return stale > max(COMPACT_MINIMUM, COMPACT_FRACTION * size)
+        return self.ranker.stale > max(COMPACT_MINIMUM, COMPACT_FRACTION * self.ranker.size)
 
     # -- questions -----------------------------------------------------------------------------
     @cached_property
@@ -104,15 +99,13 @@ class Snapshot:
 
     def article_similarity(self, a: str, b: str) -> float:
         """Topical closeness of two articles (cosine of their passage centroids)."""
-        ra, rb = self.ranker.position(a), self.ranker.position(b)
-        if ra is None or rb is None or self.ranker.dense is None:
+        ca, cb = self.ranker.centroid(a), self.ranker.centroid(b)
+        if ca is None or cb is None:
             return 0.0
-        return float(self.ranker.dense.centroid(ra) @ self.ranker.dense.centroid(rb))
+        return float(ca @ cb)
 
 
-def _tokens(ranker: Ranker, questions: Sequence[QuestionRow]) -> list[list[int]]:
+def _tokens(ranker: RankingIndex, questions: Sequence[QuestionRow]) -> list[list[int]]:
     """BM25 token ids of each question as the ranker will see it (cleaned, when it cleans queries)."""
-    if ranker.lexical is None:
-        return [[] for _ in questions]
     texts = [clean_query(q.text) if ranker.config.clean_queries else q.text for q in questions]
-    return ranker.lexical.text_ids(texts)
+    return ranker.text_ids(texts)

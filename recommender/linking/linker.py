@@ -22,26 +22,26 @@ def link_rows(question_id: str, hits: Sequence[Hit]) -> list[LinkRow]:
     ]
 
 
-def question_scores(snapshot: Snapshot, docs: Sequence[int]) -> Iterator[np.ndarray]:
-    """Per document (ranker position): its score for every question row, as Ranker.rank_batch gives it
-    (fused, on the question text as cleaned for ranking), computed for all questions at once."""
+def question_scores(snapshot: Snapshot, doc_ids: Sequence[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """Per live document of `doc_ids`: (id, its score for every question row), as Ranker.rank_batch gives
+    it (fused, on the question text as cleaned for ranking), computed for all questions at once from the
+    document's passage vectors and term weights (whichever backend holds them)."""
     ranker, table = snapshot.ranker, snapshot.table
     method = ranker.config.method
     zeros = np.zeros(len(table), dtype=np.float32)
-    lexical: dict[int, np.ndarray] = {}
-    if method != "dense" and ranker.lexical is not None:
-        for doc, weights in ranker.lexical.weights(docs):
-            lexical[doc] = saturate(table.token_sums(weights), ranker.config.lexical_saturation)
-    for doc in docs:
+    for evidence in ranker.evidence(doc_ids):
+        lexical = zeros
+        if method != "dense" and evidence.weights is not None:
+            lexical = saturate(table.token_sums(evidence.weights), ranker.config.lexical_saturation)
         dense = zeros
-        if method != "lexical" and ranker.dense is not None:
-            dense = (table.vectors @ ranker.dense.passages(doc).T).max(axis=1)
+        if method != "lexical" and evidence.passages is not None:
+            dense = (table.vectors @ evidence.passages.T).max(axis=1)
         if method == "dense":
-            yield dense
+            yield evidence.doc_id, dense
         elif method == "lexical":
-            yield lexical.get(doc, zeros)
+            yield evidence.doc_id, lexical
         else:
-            yield combine(dense, lexical.get(doc, zeros), ranker.config.dense_weight)
+            yield evidence.doc_id, combine(dense, lexical, ranker.config.dense_weight)
 
 
 def could_enter(
@@ -63,11 +63,11 @@ def could_enter(
     `pending` (relinked anyway) are not scored.
     """
     table = snapshot.table
-    positions = [p for doc in changed if (p := snapshot.ranker.position(doc)) is not None]
-    if not positions or not len(table) or len(pending) >= int(table.alive.sum()):
+    present = sorted(doc for doc in changed if snapshot.ranker.contains(doc))
+    if not present or not len(table) or len(pending) >= int(table.alive.sum()):
         return set()
     best = np.full(len(table), -np.inf, dtype=np.float32)
-    for scores in question_scores(snapshot, positions):
+    for _, scores in question_scores(snapshot, present):
         np.maximum(best, scores, out=best)
     # >= and a small margin: a tie with the lowest stored candidate is decided by document id, and this
     # all-questions product may round differently from the ranker's batched one in the last bits.

@@ -119,6 +119,10 @@ class ReadingService:
     def counts(self) -> dict[str, int]:
         return self.store.counts()
 
+    def ranking_status(self) -> dict[str, str]:
+        """Which ranking backend serves, and on PostgreSQL whether its HNSW index is ready (for /healthz)."""
+        return self.holder.snapshot().ranker.status()
+
     def pending_articles(self) -> int:
         """Articles stored by a write whose relinking has not completed yet."""
         return len(self.store.pending_articles())
@@ -174,10 +178,7 @@ class ReadingService:
                 return link.score
         snapshot = self.holder.snapshot()
         vector = snapshot.question_vector(question.id)
-        hits = snapshot.ranker.rank_batch(
-            [question.text], snapshot.ranker.size, [[question.article_id]], vectors=vector[None, :] if vector is not None else None
-        )[0]
-        return next((h.score for h in hits if h.doc_id == target), None)
+        return snapshot.ranker.score(question.text, target, [question.article_id], vector)
 
     # -- questions with decisions ----------------------------------------------------------------
     def status(self, question_id: str) -> QuestionStatus | None:

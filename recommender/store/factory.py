@@ -32,3 +32,13 @@ def describe_store(settings: Settings) -> str:
 
         return redact(settings.database_url)
     return str(settings.db.absolute())  # absolute: a relative RECOMMENDER_DB depends on the current directory
+
+
+def check_reachable(settings: Settings) -> None:
+    """Raise StoreUnavailable (naming the URL, password masked) when the configured PostgreSQL does not
+    answer: `serve` says so and exits 1 before uvicorn starts (its failed startup would exit 3 with a traceback)."""
+    if not settings.database_url:
+        return
+    from recommender.store.postgres import probe
+
+    probe(settings.database_url, settings.database_timeout)

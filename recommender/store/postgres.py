@@ -35,11 +35,12 @@ from typing import Any
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg.types.json import Json
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from recommender.articles.model import Article
 from recommender.domain import LinkRow, StoredArticle, StoreUnavailable
-from recommender.store.pgvector import PgVectors, as_f32
+from recommender.store.pgranking import PgRanking
+from recommender.store.pgvector import as_f32
 from recommender.store.replica import replica_allowed
 from recommender.store.schema import migrations
 
@@ -62,6 +63,17 @@ def conninfo(url: str) -> str:
     return url
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """Whether a psycopg error means the server went away (not a fault of the statement itself)."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = getattr(exc, "sqlstate", None)
+    # No SQLSTATE: the client lost the socket; 08: connection exception; 57P01-3: shutdown, crash, starting up.
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
 def redact(url: str) -> str:
     """The URL without its password, for logs and messages."""
     try:
@@ -72,7 +84,15 @@ def redact(url: str) -> str:
     return f"postgresql://{user + '@' if user else ''}{host}{':' + str(port) if port else ''}/{dbname}"
 
 
-class PostgresStore(PgVectors):
+def probe(url: str, timeout: float) -> None:
+    """Connect once and leave: StoreUnavailable naming the URL (no password) when that fails."""
+    try:
+        psycopg.connect(conninfo(url), connect_timeout=max(1, int(timeout))).close()
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"cannot connect to {redact(url)}: {str(exc).strip()}") from exc
+
+
+class PostgresStore(PgRanking):
     placeholder = "%s"
     NEEDS_LINK = "needs_link"
     NEWEST_FIRST = "a.checked_on DESC NULLS LAST, a.updated_at DESC"
@@ -135,8 +155,19 @@ class PostgresStore(PgVectors):
             yield pinned
             return
         pool = self._read_pool if replica and replica_allowed() else self._pool
-        with pool.connection() as conn:
+        with self._reachable(pool), pool.connection() as conn:
             yield conn
+
+    @contextmanager
+    def _reachable(self, pool: ConnectionPool) -> Iterator[None]:
+        """A lost server becomes StoreUnavailable (the API answers 503). The pool checks each
+        connection it hands out, so the next request after the server is back reconnects."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            if not connection_lost(exc):
+                raise
+            raise StoreUnavailable(f"the database {redact(pool.conninfo)} is unreachable: {str(exc).strip()}") from exc
 
     @contextmanager
     def consistent_read(self) -> Iterator[None]:
@@ -159,7 +190,8 @@ class PostgresStore(PgVectors):
     @contextmanager
     def _write(self, counter: str | None = "generation") -> Iterator[psycopg.Connection]:
         """One transaction; bumps `counter` in meta (generation: articles and links changed)."""
-        with self._pool.connection() as conn, conn.transaction():
+        # One transaction: a connection lost halfway rolls the whole write back on the server.
+        with self._reachable(self._pool), self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_APP, _LOCK_WRITE))
             yield conn
             if counter is not None:
@@ -256,6 +288,9 @@ class PostgresStore(PgVectors):
     @staticmethod
     def _temporal(value: dt.date | None) -> dt.date | None:
         return value
+
+    def _where(self) -> str:
+        return redact(self.url)
 
     def schema_version(self) -> int:
         return self._rows("SELECT version FROM schema_version")[0][0]

@@ -335,6 +335,30 @@ STEPS: list[Step] = [
             AddColumn("audit", Column("role", TEXT, null=True)),
         ],
     ),
+    Step(
+        # PostgreSQL ranks in the database (recommender/store/pgranking.py): per-article term frequencies
+        # for BM25 candidates and exact rescoring. Derived rows, filled by the index layer; SQLite keeps
+        # its lexical index in memory and gets nothing here.
+        "term frequencies of each article for ranking inside PostgreSQL",
+        [
+            Sql(
+                None,
+                """CREATE TABLE article_lengths (
+    article_id TEXT COLLATE "C" PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    content_hash TEXT NOT NULL,
+    length INTEGER NOT NULL
+);
+CREATE TABLE article_terms (
+    term TEXT COLLATE "C" NOT NULL,
+    article_id TEXT COLLATE "C" NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    tf INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    PRIMARY KEY (term, article_id) INCLUDE (tf, length)
+);
+CREATE INDEX article_terms_article ON article_terms (article_id)""",
+            )
+        ],
+    ),
 ]
 
 

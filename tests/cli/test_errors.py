@@ -64,3 +64,17 @@ def test_a_bug_keeps_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(context, "open_services", broken)
     result = runner.invoke(cli.app, ["gaps"])
     assert isinstance(result.exception, KeyError)
+
+
+def test_ranking_in_postgres_without_postgres_is_a_message(tmp_path, fake_encoder) -> None:  # type: ignore[no-untyped-def]
+    from recommender.config import Settings
+    from recommender.index.backend import RankingBackendError
+    from recommender.services import Services
+
+    settings = Settings(db=tmp_path / "x.db", ranking_backend="postgres")
+    with pytest.raises(RankingBackendError) as raised:
+        Services.open(settings, encoder=fake_encoder)
+    assert messages(raised.value) == [
+        "error: RECOMMENDER_RANKING_BACKEND=postgres needs RECOMMENDER_DATABASE_URL (ranking inside PostgreSQL); "
+        "on SQLite use memory or auto"
+    ]

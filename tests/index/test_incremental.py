@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from recommender.articles.model import Article, Section
+from recommender.config import Settings
 from recommender.services import Services
 from recommender.index.query import clean_query
 from recommender.index.snapshot import Snapshot
 from recommender.linking.linker import compute_links, question_scores
+
+@pytest.fixture()
+def settings(settings: Settings) -> Settings:
+    """These tests are about the in-memory ranker's snapshots: on PostgreSQL too (RECOMMENDER_TEST_STORE)."""
+    return settings.model_copy(update={"ranking_backend": "memory"})
+
 
 QUERIES = ["Who pays for tariffs?", "measles vaccination", "warmest year", "wind turbines whales", "zebra imports"]
 
@@ -74,9 +82,12 @@ def test_question_scores_equal_the_rankers(fake_services: Services, sample_artic
     _, _, expected = snapshot.ranker.score_matrix(
         [clean_query(t) for t in texts], table.vectors[rows]
     )
-    docs = [snapshot.ranker.position("zebra-1"), snapshot.ranker.position(sample_articles[0].id)]
-    for doc, scores in zip(docs, question_scores(snapshot, docs)):
-        np.testing.assert_allclose(scores[rows], expected[:, doc], rtol=1e-5, atol=1e-6)
+    docs = ["zebra-1", sample_articles[0].id]
+    found = dict(question_scores(snapshot, docs))
+    assert sorted(found) == sorted(docs)
+    for doc in docs:
+        position = snapshot.ranker.position(doc)
+        np.testing.assert_allclose(found[doc][table.alive], expected[:, position], rtol=1e-5, atol=1e-6)
 
 
 def test_relinking_after_an_upsert_is_exact(fake_services: Services, sample_articles) -> None:  # type: ignore[no-untyped-def]
@@ -92,3 +103,15 @@ def test_relinking_after_an_upsert_is_exact(fake_services: Services, sample_arti
     for question in snapshot.questions:
         if any(link.article_id == new.id for link in fresh[question.id]):
             assert any(link.article_id == new.id for link in stored[question.id]), question.id
+
+
+def test_a_full_build_gives_the_memory_it_freed_back(fake_services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recommender.index import holder as holder_module
+
+    calls: list[int] = []
+    monkeypatch.setattr(holder_module, "release_freed_memory", lambda: calls.append(1))
+    fake_services.holder._snapshot = None  # as after another process's write: the next read builds afresh
+    fake_services.holder.rebuild()
+    assert calls == [1]
+    monkeypatch.undo()
+    holder_module.release_freed_memory()  # runs where glibc is (a no-op elsewhere)

@@ -151,6 +151,9 @@ SQLITE: list[str] = [
         CHECK (role IN ('publisher', 'editor', 'admin'));
     ALTER TABLE audit ADD COLUMN role TEXT;
     """,
+    # 7: nothing on SQLite (PostgreSQL's term frequencies for ranking in the database; SQLite keeps
+    # its lexical index in memory). The version moves anyway, so both dialects keep one numbering.
+    "",
 ]
 
 
@@ -290,5 +293,21 @@ POSTGRESQL: list[str] = [
     ALTER TABLE editors ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'
         CHECK (role IN ('publisher', 'editor', 'admin'));
     ALTER TABLE audit ADD COLUMN role TEXT;
+    """,
+    # 6: term frequencies of each article for ranking inside PostgreSQL (recommender/store/pgranking.py).
+    """
+    CREATE TABLE article_lengths (
+        article_id TEXT COLLATE "C" PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+        content_hash TEXT NOT NULL,
+        length INTEGER NOT NULL
+    );
+    CREATE TABLE article_terms (
+        term TEXT COLLATE "C" NOT NULL,
+        article_id TEXT COLLATE "C" NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        tf INTEGER NOT NULL,
+        length INTEGER NOT NULL,
+        PRIMARY KEY (term, article_id) INCLUDE (tf, length)
+    );
+    CREATE INDEX article_terms_article ON article_terms (article_id);
     """,
 ]

@@ -19,4 +19,5 @@ def healthz(reading: ReadingDep) -> schemas.Health:
         articles=counts["articles"],
         questions=counts["questions"],
         pending=counts["pending"],
+        ranking=reading.ranking_status(),
     )

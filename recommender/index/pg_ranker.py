@@ -1,0 +1,344 @@
+"""Ranking inside PostgreSQL: approximate candidates, exact scores.
+
+For each query, candidates are the articles of the `dense_candidates` passages nearest to the query
+vector (pgvector's HNSW index; a scan while the index is building or missing) and the
+`lexical_candidates` articles of highest BM25 (summed in SQL over `article_terms`, see
+recommender/store/pgranking.py). Each candidate is then scored EXACTLY as the in-memory Ranker scores
+it, from its own rows: best-passage cosine over its passage vectors, and BM25 from its term
+frequencies and length with the fixed reference idf (index/term_weights.py) — no corpus statistic
+enters a score. Only recall is approximate: an article in neither candidate list is never ranked,
+even when its fused score would place it in the top k.
+
+A worker keeps no passage vector and no posting: memory no longer grows with the passages. The
+tokeniser's vocabulary holds the words of questions only (for the linker, see `text_ids`); queries
+are tokenised by a throwaway tokeniser, so search traffic adds nothing to it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from bm25s.tokenization import Tokenizer
+
+from recommender.embedding.base import Encoder
+from recommender.index.base import Added, Evidence, Hit, RankerConfig, RankingIndex
+from recommender.index.fusion import combine, saturate
+from recommender.index.lexical import B, EMPTY, K1, new_tokenizer
+from recommender.index.query import clean_query
+from recommender.index.term_weights import TermWeights
+
+STATE_SECONDS = 10.0  # how long an HNSW index state read from the catalog is trusted
+IDF_CACHE = 200_000  # terms whose float32 idf is kept (cleared when full)
+_CHUNK = 2000  # articles whose term rows are written per transaction when catching up
+
+
+class RankingStore(Protocol):
+    """What PgRanker reads and writes (recommender/store/pgranking.py)."""
+
+    def hnsw_state(self) -> str: ...
+    def stale_term_articles(self, limit: int = 2000) -> list[tuple[str, str, str]]: ...
+    def write_terms(self, rows: Sequence[tuple[str, str, int, Mapping[str, int]]]) -> None: ...
+    def document_terms(self, article_ids: Sequence[str]) -> dict[str, tuple[int, dict[str, int]]]: ...
+    def dense_candidates(self, vectors: np.ndarray, passages: int, ef_search: int, exact: bool = False) -> list[list[str]]: ...
+    def lexical_candidates(
+        self, terms: Sequence[str], weights: Sequence[float], limit: int, k1: float, b: float, average_length: float
+    ) -> list[str]: ...
+    def candidate_rows(
+        self, article_ids: Sequence[str], terms: Sequence[str], vectors: bool = True
+    ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, dict[str, int]]]]: ...
+    def ranked_candidates(
+        self,
+        queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float]]],
+        passages: int,
+        lexical: int,
+        ef_search: int,
+        bm25: tuple[float, float, float],
+        exact: bool = False,
+    ) -> list[list[tuple[str, float, int, int, dict[str, int]]]]: ...
+
+
+@dataclass(frozen=True)
+class PgOptions:
+    dense_candidates: int = 200
+    lexical_candidates: int = 100
+    ef_search: int = 200
+
+
+def terms_of(texts: Sequence[str]) -> list[list[str]]:
+    """Each text's terms as the lexical index tokenises it (stop words out, stemmed), '' for a text
+    without any word (it counts in the length, as in the in-memory index)."""
+    if not texts:
+        return []
+    return new_tokenizer().tokenize(list(texts), update_vocab=True, return_as="string", show_progress=False)
+
+
+def term_rows(items: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, int, dict[str, int]]]:
+    """(id, content hash, length, term -> tf) of (id, content hash, text)."""
+    rows = []
+    for (article_id, content_hash, _), terms in zip(items, terms_of([i[2] for i in items])):
+        counts: dict[str, int] = {}
+        for term in terms:
+            if term:
+                counts[term] = counts.get(term, 0) + 1
+        rows.append((article_id, content_hash, len(terms), counts))
+    return rows
+
+
+class _HnswState:
+    """The HNSW index's state, read from the catalog at most every STATE_SECONDS (shared by the
+    PgRankers of one lineage)."""
+
+    def __init__(self, store: RankingStore) -> None:
+        self._store = store
+        self._value = "missing"
+        self._read_at = -np.inf
+
+    def get(self) -> str:
+        now = time.monotonic()
+        if now - self._read_at > STATE_SECONDS:
+            self._value = self._store.hnsw_state()
+            self._read_at = now
+        return self._value
+
+
+class PgRanker(RankingIndex):
+    def __init__(
+        self,
+        store: RankingStore,
+        doc_ids: Collection[str],
+        encoder: Encoder | None,
+        config: RankerConfig,
+        options: PgOptions = PgOptions(),
+        tokenizer: Tokenizer | None = None,
+        weights: TermWeights | None = None,
+        state: _HnswState | None = None,
+        idfs: dict[str, np.float32] | None = None,
+    ) -> None:
+        if config.method != "lexical" and encoder is None:
+            raise ValueError(f"method {config.method!r} needs an encoder")
+        self.store = store
+        self.live = frozenset(doc_ids)
+        self.encoder = encoder
+        self.config = config
+        self.options = options
+        self._tokenizer = tokenizer or new_tokenizer()  # question words only (see text_ids)
+        self._weights = weights or TermWeights()
+        self._state = state or _HnswState(store)
+        self._idfs: dict[str, np.float32] = idfs if idfs is not None else {}
+
+    @classmethod
+    def open(
+        cls, store: RankingStore, doc_ids: Collection[str], encoder: Encoder | None, config: RankerConfig, options: PgOptions
+    ) -> PgRanker:
+        """A ranker over the stored articles, after writing the term rows any article still lacks (written
+        by a process that died before writing them, or made before this backend existed)."""
+        while stale := store.stale_term_articles(_CHUNK):
+            store.write_terms(term_rows(stale))
+            if len(stale) < _CHUNK:
+                break
+        return cls(store, doc_ids, encoder, config, options)
+
+    # -- the interface -------------------------------------------------------------------------
+    @property
+    def live_size(self) -> int:
+        return len(self.live)
+
+    @property
+    def size(self) -> int:
+        return len(self.live)
+
+    @property
+    def stale(self) -> int:
+        return 0  # nothing piles up in memory: the database holds the rows
+
+    def contains(self, doc_id: str) -> bool:
+        return doc_id in self.live
+
+    def with_changes(self, added: Sequence[Added], removed: Collection[str] = ()) -> PgRanker:
+        # The articles are stored by now; their term rows follow (derived rows: should this process die
+        # first, the next one to open the index writes them, see `open`).
+        written = [(a[0], a[3] if len(a) > 3 else "", a[2]) for a in added]
+        self.store.write_terms(term_rows(written))
+        live = (self.live - set(removed)) | {a[0] for a in added}
+        return PgRanker(self.store, live, self.encoder, self.config, self.options, self._tokenizer, self._weights, self._state, self._idfs)
+
+    def text_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        if self.config.method == "dense" or not texts:
+            return [[] for _ in texts]
+        ids = self._tokenizer.tokenize(list(texts), update_vocab=True, return_as="ids", show_progress=False)
+        return [[i for i in row if i != EMPTY] for row in ids]
+
+    def evidence(self, doc_ids: Sequence[str]) -> Iterator[Evidence]:
+        wanted = [d for d in doc_ids if d in self.live]
+        if not wanted:
+            return
+        dense = self.config.method != "lexical"
+        matrices = self.store.candidate_rows(wanted, (), vectors=True)[0] if dense else {}
+        terms = self.store.document_terms(wanted) if self.config.method != "dense" else {}
+        vocabulary = self._tokenizer.get_vocab_dict()
+        for doc_id in wanted:
+            weights = None
+            if doc_id in terms:
+                length, tfs = terms[doc_id]
+                weights = np.zeros(len(vocabulary) + 1, dtype=np.float32)
+                norm = self._norm(length)
+                for term, tf in tfs.items():
+                    token = vocabulary.get(term)
+                    if token is not None and token != EMPTY:
+                        weights[token] = self._idf(term) * np.float32(tf) / (norm + np.float32(tf))
+            yield Evidence(doc_id, matrices.get(doc_id) if dense else None, weights)
+
+    def centroid(self, doc_id: str) -> np.ndarray | None:
+        if doc_id not in self.live or self.config.method == "lexical":
+            return None
+        matrix = self.store.candidate_rows([doc_id], (), vectors=True)[0].get(doc_id)
+        if matrix is None or not len(matrix):
+            return None
+        mean = matrix.mean(axis=0)
+        norm = float(np.linalg.norm(mean))
+        return mean / norm if norm else mean
+
+    def status(self) -> dict[str, str]:
+        state = self._state.get() if self.config.method != "lexical" else "unused"
+        return {
+            "backend": "postgres",
+            "hnsw": state,
+            # While the index builds, dense candidates come from an exact scan (slower, nothing lost).
+            "dense_candidates": "hnsw" if state == "ready" else "exact scan",
+            "approximate": "candidate recall only; scores are exact",
+        }
+
+    # -- ranking -------------------------------------------------------------------------------
+    def rank_batch(
+        self,
+        texts: Sequence[str],
+        k: int,
+        excludes: Sequence[Collection[str]] | None = None,
+        vectors: np.ndarray | None = None,
+    ) -> list[list[Hit]]:
+        if not texts:
+            return []
+        excludes = excludes if excludes is not None else [()] * len(texts)
+        if self.config.clean_queries:
+            texts = [clean_query(t) for t in texts]
+        if vectors is None:
+            vectors = self.encode(texts)
+        queries = [[t for t in terms if t] for terms in terms_of(texts)] if self.config.method != "dense" else [[] for _ in texts]
+        use_dense = self.config.method != "lexical"
+        found = self.store.ranked_candidates(
+            [
+                (vectors[row] if use_dense and vectors is not None else None, terms, [self._weights.of(t) for t in terms])
+                for row, terms in enumerate(queries)
+            ],
+            max(self.options.dense_candidates, 4 * k),
+            max(self.options.lexical_candidates, k) if self.options.lexical_candidates else 0,
+            self.options.ef_search,
+            (K1, B, self.config.average_length),
+            exact=use_dense and self._state.get() != "ready",
+        )
+        results = []
+        for row, exclude in enumerate(excludes):
+            skip = set(exclude)
+            rows = [r for r in found[row] if r[0] in self.live and r[0] not in skip]
+            hits = self._top(self._fused(rows, queries[row]), k)
+            if len(hits) < k and self.config.method == "lexical":
+                hits += self._unmatched(k - len(hits), {h.doc_id for h in hits} | skip)
+            results.append(hits)
+        return results
+
+    def _unmatched(self, count: int, taken: Collection[str]) -> list[Hit]:
+        """Articles no query term matches score 0 and follow by id, as in the in-memory ranker (only a
+        lexical ranking runs out of candidates: the dense part scores every article)."""
+        rest = heapq.nsmallest(count, (d for d in self.live if d not in taken))
+        return [Hit(doc_id, 0.0, 0.0, 0.0, -1) for doc_id in rest]
+
+    def score(self, text: str, doc_id: str, exclude: Collection[str] = (), vector: np.ndarray | None = None) -> float | None:
+        if doc_id not in self.live or doc_id in exclude:
+            return None
+        text = clean_query(text) if self.config.clean_queries else text
+        if vector is None and self.config.method != "lexical":
+            encoded = self.encode([text])
+            vector = encoded[0] if encoded is not None else None
+        hits = self._scored([doc_id], terms_of([text])[0], vector)
+        return hits[0].score if hits else None
+
+    def _norm(self, length: int) -> np.float32:
+        """k1 * (1 - b + b * len / average length), in float32 as the in-memory index computes it."""
+        lengths = np.array([length], dtype=np.float32)
+        return (K1 * (1 - B + B * lengths / np.float32(self.config.average_length))).astype(np.float32)[0]
+
+    def _scored(self, ids: Sequence[str], terms: Sequence[str], vector: np.ndarray | None) -> list[Hit]:
+        """Every id's exact fused score (the in-memory Ranker's arithmetic, in float32)."""
+        if not ids:
+            return []
+        use_dense = self.config.method != "lexical"
+        use_lexical = self.config.method != "dense"
+        kept = [t for t in terms if t]
+        matrices, tfs = self.store.candidate_rows(ids, kept if use_lexical else (), vectors=use_dense)
+        dense = np.zeros(len(ids), np.float32)
+        passages = np.full(len(ids), -1, dtype=np.int64)
+        raw = np.zeros(len(ids), np.float32)
+        for n, doc_id in enumerate(ids):
+            if use_dense and vector is not None and doc_id in matrices:
+                sims = matrices[doc_id] @ np.asarray(vector, np.float32)
+                passages[n] = int(np.argmax(sims))
+                dense[n] = sims[passages[n]]
+            if use_lexical and doc_id in tfs:
+                raw[n] = self._bm25(*tfs[doc_id], kept)
+        return self._hits(ids, dense, raw, passages.tolist())
+
+    def _bm25(self, length: int, counts: Mapping[str, int], terms: Sequence[str]) -> np.float32:
+        """BM25 of one document: the query's terms in order, repeats included, summed in float32 as the
+        in-memory index sums them."""
+        norm = self._norm(length)
+        total = np.float32(0)
+        for term in terms:
+            tf = counts.get(term)
+            if tf:
+                total += self._idf(term) * np.float32(tf) / (norm + np.float32(tf))
+        return total
+
+    def _idf(self, term: str) -> np.float32:
+        """The term's fixed reference idf as float32 (looked up once per term: a bounded cache, the
+        English word list's size at most plus the words seen lately)."""
+        found = self._idfs.get(term)
+        if found is None:
+            if len(self._idfs) > IDF_CACHE:
+                self._idfs.clear()
+            found = self._idfs[term] = np.float32(self._weights.of(term))
+        return found
+
+    def _fused(self, rows: Sequence[tuple[str, float, int, int, dict[str, int]]], terms: Sequence[str]) -> list[Hit]:
+        """Hits of candidates whose best passage's cosine the database computed, with BM25 from their
+        term frequencies (the in-memory index's float32 arithmetic, query terms in order)."""
+        if not rows:
+            return []
+        dense = np.array([r[1] for r in rows], dtype=np.float32)
+        raw = np.zeros(len(rows), np.float32)
+        if self.config.method != "dense":
+            for n, (_, _, _, length, counts) in enumerate(rows):
+                raw[n] = self._bm25(length, counts, terms)
+        return self._hits([r[0] for r in rows], dense, raw, [r[2] for r in rows])
+
+    def _hits(self, ids: Sequence[str], dense: np.ndarray, raw: np.ndarray, passages: Sequence[int]) -> list[Hit]:
+        lexical = saturate(raw, self.config.lexical_saturation) if self.config.method != "dense" else raw
+        if self.config.method == "dense":
+            combined = dense
+        elif self.config.method == "lexical":
+            combined = lexical
+            dense = np.zeros_like(dense)
+        else:
+            combined = combine(dense, lexical, self.config.dense_weight)
+        return [
+            Hit(doc_id, float(combined[n]), float(dense[n]), float(lexical[n]), int(passages[n]) if self.config.method != "lexical" else -1)
+            for n, doc_id in enumerate(ids)
+        ]
+
+    @staticmethod
+    def _top(hits: list[Hit], k: int) -> list[Hit]:
+        return sorted(hits, key=lambda h: (-h.score, h.doc_id))[: max(k, 0)]

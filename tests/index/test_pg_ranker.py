@@ -1,0 +1,164 @@
+"""Ranking inside PostgreSQL (index/pg_ranker.py): candidates from the database, scores exactly the
+in-memory Ranker's; the worker holds no passage vector; links stay equal to a recomputation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from recommender.api import create_app
+from recommender.config import Settings
+from recommender.index.backend import MemoryBackend
+from recommender.index.pg_ranker import PgRanker, terms_of
+from recommender.index.ranker import Ranker
+from recommender.index.snapshot import Snapshot
+from recommender.linking.linker import compute_links
+from recommender.services import Services
+from tests.fakes import HashingEncoder
+from tests.pg import PgServer
+
+pytestmark = pytest.mark.postgres
+
+QUERIES = [
+    "Who pays for tariffs on imports?",
+    "Is the measles vaccine safe for children?",
+    "Did crime go up in the cities last year?",
+    "wind turbines kill birds",
+    "xyzzy nothing matches this",
+]
+
+
+@pytest.fixture(scope="module")
+def ingested(pg_server: PgServer, sample_articles) -> str:  # type: ignore[no-untyped-def]
+    """The sample ingested once with the fake encoder; each test gets a copy."""
+    name = pg_server.create()
+    services = Services.start(Settings(database_url=pg_server.url_of(name)), encoder=HashingEncoder())
+    services.catalog.ingest(sample_articles)
+    services.close()
+    return name
+
+
+@pytest.fixture()
+def pg_services(pg_server: PgServer, ingested: str) -> Iterator[Services]:
+    name = pg_server.create(template=ingested)
+    services = Services.start(Settings(database_url=pg_server.url_of(name), refresh_seconds=0), encoder=HashingEncoder())
+    yield services
+    services.close()
+    pg_server.drop(name)
+
+
+def memory_ranker(services: Services) -> Ranker:
+    """The exact in-memory ranker over the same database."""
+    snapshot = Snapshot.build(services.store.load_index(), services.holder.encoder, services.holder.ranker_config, MemoryBackend())
+    assert isinstance(snapshot.ranker, Ranker)
+    return snapshot.ranker
+
+
+def test_the_postgres_backend_holds_no_passage_vector_nor_text(pg_services: Services) -> None:
+    snapshot = pg_services.holder.snapshot()
+    assert isinstance(snapshot.ranker, PgRanker)
+    data = pg_services.store.load_index_rows()  # type: ignore[attr-defined]
+    assert data.passage_vectors == [] and data.texts == []
+    assert len(data.articles) == len(snapshot.articles) > 0
+
+
+def test_scores_equal_the_in_memory_rankers_and_so_do_the_top_hits(pg_services: Services) -> None:
+    exact = memory_ranker(pg_services)
+    ranker = pg_services.holder.snapshot().ranker
+    for query in QUERIES:
+        expected = exact.rank(query, 10)
+        found = ranker.rank(query, 10)
+        # The sample is small: the candidate lists cover what matters, so the top 10 are the same.
+        assert [h.doc_id for h in found] == [h.doc_id for h in expected], query
+        for got, want in zip(found, expected):
+            assert got.score == pytest.approx(want.score, abs=1e-5)
+            assert got.lexical == pytest.approx(want.lexical, abs=1e-6)
+            assert got.passage == want.passage
+        for hit in expected[:3]:
+            assert ranker.score(query, hit.doc_id) == pytest.approx(hit.score, abs=1e-5)
+    assert ranker.score(QUERIES[0], expected[0].doc_id, exclude=[expected[0].doc_id]) is None
+
+
+def test_only_candidates_are_ranked(pg_services: Services) -> None:
+    """What is approximate: recall. Every hit comes from one of the two candidate lists."""
+    ranker = pg_services.holder.snapshot().ranker
+    assert isinstance(ranker, PgRanker)
+    narrow = PgRanker(ranker.store, ranker.live, ranker.encoder, ranker.config, type(ranker.options)(1, 1, 1))
+    store = pg_services.store
+    for query in QUERIES[:4]:
+        vector = ranker.encode([query])
+        terms = [t for t in terms_of([query])[0] if t]
+        dense = store.dense_candidates(vector, 4 * 3, 1)[0]  # type: ignore[attr-defined]
+        lexical = store.lexical_candidates(terms, [narrow._weights.of(t) for t in terms], 3, 1.5, 0.75, 300.0)  # type: ignore[attr-defined]
+        hits = narrow.rank(query, 3)
+        assert hits and {h.doc_id for h in hits} <= set(dense) | set(lexical)
+        assert len(set(dense) | set(lexical)) < narrow.live_size
+
+
+def test_links_equal_a_recomputation_after_writes(pg_services: Services, sample_articles) -> None:  # type: ignore[no-untyped-def]
+    services = pg_services
+    changed = sample_articles[0].model_copy(update={"summary": sample_articles[1].summary + " Tariffs and vaccines."})
+    services.catalog.ingest([changed])
+    services.catalog.delete(sample_articles[2].id)
+    assert services.linking.verify().ok
+    # ... and equal to what the exact in-memory ranker gives (the candidate stage lost nothing here).
+    snapshot = services.holder.snapshot()
+    exact = Snapshot(snapshot.generation, memory_ranker(services), snapshot.articles, snapshot.table)
+    questions = [q.id for q in snapshot.questions]
+    stored = services.store.links_of(questions)
+    recomputed = compute_links(exact, questions, services.settings.candidates)
+    for question in questions:
+        assert [r.article_id for r in stored.get(question, [])] == [r.article_id for r in recomputed[question]]
+
+
+def test_term_rows_missing_or_stale_are_written_when_the_index_opens(pg_services: Services, pg_server: PgServer) -> None:
+    store = pg_services.store
+    with psycopg.connect(store.url, autocommit=True) as conn:  # type: ignore[attr-defined]
+        conn.execute("DELETE FROM article_lengths WHERE article_id IN (SELECT id FROM articles ORDER BY id LIMIT 3)")
+        conn.execute("UPDATE article_lengths SET content_hash = 'old' WHERE article_id = (SELECT MAX(id) FROM articles)")
+    assert len(store.stale_term_articles()) == 4  # type: ignore[attr-defined]
+    exact = memory_ranker(pg_services)
+    pg_services.holder.store.mark_for_linking([])  # a write from "another process": the next snapshot is built afresh
+    pg_services.holder._snapshot = None
+    ranker = pg_services.holder.snapshot().ranker
+    assert store.stale_term_articles() == []  # type: ignore[attr-defined]
+    assert [h.doc_id for h in ranker.rank(QUERIES[0], 5)] == [h.doc_id for h in exact.rank(QUERIES[0], 5)]
+
+
+def test_terms_are_the_lexical_indexs_tokens() -> None:
+    assert terms_of(["The cats were running to the vaccines!", "the"]) == [["cat", "were", "run", "vaccin"], [""]]
+
+
+def test_while_the_hnsw_index_is_missing_search_scans_and_healthz_says_so(pg_services: Services) -> None:
+    store = pg_services.store
+    with psycopg.connect(store.url, autocommit=True) as conn:  # type: ignore[attr-defined]
+        conn.execute("DROP INDEX passages_vector_hnsw")
+    exact = memory_ranker(pg_services)
+    pg_services.holder._snapshot = None  # a fresh process: nothing cached about the index
+    ranker = pg_services.holder.snapshot().ranker
+    assert ranker.status()["hnsw"] == "missing"
+    assert [h.doc_id for h in ranker.rank(QUERIES[1], 5)] == [h.doc_id for h in exact.rank(QUERIES[1], 5)]
+    with TestClient(create_app(pg_services.settings, pg_services)) as client:
+        health = client.get("/healthz").json()
+    assert health["ranking"]["backend"] == "postgres"
+    assert health["ranking"]["hnsw"] == "missing"
+    assert health["ranking"]["dense_candidates"] == "exact scan"
+
+
+def test_the_dense_candidates_come_from_the_hnsw_index(pg_services: Services) -> None:
+    store = pg_services.store
+    vector = pg_services.holder.encoder.encode([QUERIES[0]])
+    with psycopg.connect(store.url, autocommit=True) as conn:  # type: ignore[attr-defined]
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN SELECT article_id FROM passages ORDER BY vector <=> %s::vector LIMIT 10",
+                (str(np.asarray(vector[0]).tolist()),),
+            )
+        )
+    assert "passages_vector_hnsw" in plan
