@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from recommender.config import Settings
 from recommender.embedding.base import Encoder
+from recommender.index.files import index_files
 from recommender.index.holder import IndexHolder
 from recommender.index.ranker import RankerConfig
 from recommender.services.catalog import CatalogService, IngestReport
@@ -49,7 +50,9 @@ class Services:
         `reembed` says what happens when the stored vectors come from another encoder (see Reembed)."""
         opened = open_with_policy(settings, encoder, reembed, previous)
         store = opened.store
-        holder = IndexHolder(store, opened.encoder, RankerConfig.of(settings), settings.refresh_seconds)
+        holder = IndexHolder(
+            store, opened.encoder, RankerConfig.of(settings), settings.refresh_seconds, files=index_files(settings)
+        )
         try:
             models = ModelsService(settings, store, holder, opened.model_name, opened.pending)
         except Exception:
