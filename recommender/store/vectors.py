@@ -13,6 +13,7 @@ opening a large database never holds its float32 vectors all at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -59,10 +60,19 @@ class Int8Rows:
     def dim(self) -> int:
         return int(self.codes.shape[1])
 
-    def __getitem__(self, index: slice) -> Int8Rows:
-        if not isinstance(index, slice):
-            raise TypeError("Int8Rows slices by row ranges only")
-        return Int8Rows(self.codes[index], self.scales[index])
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.codes), self.dim)
+
+    @overload
+    def __getitem__(self, index: slice) -> Int8Rows: ...
+    @overload
+    def __getitem__(self, index: int) -> np.ndarray: ...
+    def __getitem__(self, index: slice | int) -> Int8Rows | np.ndarray:
+        """A slice: the rows as codes (views); one row: its float32 vector."""
+        if isinstance(index, slice):
+            return Int8Rows(self.codes[index], self.scales[index])
+        return dequantize(self.codes[index : index + 1 or None], self.scales[index : index + 1 or None])[0]
 
     def dequantized(self) -> np.ndarray:
         return dequantize(self.codes, self.scales)
