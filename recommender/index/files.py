@@ -84,6 +84,7 @@ class IndexFiles:
             return _open(folder, digest, rows, encoder, config)
         except (OSError, ValueError, KeyError, TypeError) as error:
             log.warning("index files in %s not used (%s): rebuilding them", folder, error)
+            self._discard(folder)  # out of the way of the set the rebuild saves
             return None
 
     def save(self, snapshot: Snapshot, data: IndexData, encoder: Encoder, config: RankerConfig) -> Path:
@@ -118,6 +119,14 @@ class IndexFiles:
             raise
         self._prune(keep=digest)
         return folder
+
+    def _discard(self, folder: Path) -> None:
+        trash = self.root / f"{TEMPORARY}damaged-{uuid.uuid4().hex}"
+        try:
+            folder.rename(trash)  # atomic: no reader finds half a folder
+        except OSError:
+            return  # gone already (another process discarded or replaced it)
+        shutil.rmtree(trash, ignore_errors=True)
 
     def _prune(self, keep: str) -> None:
         """Remove sets of older content (a process that mapped one keeps its pages) and abandoned temporaries."""
