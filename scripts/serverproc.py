@@ -24,8 +24,10 @@ def free_port() -> int:
 
 
 def remove_db(db: Path) -> None:
+    """The database file, its WAL and its index files (the default folder beside it, see index/files.py)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(f"{db}.index", ignore_errors=True)
 
 
 def rss_kib(pid: int) -> tuple[int, int]:

@@ -9,7 +9,7 @@ compaction writes a new set.
 
 A set is valid for exactly one content: its folder and its meta.json carry a fingerprint of the model,
 the ranking settings that shape the files, and every article (id, content hash) and question (id,
-position, text) in index order, taken from the rows the store returns with them. A set made for
+position, text, key) in index order, taken from the rows the store returns with them. A set made for
 other content (stale after another process wrote, or copied from another database) is never served:
 another fingerprint, another folder, so it is rebuilt. Link writes move the store's generation but
 not the content, so they do not make the files stale. Every file's shape, dtype and CRC-32 are in
@@ -61,7 +61,7 @@ def fingerprint(data: IndexData, model_id: str, config: RankerConfig) -> str:
     digest.update(f"{FORMAT}\n{model_id}\n{config.method}\n{config.clean_queries}\n".encode())
     digest.update("\n".join(f"{a.id}\t{a.content_hash}" for a in data.articles).encode())
     digest.update(b"\n--\n")
-    digest.update("\n".join(f"{q.id}\t{q.article_id}\t{q.position}\t{q.text}" for q in data.questions).encode())
+    digest.update("\n".join(f"{q.id}\t{q.article_id}\t{q.position}\t{q.text}\t{q.key}" for q in data.questions).encode())
     return digest.hexdigest()[:32]
 
 
@@ -104,6 +104,7 @@ class IndexFiles:
                 "model_id": encoder.model_id,
                 "articles": len(data.articles),
                 "questions": len(data.questions),
+                "question_digest": str(snapshot.table.digest),
                 "files": specs,
             }
             (temporary / META).write_text(json.dumps(meta, indent=1))
@@ -200,7 +201,8 @@ def _open(folder: Path, digest: str, rows: IndexData, encoder: Encoder, config: 
             raise StaleFiles(f"the files index {part.size} articles, the store has {len(rows.articles)}")
     ranker = Ranker([r.id for r in rows.articles], encoder, config, dense=dense, lexical=lexical)
     questions = VectorRows(Int8Rows(a["questions.codes"], a["questions.scales"]))
-    table = QuestionTable.of(rows.questions, questions, a["questions.token_ids"], a["questions.token_ends"])
+    question_digest = int(meta["question_digest"])  # of exactly these questions: the fingerprint covers their ids and keys
+    table = QuestionTable.of(rows.questions, questions, a["questions.token_ids"], a["questions.token_ends"], question_digest)
     return Snapshot(rows.generation, ranker, {r.id: r for r in rows.articles}, table)
 
 

@@ -61,8 +61,16 @@ class QuestionTable:
         return cls.of(rows, VectorRows.of(matrix, dim), flat, ends)
 
     @classmethod
-    def of(cls, rows: Sequence[QuestionRow], vectors: VectorRows, token_ids: np.ndarray, token_ends: np.ndarray) -> QuestionTable:
-        """A table over vectors and token ids already made (e.g. mapped from the index files)."""
+    def of(
+        cls,
+        rows: Sequence[QuestionRow],
+        vectors: VectorRows,
+        token_ids: np.ndarray,
+        token_ends: np.ndarray,
+        digest: int | None = None,
+    ) -> QuestionTable:
+        """A table over vectors and token ids already made (e.g. mapped from the index files, which
+        also keep the digest of their questions)."""
         if len(vectors) != len(rows) or len(token_ends) != len(rows) + 1:
             raise ValueError(f"{len(rows)} questions but {len(vectors)} vectors and {len(token_ends) - 1} token rows")
         by_article: dict[str, list[int]] = {}
@@ -80,7 +88,7 @@ class QuestionTable:
             by_key={k: tuple(r) for k, r in by_key.items()},
             token_ids=token_buffer.view(len(token_ids)),
             token_ends=end_buffer.view(len(token_ends)),
-            digest=sum(question_digest(q) for q in rows) % _MOD,
+            digest=sum(question_digest(q) for q in rows) % _MOD if digest is None else digest,
             _tokens=token_buffer,
             _ends=end_buffer,
         )

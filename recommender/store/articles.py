@@ -159,16 +159,18 @@ class SqlArticles(SqlCore):
         """Everything the in-memory index needs; with `vectors=False` only the article and question
         rows (no vectors, no bodies: the index files hold the rest, see index/files.py)."""
         with self._read() as conn:
+            generation = self._counter(conn, "generation")
+            if not vectors:
+                # No vectors read, so none to check against the encoder (a scan of every vector row): the
+                # index files are made for one model id (index/files.py, fingerprint).
+                articles = [self._article_row(r) for r in self._exec(conn, INDEX_ROWS).fetchall()]
+                questions = self._exec(conn, INDEX_QUESTIONS).fetchall()
+                return IndexData(generation, articles, [], [], [QuestionRow(*r) for r in questions], np.zeros((0, 0), np.float32))
             foreign = self._foreign_models(conn)
             if foreign:
                 raise EncoderMismatch(
                     f"the database holds vectors of {sorted(foreign)}, not of {self.model_id}; re-encode it first"
                 )
-            generation = self._counter(conn, "generation")
-            if not vectors:
-                articles = [self._article_row(r) for r in self._exec(conn, INDEX_ROWS).fetchall()]
-                questions = self._exec(conn, INDEX_QUESTIONS).fetchall()
-                return IndexData(generation, articles, [], [], [QuestionRow(*r) for r in questions], np.zeros((0, 0), np.float32))
             article_rows = self._exec(conn, INDEX_ARTICLES).fetchall()
             # Vectors go straight into one matrix each (with spare rows for the index to append to):
             # per-row arrays and their blobs would hold every vector two or three times at once.
