@@ -129,11 +129,16 @@ class VectorRows:
         return self.rows(0, len(self))
 
     def __matmul__(self, other: np.ndarray) -> np.ndarray:
-        """rows @ other, (rows, k) float32, computed block by block."""
+        """rows @ other, (rows, k) float32, computed block by block (equal to `dense() @ other` up to
+        float32 rounding: callers compare such products within linker.SCORE_TOLERANCE)."""
         other = np.asarray(other, dtype=np.float32)
         out = np.empty((len(self), *other.shape[1:]), dtype=np.float32)
-        for start, block in self.blocks():
-            out[start : start + len(block)] = block @ other
+        for start in range(0, len(self), BLOCK_ROWS):
+            part = self.quantized(start, start + BLOCK_ROWS)
+            product = part.codes.astype(np.float32) @ other
+            # Scaled after the product (rows x k), not before (rows x dim): one pass less over the block.
+            product *= part.scales.reshape(-1, *([1] * (product.ndim - 1)))
+            out[start : start + len(part)] = product
         return out
 
 
