@@ -310,6 +310,9 @@ def sampled_links(store, encoder: Encoder, corpus: Corpus, count: int, reference
             links = {}
             print(f"\rlinked the questions of {i + 1:,}/{count:,} articles", end="", file=sys.stderr)
     print(file=sys.stderr)
+    # The sampled links stand for the relinking the stored articles still owe: a server opening the
+    # database would otherwise score every article against every question first.
+    store.clear_pending_articles(store.pending_articles())
     mark_clusters_current(store, encoder)
 
 
