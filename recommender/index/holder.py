@@ -11,7 +11,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TypeVar
+
+import numpy as np
 
 from recommender.embedding.base import Encoder
 from recommender.index.files import IndexFiles
@@ -108,7 +111,10 @@ class IndexHolder:
         except OSError as error:  # e.g. a read-only folder: serve from memory, as without files
             log.warning("index files not written to %s (%s)", self.files.root, error)
             return built
-        return self.files.load(data, self.encoder, self.ranker_config) or built
+        rows = replace(data, texts=[], passage_vectors=[], question_vectors=np.zeros((0, 0), np.float32))
+        del built, data  # let the built arrays go before the mapped ones are read: one copy at a time
+        mapped = self.files.load(rows, self.encoder, self.ranker_config)
+        return mapped if mapped is not None else Snapshot.build(self.store.load_index(), self.encoder, self.ranker_config)
 
     def write(self, write: Callable[[], T], written: Sequence[StoredArticle] = (), deleted: Sequence[str] = ()) -> T:
         """Run one store write that adds one to the generation, and carry the snapshot over to it.

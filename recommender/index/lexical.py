@@ -76,16 +76,21 @@ class LexicalIndex:
         parts = []
         for start in range(0, len(texts), _CHUNK):
             parts.append(_counts(_tokenize(self._tokenizer, texts[start : start + _CHUNK], True), start))
+        # Each part is let go as soon as it is merged: at 100k articles these arrays are 14M postings.
         terms = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
         docs = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
         tfs = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.float32)
         lengths = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, np.float32)
+        del parts
         order = np.argsort(terms, kind="stable")  # by term, documents ascending within a term
         n_terms = len(self._tokenizer.get_vocab_dict())
         self._indptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(np.bincount(terms, minlength=n_terms), out=self._indptr[1:])
+        del terms
         self._docs = docs[order]
+        del docs
         self._tfs = tfs[order]
+        del tfs, order
         self._overlay: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._overlay_terms: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # position -> its (terms, tfs)
         self._overlay_docs = 0
