@@ -64,6 +64,15 @@ def _counts(ids: list[list[int]], first_doc: int) -> tuple[np.ndarray, np.ndarra
     )
 
 
+_COLUMN_TYPES = (np.int32, np.int32, np.float32, np.float32)  # terms, docs, tfs, lengths (see _counts)
+
+
+def _merged(columns: list[list[np.ndarray]], n: int, dtype: type) -> np.ndarray:
+    """Column n of every chunk as one array; the chunks themselves are dropped."""
+    parts, columns[n] = columns[n], []
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+
 class LexicalIndex:
     """Documents are positions 0..size-1; `alive` marks those not replaced or deleted since."""
 
@@ -76,12 +85,11 @@ class LexicalIndex:
         parts = []
         for start in range(0, len(texts), _CHUNK):
             parts.append(_counts(_tokenize(self._tokenizer, texts[start : start + _CHUNK], True), start))
-        # Each part is let go as soon as it is merged: at 100k articles these arrays are 14M postings.
-        terms = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
-        docs = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
-        tfs = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.float32)
-        lengths = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, np.float32)
+        # Each column's chunks are let go as soon as they are merged: at 100k articles a column is 14M
+        # postings, and holding every chunk next to every merged column would double the build's peak.
+        columns = [[p[n] for p in parts] for n in range(4)]
         del parts
+        terms, docs, tfs, lengths = (_merged(columns, n, dtype) for n, dtype in enumerate(_COLUMN_TYPES))
         order = np.argsort(terms, kind="stable")  # by term, documents ascending within a term
         n_terms = len(self._tokenizer.get_vocab_dict())
         self._indptr = np.zeros(n_terms + 1, dtype=np.int64)
