@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     db: Path = Field(
         Path("var/recommender.db"), description="SQLite database file (created if missing); unused when `database_url` is set."
     )
+    index_dir: Path | None = Field(
+        None,
+        description="Folder of the SQLite mode's index files (int8 vectors, BM25 postings; memory-mapped and shared by "
+        "the workers of one machine, rewritten by every full build). Default: beside the database, `<db>.index`. "
+        "Unused with `database_url`.",
+    )
     database_url: str | None = Field(
         None,
         description="PostgreSQL (with pgvector) to store everything in instead of the SQLite file, e.g. "

@@ -53,7 +53,7 @@ class StoredArticle:
     question_vectors: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a large index holds one per article and question
 class ArticleRow:
     id: str
     title: str
@@ -63,7 +63,7 @@ class ArticleRow:
     content_hash: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QuestionRow:
     id: str
     article_id: str

@@ -90,12 +90,15 @@ def ingest(text: str) -> tuple[str, bool]:
     return f"{best['backend']} {best['vs torch']} torch's articles/s", ratio >= 3
 
 
-def upsert(text: str) -> tuple[str, bool]:
-    rows = [r for r in tables(block(text, "upsert"))[0] if r["articles"] == "10,000" and r["index update"] == "incremental"]
-    if not rows:
-        return "not measured", False
-    p50 = number(rows[0]["p50 ms"]) or 1e9
-    return f"p50 {p50:.0f} ms wall, CPU time p50 {rows[0]['CPU time p50 ms']} ms", p50 <= 300
+def upsert_at(size: str) -> Callable[[str], tuple[str, bool]]:
+    def measure(text: str) -> tuple[str, bool]:
+        rows = [r for r in tables(block(text, "upsert"))[0] if r["articles"] == size and r["index update"] == "incremental"]
+        if not rows:
+            return "not measured", False
+        p50 = number(rows[0]["p50 ms"]) or 1e9
+        return f"p50 {p50:.0f} ms wall, CPU time p50 {rows[0]['CPU time p50 ms']} ms", p50 <= 300
+
+    return measure
 
 
 def memory(text: str) -> tuple[str, bool]:
@@ -103,15 +106,26 @@ def memory(text: str) -> tuple[str, bool]:
     if not rows:
         return "not measured", False
     peak = number(rows[0]["peak RSS MB"]) or 1e9
-    return f"peak RSS {peak:.0f} MB", peak <= 1536
+    first = number(rows[0].get("its peak RSS MB", "")) or 0
+    return f"peak RSS {peak:.0f} MB (first start, writing the index files: {first:.0f} MB)", max(peak, first) <= 1536
+
+
+def open_time(text: str) -> tuple[str, bool]:
+    rows = [r for r in tables(block(text, "memory"))[0] if r["articles"] == "100,000"]
+    if not rows or "start s (files mapped)" not in rows[0]:
+        return "not measured", False
+    seconds = number(rows[0]["start s (files mapped)"]) or 1e9
+    return f"{seconds:.1f} s from process start (index files mapped; {rows[0]['first start s']} s building them)", seconds <= 5
 
 
 TARGETS = [
     Target("widget endpoint over HTTP", "p99 <= 10 ms at >= 500 requests/s", widget, "Widget endpoint"),
     Target("`search`, fastest backend", "p50 <= 20 ms", search, "Search"),
     Target("ingest", ">= 3x the torch encoder's throughput", ingest, "Ingest"),
-    Target("one-article upsert + relink, 10k articles", "<= 300 ms", upsert, "One-article upsert"),
-    Target("server memory, 100k articles", "RSS <= 1.5 GB", memory, "Memory"),
+    Target("one-article upsert + relink, 10k articles", "<= 300 ms", upsert_at("10,000"), "One-article upsert"),
+    Target("one-article upsert + relink, 100k articles (SQLite)", "<= 300 ms", upsert_at("100,000"), "One-article upsert"),
+    Target("server memory, 100k articles (SQLite)", "RSS <= 1.5 GB", memory, "Memory"),
+    Target("server start, 100k articles (SQLite)", "<= 5 s", open_time, "Memory"),
 ]
 
 

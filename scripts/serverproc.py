@@ -24,8 +24,10 @@ def free_port() -> int:
 
 
 def remove_db(db: Path) -> None:
+    """The database file, its WAL and its index files (the default folder beside it, see index/files.py)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(f"{db}.index", ignore_errors=True)
 
 
 def rss_kib(pid: int) -> tuple[int, int]:
@@ -36,6 +38,13 @@ def rss_kib(pid: int) -> tuple[int, int]:
         if name in ("VmRSS", "VmHWM"):
             found[name] = int(value.split()[0])
     return found.get("VmRSS", 0), found.get("VmHWM", 0)
+
+
+def process_age(pid: int) -> float:
+    """Seconds since the process started (from /proc: a start-up time without copying the database)."""
+    started = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return uptime - started / os.sysconf("SC_CLK_TCK")
 
 
 def children(pid: int) -> list[int]:

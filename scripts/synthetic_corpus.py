@@ -275,12 +275,7 @@ def sampled_links(store, encoder: Encoder, corpus: Corpus, count: int, reference
     fingerprint says they are current, so a server does not start a full clustering on open.
     """
     import sqlite3
-    import types
 
-    from recommender.config import Settings
-    from recommender.services import Services
-    from recommender.index.ranker import RankerConfig
-    from recommender.index.snapshot import Snapshot
     from recommender.domain import LinkRow
 
     conn = sqlite3.connect(reference)
@@ -315,11 +310,26 @@ def sampled_links(store, encoder: Encoder, corpus: Corpus, count: int, reference
             links = {}
             print(f"\rlinked the questions of {i + 1:,}/{count:,} articles", end="", file=sys.stderr)
     print(file=sys.stderr)
+    # The sampled links stand for the relinking the stored articles still owe: a server opening the
+    # database would otherwise score every article against every question first.
+    store.clear_pending_articles(store.pending_articles())
+    mark_clusters_current(store, encoder)
+
+
+def mark_clusters_current(store, encoder: Encoder) -> None:  # type: ignore[no-untyped-def]
+    """Store the duplicate-cluster fingerprint of the database's questions as the linking service
+    computes it, so a server opening it does not start a full clustering (see sampled_links)."""
+    import types
+
+    from recommender.config import Settings
+    from recommender.index.ranker import RankerConfig
+    from recommender.index.snapshot import Snapshot
+    from recommender.services.linking import LinkingService
+
     settings = Settings()
-    config = RankerConfig.of(settings)
-    snapshot = Snapshot.build(store.load_index(), encoder, config)
-    stub = types.SimpleNamespace(encoder=encoder, settings=settings)
-    store.replace_clusters({}, Services._cluster_fingerprint(stub, snapshot))  # type: ignore[arg-type]
+    snapshot = Snapshot.build(store.load_index(), encoder, RankerConfig.of(settings))
+    stub = types.SimpleNamespace(holder=types.SimpleNamespace(encoder=encoder), settings=settings)
+    store.replace_clusters({}, LinkingService._fingerprint(stub, snapshot))  # type: ignore[arg-type]
 
 
 def main() -> None:

@@ -8,37 +8,38 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recommender.index.rows import RowBuffer
+from recommender.index.vectors import BLOCK_ROWS, VectorRows
+from recommender.store.vectors import Int8Rows
 
 
 @dataclass(frozen=True)
 class DenseIndex:
     """Passage vectors grouped by document: rows offsets[d]:offsets[d+1] belong to document d.
 
-    `appended` adds documents after the last one, sharing the rows already there (see RowBuffer):
-    a replaced document keeps its rows until the next full build, and the Ranker masks it.
+    Vectors are held as int8 codes (index/vectors.py) and scored block by block. `appended` adds
+    documents after the last one, sharing the rows already there: a replaced document keeps its rows
+    until the next full build, and the Ranker masks it.
     """
 
-    vectors: np.ndarray  # (passages, dim) float32, L2-normalised
+    vectors: VectorRows  # (passages, dim), quantised from L2-normalised float32
     offsets: np.ndarray  # (documents + 1,) int64
-    _rows: RowBuffer | None = field(default=None, repr=False, compare=False)
     _ends: RowBuffer | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_groups(cls, groups: Sequence[np.ndarray], dim: int) -> DenseIndex:
+    def from_groups(cls, groups: Sequence[np.ndarray | Int8Rows], dim: int) -> DenseIndex:
         sizes = np.array([len(g) for g in groups], dtype=np.int64)
         if (sizes == 0).any():
             raise ValueError("every document needs at least one passage vector")
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        ends = RowBuffer.of(offsets)
-        tiled = _tiled_base(groups, int(offsets[-1]), dim)
-        if tiled is not None:  # the store read every vector into one matrix: use it, no second copy
-            rows = RowBuffer(tiled, int(offsets[-1]))
-            return cls(rows.view(int(offsets[-1])), ends.view(len(offsets)), rows, ends)
-        rows = RowBuffer.empty(int(offsets[-1]), (dim,), np.float32)
-        matrix = rows.view(int(offsets[-1]))
-        for start, group in zip(offsets[:-1], groups):
-            matrix[start : start + len(group)] = group
-        return cls(matrix, ends.view(len(offsets)), rows, ends)
+        return cls.of(_joined(groups, int(offsets[-1]), dim), offsets)
+
+    @classmethod
+    def of(cls, vectors: VectorRows, offsets: np.ndarray) -> DenseIndex:
+        """An index over rows already grouped (e.g. mapped from the index files)."""
+        if len(offsets) == 0 or int(offsets[-1]) != len(vectors):
+            raise ValueError(f"offsets end at {int(offsets[-1]) if len(offsets) else None}, rows are {len(vectors)}")
+        ends = RowBuffer.of(np.asarray(offsets, dtype=np.int64))
+        return cls(vectors, ends.view(len(offsets)), ends)
 
     @property
     def size(self) -> int:
@@ -50,25 +51,35 @@ class DenseIndex:
             return self
         if any(len(g) == 0 for g in groups):
             raise ValueError("every document needs at least one passage vector")
-        rows = self._rows if self._rows is not None else RowBuffer.of(self.vectors)
         ends = self._ends if self._ends is not None else RowBuffer.of(self.offsets)
         count = int(self.offsets[-1])
-        new_rows = np.concatenate(groups).astype(np.float32)
-        rows = rows.extend(count, new_rows)
+        rows = self.vectors.appended(np.concatenate(groups).astype(np.float32))
         new_ends = count + np.cumsum([len(g) for g in groups]).astype(np.int64)
         ends = ends.extend(len(self.offsets), new_ends)
-        total = count + len(new_rows)
-        return DenseIndex(rows.view(total), ends.view(len(self.offsets) + len(groups)), rows, ends)
+        return DenseIndex(rows, ends.view(len(self.offsets) + len(groups)), ends)
 
     def scores(self, queries: np.ndarray) -> np.ndarray:
-        """(queries, documents) best-passage cosine."""
+        """(queries, documents) best-passage cosine, over blocks of whole documents."""
+        queries = np.asarray(queries, dtype=np.float32)
+        out = np.empty((len(queries), self.size), dtype=np.float32)
         if self.size == 0:
-            return np.zeros((len(queries), 0), dtype=np.float32)
-        sims = queries @ self.vectors.T
-        return np.maximum.reduceat(sims, self.offsets[:-1], axis=1)
+            return out
+        # Document boundaries near every BLOCK_ROWS passages: a block never splits a document.
+        cuts = np.unique(np.searchsorted(self.offsets, np.arange(0, int(self.offsets[-1]), BLOCK_ROWS), side="right") - 1)
+        bounds = [*cuts.tolist(), self.size]
+        for first, last in zip(bounds[:-1], bounds[1:]):
+            if last <= first:
+                continue
+            start, stop = int(self.offsets[first]), int(self.offsets[last])
+            part = self.vectors.quantized(start, stop)
+            # Scale the (queries, rows) product, not the (rows, dim) block: one pass less over the block.
+            sims = queries @ part.codes.astype(np.float32).T
+            sims *= part.scales
+            out[:, first:last] = np.maximum.reduceat(sims, self.offsets[first:last] - start, axis=1)
+        return out
 
     def passages(self, doc: int) -> np.ndarray:
-        return self.vectors[self.offsets[doc] : self.offsets[doc + 1]]
+        return self.vectors.rows(int(self.offsets[doc]), int(self.offsets[doc + 1]))
 
     def best_passage(self, query: np.ndarray, doc: int) -> tuple[int, float]:
         """Which passage of `doc` matched `query` best, and its cosine."""
@@ -83,22 +94,35 @@ class DenseIndex:
         return mean / norm if norm else mean
 
 
-def _tiled_base(groups: Sequence[np.ndarray], rows: int, dim: int) -> np.ndarray | None:
-    """The float32 matrix `groups` are consecutive row slices of, from its first row (else None).
-
-    Rows after the last group are spare capacity the index may append into.
-    """
+def _joined(groups: Sequence[np.ndarray | Int8Rows], rows: int, dim: int) -> VectorRows:
+    """One VectorRows of every group in order: the store's matrix itself when the groups are its
+    consecutive slices (the SQLite store reads all vectors into one), else a quantised copy."""
+    if groups and all(isinstance(g, Int8Rows) for g in groups):
+        parts = [g for g in groups if isinstance(g, Int8Rows)]
+        codes = _tiled_base([g.codes for g in parts], rows)
+        scales = _tiled_base([g.scales for g in parts], rows)
+        if codes is not None and scales is not None:
+            return VectorRows(Int8Rows(codes[:rows], scales[:rows]))
+        return VectorRows(Int8Rows(np.concatenate([g.codes for g in parts]), np.concatenate([g.scales for g in parts])))
     if not groups:
+        return VectorRows.empty(dim)
+    dense = [g.dequantized() if isinstance(g, Int8Rows) else np.asarray(g, np.float32) for g in groups]
+    return VectorRows.of(np.concatenate(dense), dim)
+
+
+def _tiled_base(parts: Sequence[np.ndarray], rows: int) -> np.ndarray | None:
+    """The array `parts` are consecutive row slices of, from its first row (else None)."""
+    base = parts[0].base
+    if not isinstance(base, np.ndarray) or base.dtype != parts[0].dtype or len(base) < rows:
         return None
-    base = groups[0].base
-    if not isinstance(base, np.ndarray) or base.dtype != np.float32 or base.ndim != 2 or base.shape[1] != dim:
-        return None
-    if not base.flags.c_contiguous or not base.flags.writeable or len(base) < rows:
+    if not base.flags.c_contiguous:
         return None
     address = base.__array_interface__["data"][0]
     stride = base.strides[0]
-    for group in groups:
-        if group.base is not base or group.__array_interface__["data"][0] != address:
+    if address != parts[0].__array_interface__["data"][0]:
+        return None
+    for part in parts:
+        if part.base is not base or part.__array_interface__["data"][0] != address:
             return None
-        address += len(group) * stride
+        address += len(part) * stride
     return base

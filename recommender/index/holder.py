@@ -8,13 +8,18 @@ snapshot lock so the next snapshot is derived from the current one and what was 
 from __future__ import annotations
 
 import ctypes
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TypeVar
+
+import numpy as np
 
 from recommender.embedding.base import Encoder
 from recommender.index.backend import IndexBackend, MemoryBackend
+from recommender.index.files import IndexFiles
 from recommender.index.floors import CandidateFloors
 from recommender.index.questions import QuestionChange
 from recommender.index.base import RankerConfig
@@ -23,6 +28,7 @@ from recommender.store.base import Store
 from recommender.domain import LinkRow, StoredArticle
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 # A write of up to this many articles (or this share of the index) updates the snapshot in place of a
 # full build; beyond that, building afresh is about as fast and leaves no dead rows behind.
 INCREMENTAL_MINIMUM = 200
@@ -38,6 +44,7 @@ class IndexHolder:
         refresh_seconds: float,
         before_build: Callable[[], None] | None = None,
         backend: IndexBackend | None = None,
+        files: IndexFiles | None = None,
     ) -> None:
         self.store = store
         self.backend = backend or MemoryBackend()  # where ranking happens (index/backend.py)
@@ -46,6 +53,8 @@ class IndexHolder:
         self.refresh_seconds = refresh_seconds
         # Called before a full build (the models service follows a switch made by another process).
         self.before_build = before_build
+        # Where full builds are saved and memory-mapped from (SQLite mode; None: built in memory each time).
+        self.files = files
         # Held by every write of this process: ingest, delete, relink, decisions that relink, a model swap.
         self.write_lock = threading.Lock()
         self._snapshot_lock = threading.Lock()
@@ -87,10 +96,30 @@ class IndexHolder:
                 return current  # asked from inside an older consistent read: never swap the index back
             if self.before_build is not None:
                 self.before_build()
-            snapshot = Snapshot.build(self.backend.load(self.store), self.encoder, self.ranker_config, self.backend)
+            snapshot = self._build()
             self._snapshot = snapshot  # one reference swap: readers see the old or the new index
             release_freed_memory()
             return snapshot
+
+    def _build(self) -> Snapshot:
+        """A full build: mapped from the index files when they hold exactly the store's content, else
+        read from the store (and saved as files, then mapped, so the built copy is let go)."""
+        if self.files is None or not isinstance(self.backend, MemoryBackend):
+            return Snapshot.build(self.backend.load(self.store), self.encoder, self.ranker_config, self.backend)
+        mapped = self.files.load(self.store.load_index(vectors=False), self.encoder, self.ranker_config)
+        if mapped is not None:
+            return mapped
+        data = self.store.load_index()
+        built = Snapshot.build(data, self.encoder, self.ranker_config)
+        try:
+            self.files.save(built, data, self.encoder, self.ranker_config)
+        except OSError as error:  # e.g. a read-only folder: serve from memory, as without files
+            log.warning("index files not written to %s (%s)", self.files.root, error)
+            return built
+        rows = replace(data, texts=[], passage_vectors=[], question_vectors=np.zeros((0, 0), np.float32))
+        del built, data  # let the built arrays go before the mapped ones are read: one copy at a time
+        mapped = self.files.load(rows, self.encoder, self.ranker_config)
+        return mapped if mapped is not None else Snapshot.build(self.store.load_index(), self.encoder, self.ranker_config)
 
     def write(self, write: Callable[[], T], written: Sequence[StoredArticle] = (), deleted: Sequence[str] = ()) -> T:
         """Run one store write that adds one to the generation, and carry the snapshot over to it.

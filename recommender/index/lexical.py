@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import Stemmer
@@ -34,6 +35,7 @@ from recommender.index.term_weights import TermWeights
 K1 = 1.5
 B = 0.75
 EMPTY = 0  # bm25s's id of the empty token (a text without any indexable word)
+VOCAB_FILE = "vocab.tokenizer.json"
 _CHUNK = 4096  # documents tokenised at a time: token lists of Python ints are ~40 bytes a token
 
 
@@ -62,6 +64,15 @@ def _counts(ids: list[list[int]], first_doc: int) -> tuple[np.ndarray, np.ndarra
     )
 
 
+_COLUMN_TYPES = (np.int32, np.int32, np.float32, np.float32)  # terms, docs, tfs, lengths (see _counts)
+
+
+def _merged(columns: list[list[np.ndarray]], n: int, dtype: type) -> np.ndarray:
+    """Column n of every chunk as one array; the chunks themselves are dropped."""
+    parts, columns[n] = columns[n], []
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+
 class LexicalIndex:
     """Documents are positions 0..size-1; `alive` marks those not replaced or deleted since."""
 
@@ -74,16 +85,20 @@ class LexicalIndex:
         parts = []
         for start in range(0, len(texts), _CHUNK):
             parts.append(_counts(_tokenize(self._tokenizer, texts[start : start + _CHUNK], True), start))
-        terms = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
-        docs = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
-        tfs = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.float32)
-        lengths = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, np.float32)
+        # Each column's chunks are let go as soon as they are merged: at 100k articles a column is 14M
+        # postings, and holding every chunk next to every merged column would double the build's peak.
+        columns = [[p[n] for p in parts] for n in range(4)]
+        del parts
+        terms, docs, tfs, lengths = (_merged(columns, n, dtype) for n, dtype in enumerate(_COLUMN_TYPES))
         order = np.argsort(terms, kind="stable")  # by term, documents ascending within a term
         n_terms = len(self._tokenizer.get_vocab_dict())
         self._indptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(np.bincount(terms, minlength=n_terms), out=self._indptr[1:])
+        del terms
         self._docs = docs[order]
+        del docs
         self._tfs = tfs[order]
+        del tfs, order
         self._overlay: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._overlay_terms: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # position -> its (terms, tfs)
         self._overlay_docs = 0
@@ -92,6 +107,38 @@ class LexicalIndex:
         self._alive = np.ones(self.size, dtype=bool)
         self._dead = 0
         self._norm = RowBuffer.of(self._length_norm(lengths))
+
+    # -- the index files (index/files.py) ---------------------------------------------------
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The postings and lengths of a fully built index (nothing added or removed since)."""
+        if self._overlay_docs or self._dead:
+            raise ValueError("only a freshly built lexical index is saved (it has overlay or dead documents)")
+        return {"indptr": self._indptr, "docs": self._docs, "tfs": self._tfs, "lengths": self._lengths.view(self.size)}
+
+    def save_vocab(self, folder: Path) -> None:
+        """The tokenizer's vocabulary, as bm25s saves it (JSON): word and stem ids stay as they are."""
+        self._tokenizer.save_vocab(str(folder), VOCAB_FILE)
+
+    @classmethod
+    def restored(
+        cls, arrays: dict[str, np.ndarray], folder: Path, average_length: float, weights: TermWeights | None = None
+    ) -> LexicalIndex:
+        """The index `arrays()` and `save_vocab()` saved (the arrays may be read-only memory maps)."""
+        new = object.__new__(cls)
+        new._tokenizer = new_tokenizer()
+        new._tokenizer.load_vocab(str(folder), VOCAB_FILE)
+        new._weights, new.average_length = weights or TermWeights(), average_length
+        new._indptr, new._docs, new._tfs = arrays["indptr"], arrays["docs"], arrays["tfs"]
+        if len(new._indptr) > len(new._tokenizer.get_vocab_dict()) + 1 or int(new._indptr[-1]) != len(new._docs):
+            raise ValueError("lexical postings do not match their vocabulary")
+        lengths = np.asarray(arrays["lengths"], dtype=np.float32)
+        new._overlay, new._overlay_terms, new._overlay_docs = {}, {}, 0
+        new._lengths = RowBuffer.of(lengths)
+        new.size = len(lengths)
+        new._alive = np.ones(new.size, dtype=bool)
+        new._dead = 0
+        new._norm = RowBuffer.of(new._length_norm(lengths))
+        return new
 
     # -- reading ---------------------------------------------------------------------------
     @property

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recommender.index.rows import RowBuffer
+from recommender.index.vectors import VectorRows
 from recommender.domain import QuestionRow
+from recommender.store.vectors import Int8Rows
 
 
 _MOD = 2**64
@@ -38,7 +40,7 @@ def question_digest(question: QuestionRow) -> int:
 @dataclass(frozen=True)
 class QuestionTable:
     rows: list[QuestionRow]  # by row, dead ones included
-    vectors: np.ndarray  # (rows, dim) float32
+    vectors: VectorRows  # (rows, dim) int8 codes, read as float32 (index/vectors.py)
     alive: np.ndarray  # (rows,) bool
     row_of: dict[str, int]  # live question id -> row
     by_article: dict[str, tuple[int, ...]]  # article id -> rows of its live questions
@@ -46,35 +48,47 @@ class QuestionTable:
     token_ids: np.ndarray  # int32, every row's BM25 token ids one after the other
     token_ends: np.ndarray  # int64 (rows + 1,): row r's ids are token_ids[token_ends[r]:token_ends[r + 1]]
     digest: int  # sum of question_digest() over the live questions, mod 2**64: which questions there are
-    _vectors: RowBuffer = field(repr=False, compare=False)
     _tokens: RowBuffer = field(repr=False, compare=False)
     _ends: RowBuffer = field(repr=False, compare=False)
 
     @classmethod
     def build(
-        cls, rows: Sequence[QuestionRow], vectors: np.ndarray, tokens: Sequence[Sequence[int]], dim: int
+        cls, rows: Sequence[QuestionRow], vectors: np.ndarray | Int8Rows, tokens: Sequence[Sequence[int]], dim: int
     ) -> QuestionTable:
-        matrix = np.asarray(vectors, np.float32) if len(rows) else np.zeros((0, dim), np.float32)
-        buffer = RowBuffer.adopt(matrix)
         flat = np.fromiter((t for ids in tokens for t in ids), dtype=np.int32)
         ends = np.concatenate([[0], np.cumsum([len(ids) for ids in tokens], dtype=np.int64)]).astype(np.int64)
+        matrix = vectors if len(rows) else np.zeros((0, dim), np.float32)
+        return cls.of(rows, VectorRows.of(matrix, dim), flat, ends)
+
+    @classmethod
+    def of(
+        cls,
+        rows: Sequence[QuestionRow],
+        vectors: VectorRows,
+        token_ids: np.ndarray,
+        token_ends: np.ndarray,
+        digest: int | None = None,
+    ) -> QuestionTable:
+        """A table over vectors and token ids already made (e.g. mapped from the index files, which
+        also keep the digest of their questions)."""
+        if len(vectors) != len(rows) or len(token_ends) != len(rows) + 1:
+            raise ValueError(f"{len(rows)} questions but {len(vectors)} vectors and {len(token_ends) - 1} token rows")
         by_article: dict[str, list[int]] = {}
         by_key: dict[str, list[int]] = {}
         for row, question in enumerate(rows):
             by_article.setdefault(question.article_id, []).append(row)
             by_key.setdefault(question.key, []).append(row)
-        token_buffer, end_buffer = RowBuffer.of(flat), RowBuffer.of(ends)
+        token_buffer, end_buffer = _buffer(token_ids), _buffer(token_ends)
         return cls(
             rows=list(rows),
-            vectors=buffer.view(len(rows)),
+            vectors=vectors,
             alive=np.ones(len(rows), dtype=bool),
             row_of={q.id: row for row, q in enumerate(rows)},
             by_article={a: tuple(r) for a, r in by_article.items()},
             by_key={k: tuple(r) for k, r in by_key.items()},
-            token_ids=token_buffer.view(len(flat)),
-            token_ends=end_buffer.view(len(ends)),
-            digest=sum(question_digest(q) for q in rows) % _MOD,
-            _vectors=buffer,
+            token_ids=token_buffer.view(len(token_ids)),
+            token_ends=end_buffer.view(len(token_ends)),
+            digest=sum(question_digest(q) for q in rows) % _MOD if digest is None else digest,
             _tokens=token_buffer,
             _ends=end_buffer,
         )
@@ -121,13 +135,13 @@ class QuestionTable:
         flat = np.fromiter((t for ids in tokens for t in ids), dtype=np.int32)
         count = int(self.token_ends[-1])
         ends = count + np.cumsum([len(ids) for ids in tokens], dtype=np.int64)
-        vector_buffer = self._vectors.extend(start, vectors) if len(rows) else self._vectors
+        vector_rows = self.vectors.appended(vectors) if len(rows) else self.vectors
         token_buffer = self._tokens.extend(count, flat)
         end_buffer = self._ends.extend(start + 1, ends)
         total = start + len(rows)
         return QuestionTable(
             rows=[*self.rows, *rows],
-            vectors=vector_buffer.view(total),
+            vectors=vector_rows,
             alive=alive,
             row_of=row_of,
             by_article=by_article,
@@ -136,7 +150,6 @@ class QuestionTable:
             token_ends=end_buffer.view(total + 1),
             digest=(self.digest - sum(question_digest(self.rows[r]) for r in gone) + sum(question_digest(q) for q in rows))
             % _MOD,
-            _vectors=vector_buffer,
             _tokens=token_buffer,
             _ends=end_buffer,
         )
@@ -150,3 +163,8 @@ class QuestionTable:
         sums = np.add.reduceat(np.append(values, np.float32(0)), self.token_ends[:-1])
         sums[self.token_ends[1:] == self.token_ends[:-1]] = 0.0  # reduceat gives a value, not 0, for empty rows
         return sums.astype(np.float32)
+
+
+def _buffer(rows: np.ndarray) -> RowBuffer:
+    """Rows to append after: a read-only (mapped) array is copied only by the first append."""
+    return RowBuffer(rows, len(rows)) if not rows.flags.writeable else RowBuffer.of(rows)

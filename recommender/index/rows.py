@@ -56,6 +56,8 @@ class RowBuffer:
     def extend(self, length: int, rows: np.ndarray) -> RowBuffer:
         """The buffer holding the first `length` rows followed by `rows` (this one, or a bigger copy)."""
         rows = np.asarray(rows, dtype=self._data.dtype)
+        if not len(rows) and length <= self._length:
+            return self  # nothing to write (the data may be a read-only mapped file)
         end = length + len(rows)
         if length == self._length and end <= len(self._data):
             self._data[length:end] = rows

@@ -13,6 +13,9 @@ from recommender.index.floors import CandidateFloors
 from recommender.domain import LinkRow
 
 SCORE_TOLERANCE = 1e-5  # float32 products of the same vectors in other shapes agree to ~1e-6
+# Score cells (questions x documents) ranked at once: each of the ranker's score matrices of a batch is
+# 16 MB at most, whatever the corpus size (256 questions at 16k documents, 41 at 100k).
+BATCH_CELLS = 2**22
 
 
 def link_rows(question_id: str, hits: Sequence[Hit]) -> list[LinkRow]:
@@ -83,6 +86,7 @@ def compute_links(
     """Rank every given question (never against its own article) with the stored question vectors."""
     table = snapshot.table
     wanted = [table.rows[r] for q in question_ids if (r := table.row_of.get(q)) is not None]
+    batch = max(1, min(batch, BATCH_CELLS // max(1, snapshot.ranker.size)))
     links: dict[str, list[LinkRow]] = {}
     for start in range(0, len(wanted), batch):
         chunk = wanted[start : start + batch]

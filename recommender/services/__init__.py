@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from recommender.config import Settings
 from recommender.embedding.base import Encoder
 from recommender.index.backend import create_backend
+from recommender.index.files import index_files
 from recommender.index.holder import IndexHolder
 from recommender.index.ranker import RankerConfig
 from recommender.services.catalog import CatalogService, IngestReport
@@ -55,7 +56,10 @@ class Services:
         except Exception:
             store.close()
             raise
-        holder = IndexHolder(store, opened.encoder, RankerConfig.of(settings), settings.refresh_seconds, backend=backend)
+        holder = IndexHolder(
+            store, opened.encoder, RankerConfig.of(settings), settings.refresh_seconds, backend=backend,
+            files=index_files(settings),
+        )
         try:
             models = ModelsService(settings, store, holder, opened.model_name, opened.pending)
         except Exception:

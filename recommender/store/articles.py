@@ -14,9 +14,12 @@ from typing import Any
 import numpy as np
 
 from recommender.articles.model import Article
-from recommender.domain import ArticleRow, EncoderMismatch, StoredArticle
+from recommender.domain import ArticleRow, EncoderMismatch, QuestionRow, StoredArticle
 from recommender.store.base import Activity, IndexData
 from recommender.store.core import INDEX_ARTICLES, SqlCore, index_data, text_hash
+
+INDEX_ROWS = INDEX_ARTICLES.replace(", body FROM", " FROM")
+INDEX_QUESTIONS = "SELECT id, article_id, position, text, key FROM questions ORDER BY article_id, position"
 
 
 class SqlArticles(SqlCore):
@@ -152,14 +155,22 @@ class SqlArticles(SqlCore):
             questions = self._exec(conn, "SELECT id, text FROM questions ORDER BY id").fetchall()
         return passages, questions
 
-    def load_index(self) -> IndexData:
+    def load_index(self, vectors: bool = True) -> IndexData:
+        """Everything the in-memory index needs; with `vectors=False` only the article and question
+        rows (no vectors, no bodies: the index files hold the rest, see index/files.py)."""
         with self._read() as conn:
+            generation = self._counter(conn, "generation")
+            if not vectors:
+                # No vectors read, so none to check against the encoder (a scan of every vector row): the
+                # index files are made for one model id (index/files.py, fingerprint).
+                articles = [self._article_row(r) for r in self._exec(conn, INDEX_ROWS).fetchall()]
+                questions = self._exec(conn, INDEX_QUESTIONS).fetchall()
+                return IndexData(generation, articles, [], [], [QuestionRow(*r) for r in questions], np.zeros((0, 0), np.float32))
             foreign = self._foreign_models(conn)
             if foreign:
                 raise EncoderMismatch(
                     f"the database holds vectors of {sorted(foreign)}, not of {self.model_id}; re-encode it first"
                 )
-            generation = self._counter(conn, "generation")
             article_rows = self._exec(conn, INDEX_ARTICLES).fetchall()
             # Vectors go straight into one matrix each (with spare rows for the index to append to):
             # per-row arrays and their blobs would hold every vector two or three times at once.

@@ -25,6 +25,7 @@ from recommender.domain import (
     StoredArticle,
     Superseded,
 )
+from recommender.store.vectors import Int8Rows
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,9 @@ class IndexData:
     generation: int
     articles: list[ArticleRow]
     texts: list[str]  # whole article text, for lexical indexing
-    passage_vectors: list[np.ndarray]  # per article, in `articles` order
+    passage_vectors: list[np.ndarray | Int8Rows]  # per article, in `articles` order (float32 or quantised)
     questions: list[QuestionRow]
-    question_vectors: np.ndarray
+    question_vectors: np.ndarray | Int8Rows
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class ArticleStore(Protocol):
         self, model_id: str, passage_vectors: dict[tuple[str, int], np.ndarray], question_vectors: dict[str, np.ndarray]
     ) -> None: ...
     def all_texts(self) -> tuple[list[tuple[str, int, str]], list[tuple[str, str]]]: ...
-    def load_index(self) -> IndexData: ...
+    def load_index(self, vectors: bool = True) -> IndexData: ...
     def get_article(self, article_id: str) -> Article | None: ...
     def get_article_row(self, article_id: str) -> ArticleRow | None: ...
     def article_rows(self, ids: Sequence[str]) -> dict[str, ArticleRow]: ...

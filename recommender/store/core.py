@@ -25,6 +25,7 @@ import numpy as np
 
 from recommender.domain import ArticleRow, QuestionRow
 from recommender.store.base import IndexData
+from recommender.store.vectors import Int8Rows
 
 # The articles of an in-memory index: ArticleRow's columns, then the body (for lexical indexing).
 INDEX_ARTICLES = "SELECT id, title, checked_on, url, topic, content_hash, body FROM articles ORDER BY id"
@@ -55,8 +56,8 @@ def index_data(
     generation: int,
     article_rows: Sequence[Sequence],
     articles: list[ArticleRow],
-    passages: tuple[np.ndarray, list[tuple]],
-    questions: tuple[np.ndarray, list[tuple]],
+    passages: tuple[np.ndarray | Int8Rows, list[tuple]],
+    questions: tuple[np.ndarray | Int8Rows, list[tuple]],
 ) -> IndexData:
     """IndexData from article rows (body last) and the (matrix, other columns) of passages and questions."""
     matrix, owners = passages
@@ -99,7 +100,7 @@ class SqlCore:
         """(condition on a column, its parameters) pieces matching `values`: `IN (?, ...)` or `= ANY(?)`."""
         raise NotImplementedError
 
-    def _read_matrix(self, conn: Any, query: str, table: str) -> tuple[np.ndarray, list[tuple]]:
+    def _read_matrix(self, conn: Any, query: str, table: str) -> tuple[np.ndarray | Int8Rows, list[tuple]]:
         raise NotImplementedError
 
     @staticmethod

@@ -31,6 +31,7 @@ from recommender.store.core import INDEX_ARTICLES
 from recommender.store.core import text_hash as _text_hash
 from recommender.store.schema import migrations
 from recommender.store.sql import SqlStore
+from recommender.store.vectors import Int8Rows, quantize
 
 # Schema version i+1 is MIGRATIONS[i], rendered from the one definition both dialects share.
 MIGRATIONS: list[str] = migrations("sqlite")
@@ -143,7 +144,7 @@ class SQLiteStore(SqlStore):
             chunk = list(values[start : start + 500])
             yield f"IN ({','.join('?' * len(chunk))})", chunk
 
-    def _read_matrix(self, conn: sqlite3.Connection, query: str, table: str) -> tuple[np.ndarray, list[tuple]]:
+    def _read_matrix(self, conn: sqlite3.Connection, query: str, table: str) -> tuple[Int8Rows, list[tuple]]:
         return _read_matrix(conn, query, table)
 
     def _assign_clusters(self, conn: sqlite3.Connection, clusters: Mapping[str, str], upsert: bool) -> None:
@@ -273,22 +274,25 @@ class SQLiteStore(SqlStore):
         )
 
 
-def _read_matrix(conn: sqlite3.Connection, query: str, table: str) -> tuple[np.ndarray, list[tuple]]:
+def _read_matrix(conn: sqlite3.Connection, query: str, table: str) -> tuple[Int8Rows, list[tuple]]:
     """(vectors, the other columns of each row) of a query whose last column is a vector blob.
 
-    The matrix has a quarter more rows than needed, left unused (and, being untouched, not resident):
-    the in-memory index appends new rows there without copying the matrix.
+    Vectors are quantised as they are read, a batch at a time (store/vectors.py): the float32 vectors
+    of a large database are never all in memory at once.
     """
     count = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
     first = conn.execute(f"SELECT vector FROM {table} LIMIT 1").fetchone()
     dim = len(first[0]) // 4 if first else 0
-    matrix = np.empty((count + count // 4 + 16, dim), dtype=np.float32)
+    codes = np.empty((count, dim), dtype=np.int8)
+    scales = np.empty(count, dtype=np.float32)
     others: list[tuple] = []
     cursor = conn.execute(query)
     row = 0
     while batch := cursor.fetchmany(4096):
-        matrix[row : row + len(batch)] = np.frombuffer(b"".join(r[-1] for r in batch), dtype=np.float32).reshape(-1, dim)
+        if row + len(batch) > count:
+            raise RuntimeError(f"{table} grew while it was read outside one transaction")
+        part = np.frombuffer(b"".join(r[-1] for r in batch), dtype=np.float32).reshape(-1, dim)
+        codes[row : row + len(batch)], scales[row : row + len(batch)] = quantize(part)
         others.extend(r[:-1] for r in batch)
         row += len(batch)
-    return matrix[:row], others
-
+    return Int8Rows(codes[:row], scales[:row]), others

@@ -28,10 +28,15 @@ def test_ranking_in_postgres_gives_the_in_memory_rankings_on_the_sample(pg_serve
         again = run_benchmark(*FILES, ["default"], settings, lambda: encoder, database_url=pg_server.url_of(name))
     finally:
         pg_server.drop(name)
-    for method in ("default", "lexical"):
-        assert pg[method].rankings == exact[method].rankings, method
-        assert pg[method].metrics == exact[method].metrics
-    assert again["default"].rankings == exact["default"].rankings  # loaded once, reused
+    assert pg["lexical"].rankings == exact["lexical"].rankings
+    assert pg["lexical"].metrics == exact["lexical"].metrics
+    # In memory the passage vectors are int8 codes (index/vectors.py); PostgreSQL scores the float32
+    # vectors: near-ties may swap, the quality may not move (issue 15: within 0.005 MAP@5).
+    for metric, value in exact["default"].metrics.items():
+        assert pg["default"].metrics[metric] == pytest.approx(value, abs=0.005), metric
+    same = sum(a[:1] == b[:1] for a, b in zip(pg["default"].rankings.values(), exact["default"].rankings.values()))
+    assert same >= 0.97 * len(exact["default"].rankings)
+    assert again["default"].rankings == pg["default"].rankings  # loaded once, reused
 
 
 def test_a_database_with_real_articles_is_refused(pg_server: PgServer, tmp_path: Path, sample_articles) -> None:  # type: ignore[no-untyped-def]

@@ -51,6 +51,11 @@ def pg_services(pg_server: PgServer, ingested: str) -> Iterator[Services]:
     pg_server.drop(name)
 
 
+# How far a fused score of the in-memory ranker (int8 passage codes, index/vectors.py) may be from the
+# same score on float32 vectors, which PostgreSQL scores: dense weight × the cosine's quantisation error.
+QUANTISED = 0.01
+
+
 def memory_ranker(services: Services) -> Ranker:
     """The exact in-memory ranker over the same database."""
     snapshot = Snapshot.build(services.store.load_index(), services.holder.encoder, services.holder.ranker_config, MemoryBackend())
@@ -70,16 +75,19 @@ def test_scores_equal_the_in_memory_rankers_and_so_do_the_top_hits(pg_services: 
     exact = memory_ranker(pg_services)
     ranker = pg_services.holder.snapshot().ranker
     for query in QUERIES:
-        expected = exact.rank(query, 10)
+        expected = exact.rank(query, 40)
         found = ranker.rank(query, 10)
-        # The sample is small: the candidate lists cover what matters, so the top 10 are the same.
-        assert [h.doc_id for h in found] == [h.doc_id for h in expected], query
-        for got, want in zip(found, expected):
-            assert got.score == pytest.approx(want.score, abs=1e-5)
-            assert got.lexical == pytest.approx(want.lexical, abs=1e-6)
-            assert got.passage == want.passage
+        want = {h.doc_id: h for h in expected}
+        for got in found:
+            assert got.doc_id in want, query
+            assert got.score == pytest.approx(want[got.doc_id].score, abs=QUANTISED)
+            assert got.lexical == pytest.approx(want[got.doc_id].lexical, abs=1e-6)
+        # The sample is small: the candidate lists cover what matters, so the top 10 are the same but
+        # for documents whose scores are closer than the int8 codes of the in-memory index can tell.
+        clear = {h.doc_id for h in expected[:10] if h.score > expected[9].score + 2 * QUANTISED}
+        assert clear <= {h.doc_id for h in found}, query
         for hit in expected[:3]:
-            assert ranker.score(query, hit.doc_id) == pytest.approx(hit.score, abs=1e-5)
+            assert ranker.score(query, hit.doc_id) == pytest.approx(hit.score, abs=QUANTISED)
     assert ranker.score(QUERIES[0], expected[0].doc_id, exclude=[expected[0].doc_id]) is None
 
 
@@ -112,7 +120,12 @@ def test_links_equal_a_recomputation_after_writes(pg_services: Services, sample_
     stored = services.store.links_of(questions)
     recomputed = compute_links(exact, questions, services.settings.candidates)
     for question in questions:
-        assert [r.article_id for r in stored.get(question, [])] == [r.article_id for r in recomputed[question]]
+        mine, theirs = stored.get(question, []), recomputed[question]
+        assert [r.article_id for r in mine[:1]] == [r.article_id for r in theirs[:1]] or (
+            len(theirs) > 1 and theirs[0].score - theirs[1].score < 2 * QUANTISED
+        ), question
+        for link, other in zip(mine, theirs):
+            assert link.score == pytest.approx(other.score, abs=2 * QUANTISED)
 
 
 def test_term_rows_missing_or_stale_are_written_when_the_index_opens(pg_services: Services, pg_server: PgServer) -> None:
