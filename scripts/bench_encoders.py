@@ -1,6 +1,10 @@
 """Encoder throughput: torch vs ONNX Runtime fp32 vs int8, in one process, on a fixed number of threads.
 
-    .venv/bin/python scripts/bench_encoders.py [--threads 2] [--models-dir models] [--no-write]
+    .venv/bin/python scripts/bench_encoders.py [--threads 2] [--models-dir models] [--levers] [--no-write]
+
+--levers adds the export of format 1 side by side (built in a temporary folder, never served): the
+model's SDPA attention traced and left unfused, and dynamic int8 on it run one text at a time (its
+activation scale spans the whole input, so batching would make a vector depend on its batch mates).
 
 Measures sentences per second on (a) 500 short questions (data/sample/eval/queries.jsonl, cycled)
 and (b) 300 passages of about 200 tokens (data/sample/eval/corpus.jsonl split like the service
@@ -17,7 +21,9 @@ import json
 import os
 import platform
 import re
+import shutil
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -78,6 +84,44 @@ def measure(encoders: dict, sets: dict[str, list[str]], repeats: int, chunk: int
     return rates, vectors
 
 
+class OneTextPerRun:
+    """Format 1's int8 rule: every text in its own run (the encoder still sorts and pads nothing)."""
+
+    def __init__(self, encoder) -> None:  # type: ignore[no-untyped-def]
+        self.encoder, self.model_id = encoder, encoder.model_id
+
+    def encode(self, texts, batch_size: int = 64):  # type: ignore[no-untyped-def]
+        return self.encoder.encode(texts, batch_size=1)
+
+
+def format1_encoders(model: str, models_dir: Path, threads: int, work: Path) -> tuple[dict, dict]:
+    """Format 1's unfused fp32 export and its dynamic int8 (one text per run), built in `work`."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from recommender.embedding.export import OPSET, _export_transformer, _write_configs
+    from recommender.embedding.onnx import OnnxEncoder
+    from recommender.embedding.registry import base_model_name, model_id_for
+    from recommender.embedding.sentence_transformers import SentenceTransformerEncoder
+
+    spec = resolve_model(base_model_name(model, models_dir), models_dir)
+    reference = SentenceTransformerEncoder(spec.path, model_id_for(spec))
+    _export_transformer(reference, work / "unfused.onnx", OPSET, fuse=False)
+    _write_configs(reference, work)
+    logging.disable(logging.WARNING)
+    quantize_dynamic(str(work / "unfused.onnx"), str(work / "dynamic.onnx"), per_channel=True, weight_type=QuantType.QInt8)
+    logging.disable(logging.NOTSET)
+    unfused = "onnx fp32, unfused (format 1)"
+    dynamic = "onnx int8 dynamic, one text per run (format 1)"
+    encoders = {
+        unfused: OnnxEncoder(work, reference.model_id, threads, model_file="unfused.onnx"),
+        dynamic: OneTextPerRun(OnnxEncoder(work, reference.model_id + "+int8", threads, model_file="dynamic.onnx")),
+    }
+    sizes = {unfused: (work / "unfused.onnx").stat().st_size, dynamic: (work / "dynamic.onnx").stat().st_size}
+    return encoders, sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
@@ -87,6 +131,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=500)
     parser.add_argument("--passages", type=int, default=300)
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "performance.md")
+    parser.add_argument("--levers", action="store_true", help="Also measure format 1's export (what each change gained).")
     parser.add_argument("--no-write", action="store_true", help="Print the table only.")
     args = parser.parse_args()
 
@@ -97,15 +142,20 @@ def main() -> None:
     folder = export_folder(args.model, args.models_dir)
     encoders = {
         "torch (sentence-transformers)": create_encoder(args.model, args.models_dir, backend="torch"),
-        "onnx fp32": create_encoder(args.model, args.models_dir, backend="onnx", threads=args.threads),
-        "onnx int8": create_encoder(args.model, args.models_dir, backend="onnx-int8", threads=args.threads),
+        "onnx fp32 (fused)": create_encoder(args.model, args.models_dir, backend="onnx", threads=args.threads),
+        "onnx int8 (row-wise)": create_encoder(args.model, args.models_dir, backend="onnx-int8", threads=args.threads),
     }
     source = resolve_model(args.model, args.models_dir).path
     sizes = {
         "torch (sentence-transformers)": sum(f.stat().st_size for f in source.glob("*.safetensors")),
-        "onnx fp32": (folder / MODEL_FILE).stat().st_size,
-        "onnx int8": (folder / INT8_FILE).stat().st_size,
+        "onnx fp32 (fused)": (folder / MODEL_FILE).stat().st_size,
+        "onnx int8 (row-wise)": (folder / INT8_FILE).stat().st_size,
     }
+    work = Path(tempfile.mkdtemp(prefix="bench-encoders-"))
+    if args.levers:
+        extra, extra_sizes = format1_encoders(args.model, args.models_dir, args.threads, work)
+        encoders.update(extra)
+        sizes.update(extra_sizes)
     reference = encoders["torch (sentence-transformers)"]
     short = questions(args.questions)
     long = passages(args.passages, reference.count_tokens)
@@ -151,6 +201,7 @@ def main() -> None:
         ]
     )
     print(table)
+    shutil.rmtree(work, ignore_errors=True)
     if not args.no_write:
         write_section(args.doc, table)
         print(f"\nwritten to {args.doc}", file=sys.stderr)

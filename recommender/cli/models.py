@@ -18,7 +18,7 @@ models_app = typer.Typer(no_args_is_help=True, help="Model exports for the ONNX 
 @models_app.command("export")
 def models_export(
     name: Annotated[str | None, typer.Option(help="Model name (default RECOMMENDER_MODEL).")] = None,
-    int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also write the int8 (dynamic quantisation) model.")] = True,
+    int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also write the int8 (row-wise quantisation) model.")] = True,
     force: Annotated[bool, typer.Option(help="Export again even if the export matches the model.")] = False,
 ) -> None:
     """Export the model to models/<name>-onnx/ and print how far it is from the torch encoder (needs torch)."""

@@ -244,8 +244,11 @@ def _report(name: str, folder: Path, manifest: dict[str, Any], exported: bool, s
     )
 
 
-def _export_transformer(reference: Any, path: Path, opset: int) -> None:
-    """The transformer only (token embeddings out): pooling and normalisation are done in numpy."""
+def _export_transformer(reference: Any, path: Path, opset: int, fuse: bool = True) -> None:
+    """The transformer only (token embeddings out): pooling and normalisation are done in numpy.
+
+    fuse=False: the model's default attention traced as it is and left unfused (export format 1; kept
+    for scripts/bench_encoders.py --levers, which measures what the fusions gain)."""
     import torch
 
     model = reference._model  # the SentenceTransformer the reference encoder runs
@@ -268,15 +271,18 @@ def _export_transformer(reference: Any, path: Path, opset: int) -> None:
 
     # eval() matters: the exporter restores the wrapper's mode afterwards, and a new Module is in
     # training mode, which would leave dropout on in the shared reference model.
-    wrapper = TokenEmbeddings(model[0].auto_model).eval()
+    transformer = model[0].auto_model
+    wrapper = TokenEmbeddings(transformer).eval()
     dummy = tokenizer(["a short text", "a somewhat longer text to trace the export"], padding=True, return_tensors="pt")
     axes = {n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]}
-    with warnings.catch_warnings(), torch.no_grad():
+    raw = path.with_name(path.name + ".raw")
+    attention = _eager_attention(transformer) if fuse else contextlib.nullcontext()
+    with warnings.catch_warnings(), torch.no_grad(), attention:
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
         torch.onnx.export(
             wrapper,
             tuple(dummy[n] for n in names),
-            str(path),
+            str(raw),
             input_names=names,
             output_names=["last_hidden_state"],
             dynamic_axes=axes,
@@ -284,6 +290,49 @@ def _export_transformer(reference: Any, path: Path, opset: int) -> None:
             do_constant_folding=True,
             dynamo=False,  # the torch.export-based default needs onnxscript and gains nothing here
         )
+    try:
+        if fuse:
+            _optimize(raw, path, transformer.config)
+        else:
+            raw.replace(path)
+    finally:
+        raw.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _eager_attention(transformer: Any) -> Iterator[None]:
+    """Trace the plain (eager) attention: the SDPA path traces into IsNaN/Where masking that ONNX Runtime's
+    transformer optimizer cannot fuse, and that alone cost 14% of a passage's time."""
+    before = getattr(transformer.config, "_attn_implementation", None)
+    switch = getattr(transformer, "set_attn_implementation", None)
+    if switch is None or before in (None, "eager"):
+        yield
+        return
+    switch("eager")
+    try:
+        yield
+    finally:
+        switch(before)
+
+
+def _optimize(raw: Path, path: Path, config: Any) -> None:
+    """ONNX Runtime's transformer fusions (attention, skip + LayerNorm, bias + GELU, embeddings + LayerNorm),
+    saved in the export so every load runs the fused graph. opt_level 0: the Python fusions only, no
+    ONNX Runtime session pass baked in (those are made for the machine that runs them, at load). A model
+    the fusions do not fit is kept as traced; the deviation check after the export guards either way."""
+    import onnx
+
+    heads, hidden = getattr(config, "num_attention_heads", 0), getattr(config, "hidden_size", 0)
+    logging.disable(logging.WARNING)  # the optimizer logs every fusion it tries
+    try:
+        from onnxruntime.transformers import optimizer
+
+        fused = optimizer.optimize_model(str(raw), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
+        fused.save_model_to_file(str(path))
+    except Exception:  # noqa: BLE001 - an architecture the fusions do not know: the traced graph is correct
+        onnx.save(onnx.load(str(raw)), str(path))
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _write_configs(reference: Any, folder: Path) -> None:
@@ -309,19 +358,18 @@ def _write_configs(reference: Any, folder: Path) -> None:
 
 
 def _quantize(source: Path, target: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """Row-wise int8 (recommender.embedding.int8): reproducible in batches, no calibration set."""
+    import onnx
 
-    logging.disable(logging.WARNING)  # "consider pre-processing": its shape inference fails on this graph
-    try:
-        # Per-channel weights: min cosine to torch ~0.99 on SAMPLE, against ~0.93 per-tensor.
-        quantize_dynamic(str(source), str(target), per_channel=True, weight_type=QuantType.QInt8)
-    finally:
-        logging.disable(logging.NOTSET)
+    from recommender.embedding.int8 import quantize_rows
+
+    model = onnx.load(str(source))
+    if not quantize_rows(model):
+        raise ExportError(f"{source}: no MatMul by a constant weight to quantise")
+    onnx.save(model, str(target))
 
 
 def _check(folder: Path, file: str, source_id: str, expected: np.ndarray) -> dict[str, float]:
-    # int8 note: dynamic quantisation scales activations per batch, so an int8 vector depends slightly on
-    # the texts batched with it (cosine ~0.99 either way); fp32 vectors do not (to ~1e-7).
     vectors = OnnxEncoder(folder, source_id, model_file=file).encode(SAMPLE, batch_size=16)
     return deviation(vectors, expected)
 

@@ -5,8 +5,8 @@ normalisation are numpy: serving needs neither torch, transformers nor sentence-
 (this module must never import them). The export itself is written by
 recommender.embedding.export (`recommender models export`) into ``models/<name>-onnx/``:
 
-    model.onnx                  fp32, the same vectors as the torch encoder (to ~1e-7)
-    model-int8.onnx             optional, dynamic int8 quantisation (cosine to torch ~0.99)
+    model.onnx                  fp32 with ONNX Runtime's transformer fusions, the same vectors as torch (to ~1e-6)
+    model-int8.onnx             optional, row-wise int8 (recommender.embedding.int8; cosine to torch ~0.998)
     tokenizer.json              the model's tokenizer
     sentence_bert_config.json   max_seq_length, do_lower_case
     1_Pooling/config.json       pooling mode and dimension
@@ -27,7 +27,10 @@ from recommender.embedding.base import normalize_rows
 MODEL_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"
 MANIFEST = "export.json"
-FORMAT = 1  # bump when the export changes in a way that must invalidate existing exports
+# Bump when the export changes in a way that must invalidate existing exports. 2: eager attention traced and
+# fused, row-wise int8 (format 1: SDPA attention unfused, dynamic int8 run one text at a time).
+FORMAT = 2
+INT8_VARIANT = "int8row"  # the model id variant of row-wise int8 vectors ("int8" was format 1's dynamic int8)
 SAME_AS_TORCH = 1e-5  # fp32 vectors this close to torch's share its model id (no re-encoding)
 POOLING_MODES = ("mean", "cls", "max")
 
@@ -51,12 +54,12 @@ def onnx_model_id(manifest: dict[str, Any], int8: bool) -> str:
     """The model id of an export's vectors.
 
     fp32 vectors that match torch to SAME_AS_TORCH keep the torch id, so a database built with either
-    backend is served by the other without re-encoding; int8 vectors differ (cosine ~0.99) and get
-    their own id, so they are never mixed with full-precision ones.
+    backend is served by the other without re-encoding; int8 vectors differ (cosine ~0.998) and get
+    their own id, so they are never mixed with full-precision ones, nor with another int8 scheme's.
     """
     source = manifest["source"]["model_id"]
     if int8:
-        return f"{source}+int8"
+        return f"{source}+{INT8_VARIANT}"
     deviation = manifest.get("files", {}).get(MODEL_FILE, {}).get("max_abs_deviation")
     return source if deviation is not None and deviation <= SAME_AS_TORCH else f"{source}+onnx"
 
@@ -140,11 +143,6 @@ class OnnxEncoder:
             raise ValueError(f"{folder / model_file}: unexpected model inputs {sorted(unknown)}")
         output = self._session.get_outputs()[0]
         self._output = output.name
-        # Dynamic int8 quantisation scales activations by the range of the whole input tensor, so a
-        # text's vector would depend on the other texts (and padding) in its batch: re-encoding the
-        # same text elsewhere would move its scores. One text per run keeps vectors reproducible; for
-        # passages it costs nothing measurable (their batches are padded little anyway).
-        self._one_per_run = model_file == INT8_FILE
         if dim is None:
             known = isinstance(output.shape[-1], int)
             dim = output.shape[-1] if known else self._embed([self._tokenizer.encode("a")]).shape[1]
@@ -156,7 +154,7 @@ class OnnxEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(texts)
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
-        batches = _batches([len(e.ids) for e in encodings], 1 if self._one_per_run else batch_size)
+        batches = _batches([len(e.ids) for e in encodings], batch_size)
         if progress:
             from tqdm import tqdm
 

@@ -6,10 +6,11 @@ A model id reads ``NAME@WEIGHTS[+VARIANT]``:
 - WEIGHTS: the first 12 hex digits of a fingerprint of the weight files (see factory.model_id_for),
   so retraining into the same folder is a new version;
 - VARIANT: none for torch, and for the ONNX fp32 export when it reproduces torch's vectors (the two
-  backends are interchangeable); ``onnx`` for an fp32 export that does not; ``int8`` for the
-  quantised ONNX model (RECOMMENDER_BACKEND=onnx-int8).
+  backends are interchangeable); ``onnx`` for an fp32 export that does not; ``int8row`` for the
+  row-wise int8 ONNX model (RECOMMENDER_BACKEND=onnx-int8); ``int8`` for the dynamic int8 model of
+  earlier releases, which no backend reproduces any more (such vectors are re-embedded).
 
-E.g. ``all-MiniLM-L6-v2@4c6203507e0b+int8``: all-MiniLM-L6-v2, weights 4c6203507e0b, onnx-int8.
+E.g. ``all-MiniLM-L6-v2@4c6203507e0b+int8row``: all-MiniLM-L6-v2, weights 4c6203507e0b, onnx-int8.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from recommender.embedding.factory import create_encoder
 
 # The backends that can reproduce each variant, most likely first ("auto" picks the fp32 export when it
 # is current, else torch: both give the variant-less id).
-_BACKENDS: dict[str, tuple[Backend, ...]] = {"": ("auto", "torch"), "onnx": ("onnx",), "int8": ("onnx-int8",)}
+_BACKENDS: dict[str, tuple[Backend, ...]] = {"": ("auto", "torch"), "onnx": ("onnx",), "int8row": ("onnx-int8",)}
+_RETIRED = {"int8": "the dynamic int8 model of earlier releases (export format 1), replaced by row-wise int8"}
 
 
 class EncoderUnavailable(RuntimeError):
@@ -35,7 +37,7 @@ class EncoderVersion:
     model_id: str
     name: str
     weights: str
-    variant: str  # "", "onnx" or "int8"
+    variant: str  # "", "onnx", "int8row" (or a retired one, see _RETIRED)
 
     @property
     def backends(self) -> tuple[Backend, ...]:
@@ -44,7 +46,8 @@ class EncoderVersion:
     @property
     def backend(self) -> str:
         """For people: the runtime that made the vectors."""
-        return {"": "torch (or an identical ONNX fp32 export)", "onnx": "onnx", "int8": "onnx-int8"}.get(self.variant, self.variant)
+        names = {"": "torch (or an identical ONNX fp32 export)", "onnx": "onnx", "int8row": "onnx-int8"}
+        return names.get(self.variant, f"{self.variant} (retired)" if self.variant in _RETIRED else self.variant)
 
 
 def parse_model_id(model_id: str) -> EncoderVersion:
@@ -71,5 +74,6 @@ def load_encoder_of(model_id: str, models_dir: Path, name: str | None = None) ->
             return encoder
         problems.append(f"{backend}: loads {encoder.model_id} (other weights)")
     if not problems:
-        problems.append(f"unknown backend variant {version.variant!r}")
+        retired = _RETIRED.get(version.variant)
+        problems.append(f"{retired}: no backend makes these vectors now" if retired else f"unknown backend variant {version.variant!r}")
     raise EncoderUnavailable(f"cannot load the encoder of {model_id}: " + "; ".join(problems))

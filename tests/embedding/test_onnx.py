@@ -1,6 +1,6 @@
 """The ONNX Runtime backend: same vectors as torch (fp32), close ones (int8), no torch at serving time.
 
-The model is exported once per session into a temporary models folder (about 10 s).
+The model is exported once per session into a temporary models folder (about 20 s: trace, fuse, quantise).
 """
 
 from __future__ import annotations
@@ -83,18 +83,35 @@ def test_fp32_vectors_match_torch_and_share_its_model_id(onnx_encoder: OnnxEncod
 def test_int8_vectors_are_close_and_have_their_own_model_id(int8_encoder: OnnxEncoder, torch_encoder: Encoder) -> None:
     texts = queries(60)
     cosines = np.sum(int8_encoder.encode(texts) * torch_encoder.encode(texts, batch_size=16), axis=1)
-    assert cosines.min() >= 0.98, cosines.min()
-    assert int8_encoder.model_id == torch_encoder.model_id + "+int8"
+    assert cosines.min() >= 0.99, cosines.min()
+    assert int8_encoder.model_id == torch_encoder.model_id + "+int8row"  # not format 1's dynamic "+int8"
 
 
-def test_int8_vectors_do_not_depend_on_the_other_texts_of_a_batch(int8_encoder: OnnxEncoder) -> None:
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_a_vector_does_not_depend_on_the_other_texts_of_its_batch(models_dir: Path, backend: str) -> None:
     # Re-encoding a text in other company (a re-ingest, a search) must give the same vector, or
-    # scores would move with nothing changed.
-    texts = [*queries(12), *SAMPLE, LONG]
-    alone = np.stack([int8_encoder.encode([t])[0] for t in texts])
-    together = int8_encoder.encode(texts, batch_size=64)
-    assert np.array_equal(alone, together)
-    assert np.array_equal(int8_encoder.encode(texts[::-1])[::-1], together)
+    # scores would move with nothing changed. Both models run whole batches (int8 included: its
+    # activations are quantised per token, not per batch).
+    encoder = create_encoder(NAME, models_dir, backend=backend)
+    texts = [*queries(8), *SAMPLE[::2], LONG, LONG[:700], LONG[:400]]
+    together = encoder.encode(texts, batch_size=64)
+    alone = np.stack([encoder.encode([t])[0] for t in texts])
+    other_mates = encoder.encode([*texts[::-1], *queries(30)], batch_size=16)[: len(texts)][::-1]
+    tolerance = 0.0 if backend == "onnx-int8" else 1e-6  # fp32 sums may round differently per batch shape
+    assert np.abs(alone - together).max() <= tolerance
+    assert np.abs(other_mates - together).max() <= tolerance
+
+
+def test_the_export_is_fused_and_the_int8_model_quantises_every_weight(models_dir: Path) -> None:
+    import onnx
+
+    folder = export_folder(NAME, models_dir)
+    fp32 = {n.op_type for n in onnx.load(str(folder / MODEL_FILE), load_external_data=False).graph.node}
+    assert {"Attention", "SkipLayerNormalization", "BiasGelu"} <= fp32  # ONNX Runtime's transformer fusions
+    int8 = onnx.load(str(folder / INT8_FILE), load_external_data=False).graph
+    weights = {i.name for i in int8.initializer}
+    assert sum(n.op_type == "MatMulIntegerToFloat" for n in int8.node) == 6 * 3  # out-projection, FFN in, FFN out
+    assert not [n.name for n in int8.node if n.op_type == "MatMul" and n.input[1] in weights]
 
 
 def test_count_tokens_equals_the_hf_tokenizer(onnx_encoder: OnnxEncoder, torch_encoder: Encoder) -> None:
@@ -181,9 +198,9 @@ def test_onnx_backends_export_on_demand(models_dir: Path, tmp_path: Path, monkey
         shutil.copy(export_folder(NAME, models_dir) / INT8_FILE, export_folder(NAME, folder) / INT8_FILE)
 
     monkeypatch.setattr(export, "export_onnx", fake_export)
-    assert not create_encoder(NAME, target, backend="onnx").model_id.endswith("+int8")
+    assert not create_encoder(NAME, target, backend="onnx").model_id.endswith("+int8row")
     assert calls == []  # fp32 present: nothing to export
-    assert create_encoder(NAME, target, backend="onnx-int8").model_id.endswith("+int8")
+    assert create_encoder(NAME, target, backend="onnx-int8").model_id.endswith("+int8row")
     assert calls == [(NAME, target, True)]
 
 
@@ -195,7 +212,7 @@ def test_export_again_is_a_no_op(models_dir: Path) -> None:
     assert model.stat().st_mtime_ns == before
     checks = {c.file: c for c in report.checks}
     assert checks[MODEL_FILE].max_abs_deviation < 1e-5
-    assert checks[INT8_FILE].min_cosine > 0.95
+    assert checks[INT8_FILE].min_cosine > 0.98
     assert report.tokens_match and report.sample_size == len(SAMPLE)
 
 
