@@ -14,6 +14,7 @@ from typing import Any
 from recommender.config import Settings
 from recommender.editorial.review import coverage
 from recommender.embedding.base import Encoder
+from recommender.index.backend import create_backend
 from recommender.index.ranker import RankerConfig
 from recommender.index.snapshot import Snapshot
 from recommender.learning.calibration import CalibrationError, Thresholds, find_calibrator, thresholds_for
@@ -182,7 +183,10 @@ def verify_database(
     if len(stored) > 1:
         raise EncoderMismatch(f"the database holds vectors of {sorted(stored)}: re-encode it before verifying")
     store.model_id = next(iter(stored), encoder.model_id)  # the vectors are read as they are, whichever model
-    snapshot = Snapshot.build(store.load_index(), encoder, RankerConfig.of(settings))
+    # Ranked by the backend the service ranks with (PostgreSQL's rescoring is float32, the in-memory
+    # index int8): a recomputation on another backend would differ within the quantisation error.
+    backend = create_backend(settings, store)
+    snapshot = Snapshot.build(backend.load(store), encoder, RankerConfig.of(settings), backend)
 
     def shown(questions: Sequence[QuestionRow], links: Mapping[str, list[LinkRow]]) -> dict[str, str | None]:
         statuses = question_statuses(store, questions, thresholds, settings.freshness_margin, snapshot.checked_on, dict(links))

@@ -67,6 +67,8 @@ def test_verify_reports_a_tampered_link_and_the_cli_exits_1(settings: Settings, 
     finally:
         services.close()
     monkeypatch.setenv("RECOMMENDER_DB", str(settings.db))
+    if settings.database_url:  # the command reads the same store the services wrote
+        monkeypatch.setenv("RECOMMENDER_DATABASE_URL", settings.database_url)
     monkeypatch.setattr(cli.context, "load_encoder", lambda settings, name: HashingEncoder())
     runner = CliRunner()
     outcome = runner.invoke(cli.app, ["verify"])
