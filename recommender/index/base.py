@@ -71,6 +71,9 @@ class RankingIndex(ABC):
 
     config: RankerConfig
     encoder: Encoder | None
+    # Every live document is scored for every text: a document's place depends on its own score alone,
+    # so links can be updated by merging a changed document's hit in (linking/linker.py merged_links).
+    exhaustive: bool = True
 
     def encode(self, texts: Sequence[str]) -> np.ndarray | None:
         if self.config.method == "lexical" or self.encoder is None:

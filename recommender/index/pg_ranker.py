@@ -107,6 +107,7 @@ class _HnswState:
 
 
 class PgRanker(RankingIndex):
+    exhaustive = False  # candidates come from an approximate stage: a recomputation may not reach a hit
     def __init__(
         self,
         store: RankingStore,

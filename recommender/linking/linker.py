@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,10 +26,21 @@ def link_rows(question_id: str, hits: Sequence[Hit]) -> list[LinkRow]:
     ]
 
 
-def question_scores(snapshot: Snapshot, doc_ids: Sequence[str]) -> Iterator[tuple[str, np.ndarray]]:
-    """Per live document of `doc_ids`: (id, its score for every question row), as Ranker.rank_batch gives
-    it (fused, on the question text as cleaned for ranking), computed for all questions at once from the
-    document's passage vectors and term weights (whichever backend holds them)."""
+@dataclass(frozen=True)
+class DocumentScores:
+    """One document's scores for every question row, as Ranker.rank_batch computes them."""
+
+    doc_id: str
+    fused: np.ndarray  # (question rows,)
+    dense: np.ndarray
+    lexical: np.ndarray
+    passages: np.ndarray | None  # its passage vectors (which one a question matched best), None: no dense part
+
+
+def document_scores(snapshot: Snapshot, doc_ids: Sequence[str]) -> Iterator[DocumentScores]:
+    """Per live document of `doc_ids`: its fused, dense and lexical score for every question row, as
+    Ranker.rank_batch gives them (on the question text as cleaned for ranking), computed for all
+    questions at once from the document's passage vectors and term weights (whichever backend holds them)."""
     ranker, table = snapshot.ranker, snapshot.table
     method = ranker.config.method
     zeros = np.zeros(len(table), dtype=np.float32)
@@ -39,12 +51,54 @@ def question_scores(snapshot: Snapshot, doc_ids: Sequence[str]) -> Iterator[tupl
         dense = zeros
         if method != "lexical" and evidence.passages is not None:
             dense = (table.vectors @ evidence.passages.T).max(axis=1)
-        if method == "dense":
-            yield evidence.doc_id, dense
-        elif method == "lexical":
-            yield evidence.doc_id, lexical
-        else:
-            yield evidence.doc_id, combine(dense, lexical, ranker.config.dense_weight)
+        fused = dense if method == "dense" else lexical if method == "lexical" else combine(dense, lexical, ranker.config.dense_weight)
+        yield DocumentScores(evidence.doc_id, fused, dense, lexical, evidence.passages)
+
+
+def question_scores(snapshot: Snapshot, doc_ids: Sequence[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """Per live document of `doc_ids`: (id, its fused score for every question row)."""
+    for scores in document_scores(snapshot, doc_ids):
+        yield scores.doc_id, scores.fused
+
+
+def entering_hits(
+    snapshot: Snapshot,
+    changed: Collection[str],
+    floors: CandidateFloors,
+    candidates: int,
+    pending: Collection[str] = (),
+) -> dict[str, list[Hit]]:
+    """Questions whose stored candidates a changed article now joins, with the hits that reach them.
+
+    Each changed article is scored exactly against every question at once, as the ranker would score
+    it (best-passage cosine with the question vectors, BM25 of the article's terms with the questions'
+    tokens, fused), and a question is affected when that reaches its lowest stored candidate, or fewer
+    than `candidates` are stored. Scores depend on the question and the article alone (no corpus
+    statistics, see index/term_weights.py), so every other question's links stay exactly as a
+    recomputation would make them: this set is exact, not a heuristic. Questions that pointed at a changed
+    article are marked for relinking by the store; an article's own questions never link to it.
+    Questions already `pending` (relinked anyway) are not scored.
+    """
+    table = snapshot.table
+    present = sorted(doc for doc in changed if snapshot.ranker.contains(doc))
+    if not present or not len(table) or len(pending) >= int(table.alive.sum()):
+        return {}
+    own = np.zeros(len(table), dtype=bool)
+    for article_id in changed:
+        own[list(table.by_article.get(article_id, ()))] = True  # its own article is never a candidate
+    open_rows = table.alive & ~own
+    reached: dict[int, list[Hit]] = {}
+    for scores in document_scores(snapshot, present):
+        # >= and a small margin: a tie with the lowest stored candidate is decided by document id, and this
+        # all-questions product may round differently from the ranker's batched one in the last bits.
+        rows = np.flatnonzero(open_rows & ((floors.count < candidates) | (scores.fused >= floors.lowest - SCORE_TOLERANCE)))
+        for row in rows.tolist():
+            passage = -1
+            if scores.passages is not None:
+                passage = int(np.argmax(scores.passages @ table.vectors[row]))
+            hit = Hit(scores.doc_id, float(scores.fused[row]), float(scores.dense[row]), float(scores.lexical[row]), passage)
+            reached.setdefault(row, []).append(hit)
+    return {table.rows[row].id: hits for row, hits in reached.items()}
 
 
 def could_enter(
@@ -54,30 +108,36 @@ def could_enter(
     candidates: int,
     pending: Collection[str] = (),
 ) -> set[str]:
-    """Questions whose stored candidates a changed article now joins.
+    """Questions whose stored candidates a changed article now joins (see entering_hits)."""
+    return set(entering_hits(snapshot, changed, floors, candidates, pending))
 
-    Each changed article is scored exactly against every question at once, as the ranker would score
-    it (best-passage cosine with the question vectors, BM25 of the article's terms with the questions'
-    tokens, fused), and a question is affected when that reaches its lowest stored candidate, or fewer
-    than `candidates` are stored. Scores depend on the question and the article alone (no corpus
-    statistics, see index/term_weights.py), so every other question's links stay exactly as a
-    recomputation would make them: this set is exact, not a heuristic. Questions that pointed at a changed article are marked for
-    relinking by the store; an article's own questions never link to it. Questions already
-    `pending` (relinked anyway) are not scored.
+
+def merged_links(
+    question_id: str, stored: Sequence[LinkRow], entering: Sequence[Hit], candidates: int
+) -> list[LinkRow] | None:
+    """The question's links with the changed articles' hits merged in, or None when only ranking it
+    again gives a recomputation's answer.
+
+    Every other article's score is unchanged by the write (scores depend on the question and the
+    article alone), so the top `candidates` of a recomputation are the top of the stored ones and
+    the entering hits together, as long as the stored list is complete (`candidates` long), holds
+    none of the changed articles (their old scores are gone) and no entering hit is within float
+    rounding of another candidate (the order of near ties is the ranker's, by document id on its
+    own arithmetic).
     """
-    table = snapshot.table
-    present = sorted(doc for doc in changed if snapshot.ranker.contains(doc))
-    if not present or not len(table) or len(pending) >= int(table.alive.sum()):
-        return set()
-    best = np.full(len(table), -np.inf, dtype=np.float32)
-    for _, scores in question_scores(snapshot, present):
-        np.maximum(best, scores, out=best)
-    # >= and a small margin: a tie with the lowest stored candidate is decided by document id, and this
-    # all-questions product may round differently from the ranker's batched one in the last bits.
-    wanted = table.alive & ((floors.count < candidates) | (best >= floors.lowest - SCORE_TOLERANCE))
-    for article_id in changed:
-        wanted[list(table.by_article.get(article_id, ()))] = False  # its own article is never a candidate
-    return {table.rows[r].id for r in np.flatnonzero(wanted)}
+    if len(stored) < candidates:
+        return None
+    entering_ids = {h.doc_id for h in entering}
+    if any(link.article_id in entering_ids for link in stored):
+        return None
+    scores = [link.score for link in stored] + [h.score for h in entering]
+    for hit in entering:
+        if sum(abs(hit.score - score) <= SCORE_TOLERANCE for score in scores) > 1:
+            return None
+    pool = [(link.score, link.article_id, link.dense, link.lexical, link.passage) for link in stored]
+    pool += [(h.score, h.doc_id, h.dense, h.lexical, h.passage) for h in entering]
+    top = sorted(pool, key=lambda item: (-item[0], item[1]))[:candidates]
+    return [LinkRow(question_id, rank, doc, score, dense, lexical, passage) for rank, (score, doc, dense, lexical, passage) in enumerate(top)]
 
 
 def compute_links(

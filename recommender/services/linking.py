@@ -11,7 +11,8 @@ from recommender.index.holder import IndexHolder
 from recommender.index.snapshot import Snapshot
 from recommender.linking.clusters import cluster_questions, sklearn_available
 from recommender.linking.duplicates import update_clusters
-from recommender.linking.linker import compute_links, could_enter
+from recommender.index.ranker import Hit
+from recommender.linking.linker import compute_links, entering_hits, merged_links
 from recommender.linking.verify import Verification, verify_links
 from recommender.services.models import ModelsService
 from recommender.store.base import Store
@@ -46,10 +47,15 @@ class LinkingService:
         changed = changed | set(recorded)
         snapshot = self.holder.rebuild()
         pending = set(self.store.questions_to_link())
+        merged: dict[str, list[LinkRow]] = {}
         if changed:
             floors = self.holder.candidate_floors(snapshot)
-            pending |= could_enter(snapshot, changed, floors, self.settings.candidates, pending)
+            entering = entering_hits(snapshot, changed, floors, self.settings.candidates, pending)
+            entering = {q: hits for q, hits in entering.items() if q not in pending}  # ranked again anyway
+            merged, again = self._merged(snapshot, entering)
+            pending |= again
         links = compute_links(snapshot, sorted(pending), self.settings.candidates) if pending else {}
+        links.update(merged)
         if links:
             self.holder.write(lambda: self.store.replace_links(links))
             self.holder.remember_links(links)
@@ -60,6 +66,24 @@ class LinkingService:
         self.holder.rebuild()
         self.recluster_if_needed()
         return len(links)
+
+    def _merged(self, snapshot: Snapshot, entering: Mapping[str, list[Hit]]) -> tuple[dict[str, list[LinkRow]], set[str]]:
+        """(new links, questions to rank again) for the questions a changed article enters: its hit is
+        merged into the stored list where that equals ranking the question again (see merged_links).
+        A list the merge leaves as it was is in neither (nothing to write)."""
+        if not entering or not snapshot.ranker.exhaustive:
+            return {}, set(entering)
+        stored = self.store.links_of(sorted(entering))
+        merged: dict[str, list[LinkRow]] = {}
+        again: set[str] = set()
+        for question_id, hits in entering.items():
+            before = stored.get(question_id, [])
+            rows = merged_links(question_id, before, hits, self.settings.candidates)
+            if rows is None:
+                again.add(question_id)
+            elif rows != sorted(before, key=lambda link: link.rank):
+                merged[question_id] = rows
+        return merged, again
 
     def verify(self, sample: int | None = None, seed: int = 0, examples: int = 5) -> Verification:
         """Stored links against a recomputation over the current index (see linking/verify.py)."""

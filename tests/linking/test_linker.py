@@ -1,0 +1,35 @@
+"""merged_links: a changed article's hit merged into stored links, or None where only ranking again is exact."""
+
+from __future__ import annotations
+
+from recommender.domain import LinkRow
+from recommender.index.base import Hit
+from recommender.linking.linker import SCORE_TOLERANCE, merged_links
+
+
+def stored(*scored: tuple[str, float]) -> list[LinkRow]:
+    return [LinkRow("q", rank, doc, score, score, 0.0, 0) for rank, (doc, score) in enumerate(scored)]
+
+
+def test_a_hit_above_the_lowest_takes_its_place_by_score_and_pushes_the_last_out() -> None:
+    rows = merged_links("q", stored(("a", 0.9), ("b", 0.7), ("c", 0.5)), [Hit("new", 0.8, 0.8, 0.1, 2)], 3)
+    assert rows is not None
+    assert [(r.article_id, r.rank) for r in rows] == [("a", 0), ("new", 1), ("b", 2)]
+    assert rows[1] == LinkRow("q", 1, "new", 0.8, 0.8, 0.1, 2)
+
+
+def test_a_hit_below_the_lowest_leaves_the_list_as_it_was() -> None:
+    before = stored(("a", 0.9), ("b", 0.7))
+    assert merged_links("q", before, [Hit("new", 0.3, 0.3, 0.0, 0)], 2) == before
+
+
+def test_several_changed_articles_merge_together() -> None:
+    rows = merged_links("q", stored(("a", 0.9), ("b", 0.7)), [Hit("x", 0.95, 0.9, 0.0, 0), Hit("y", 0.8, 0.8, 0.0, 1)], 2)
+    assert rows is not None and [r.article_id for r in rows] == ["x", "a"]
+
+
+def test_near_ties_incomplete_lists_and_stale_hits_fall_back_to_ranking_again() -> None:
+    full = stored(("a", 0.9), ("b", 0.7))
+    assert merged_links("q", full, [Hit("new", 0.7 + SCORE_TOLERANCE / 2, 0.7, 0.0, 0)], 2) is None  # order is the ranker's
+    assert merged_links("q", stored(("a", 0.9)), [Hit("new", 0.8, 0.8, 0.0, 0)], 2) is None  # the next one is unknown
+    assert merged_links("q", full, [Hit("b", 0.95, 0.9, 0.0, 0)], 2) is None  # b's stored score is its old version's
