@@ -15,7 +15,9 @@ behaviour before incremental snapshots), in the same process, for comparison.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import shutil
 import statistics
 import sys
@@ -58,7 +60,7 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def run(db: Path, size: int, vectors: DerivedVectors, rewrites: DerivedVectors, encoder, count: int, full: bool) -> dict:  # type: ignore[no-untyped-def]
+def run(db: Path, size: int, vectors: DerivedVectors, rewrites: DerivedVectors, encoder, count: int, full: bool, profile: cProfile.Profile | None = None) -> dict:  # type: ignore[no-untyped-def]
     work = db.with_name(f"{db.stem}-run.db")
     _remove(work)  # a stale -wal beside a fresh copy would corrupt it
     shutil.copy(db, work)
@@ -77,7 +79,11 @@ def run(db: Path, size: int, vectors: DerivedVectors, rewrites: DerivedVectors, 
                 rewrites.stored((n * 7919) % size, encoder.count_tokens, encoder.max_tokens)
             fake.add(item)
             began, began_cpu = time.perf_counter(), time.process_time()
+            if profile is not None:
+                profile.enable()
             report = services.catalog.ingest([item.article])
+            if profile is not None:
+                profile.disable()
             times.append((time.perf_counter() - began) * 1000)
             cpu.append((time.process_time() - began_cpu) * 1000)
             relinked.append(report.relinked)
@@ -95,6 +101,7 @@ def main() -> None:
     parser.add_argument("--full-upserts", type=int, default=6, help="Upserts timed with full rebuilds (slow).")
     parser.add_argument("--work", type=Path, default=Path("/tmp/perf"))
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="Print where the incremental upserts' time goes (cProfile).")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     rows, labels = [], []
@@ -119,7 +126,11 @@ def main() -> None:
                 # A full rebuild plus a full duplicate clustering of 300k questions per write: hours.
                 rows.append(f"| {size:,} | {mode} | | | not run: a full rebuild and a full clustering of every question per write take hours here | | | | |")
                 continue
-            result = run(db, size, vectors, rewrites, encoder, count, full=mode != "incremental")
+            profile = cProfile.Profile() if args.profile and mode == "incremental" else None
+            result = run(db, size, vectors, rewrites, encoder, count, full=mode != "incremental", profile=profile)
+            if profile is not None:
+                print(f"where {count} incremental upserts at {size:,} spend their time:", file=sys.stderr)
+                pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(r"recommender", 25)
             t, r, c = result["times"], result["relinked"], result["cpu"]
             rows.append(
                 f"| {size:,} | {mode} | {result['open']:.1f} | {len(t)} | {percentile(t, 50):.0f} | "
