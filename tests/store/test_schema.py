@@ -35,7 +35,8 @@ def _normal(sql: str) -> str:
 def test_the_rendered_migrations_are_the_hand_written_ones_statement_for_statement() -> None:
     for legacy, dialect in ((legacy_schema.SQLITE, "sqlite"), (legacy_schema.POSTGRESQL, "postgresql")):
         rendered = migrations(dialect)  # type: ignore[arg-type]
-        assert len(rendered) == len(legacy), dialect
+        # Steps added after the move to one definition exist only in schema.py.
+        assert len(rendered) >= len(legacy), dialect
         for version, (old, new) in enumerate(zip(legacy, rendered), start=1):
             old_statements = sorted(_normal(s) for s in old.split(";") if s.strip())
             new_statements = sorted(_normal(s) for s in new.split(";") if s.strip())
@@ -108,7 +109,7 @@ def test_a_sqlite_database_made_by_the_old_code_upgrades_to_todays_schema(tmp_pa
     finally:
         store.close()
     assert _sqlite_schema(tmp_path / "old.db") == _sqlite_schema(tmp_path / "fresh.db")
-    assert _sqlite_schema(tmp_path / "fresh.db")[0] == len(legacy_schema.SQLITE)
+    assert _sqlite_schema(tmp_path / "fresh.db")[0] == len(migrations("sqlite"))
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------
@@ -144,7 +145,7 @@ def test_postgres_databases_made_by_the_old_code_upgrade_to_todays_schema(pg_ser
     fresh = pg_server.create()
     PostgresStore(pg_server.url_of(fresh), "m@1", pool_min=0, pool_max=1).close()
     expected = _pg_schema(pg_server.url_of(fresh))
-    assert expected["version"] == [(len(legacy_schema.POSTGRESQL),)]
+    assert expected["version"] == [(len(migrations("postgresql")),)]
     pg_server.drop(fresh)
     for version in range(len(legacy_schema.POSTGRESQL) + 1):
         name = pg_server.create()
