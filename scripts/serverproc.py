@@ -93,7 +93,7 @@ def server(db: Path, workers: int = 1, env: dict[str, str] | None = None, startu
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server not up after {startup:.0f} s")
-            time.sleep(0.5)
+            time.sleep(0.1)  # the start time is read when this answers: poll finely
         yield port, process
     finally:
         if process.poll() is None:

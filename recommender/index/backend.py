@@ -37,7 +37,9 @@ class IndexBackend(ABC):
         """What a snapshot of this backend holds, read from the store in one consistent snapshot."""
 
     @abstractmethod
-    def ranking(self, data: IndexData, encoder: Encoder, config: RankerConfig) -> RankingIndex: ...
+    def ranking(self, data: IndexData, encoder: Encoder, config: RankerConfig, consume: bool = False) -> RankingIndex:
+        """The ranking index over `data`; `consume`: the caller is done with `data.texts`, which may be
+        emptied as they are indexed (they are the largest part of a full build)."""
 
 
 class MemoryBackend(IndexBackend):
@@ -46,9 +48,9 @@ class MemoryBackend(IndexBackend):
     def load(self, store: Any) -> IndexData:
         return store.load_index()
 
-    def ranking(self, data: IndexData, encoder: Encoder, config: RankerConfig) -> RankingIndex:
+    def ranking(self, data: IndexData, encoder: Encoder, config: RankerConfig, consume: bool = False) -> RankingIndex:
         dense = DenseIndex.from_groups(data.passage_vectors, encoder.dim)
-        lexical = LexicalIndex(data.texts, config.average_length)
+        lexical = LexicalIndex(data.texts, config.average_length, consume=consume)
         return Ranker([a.id for a in data.articles], encoder, config, dense=dense, lexical=lexical)
 
 
@@ -62,7 +64,7 @@ class PostgresBackend(IndexBackend):
     def load(self, store: Any) -> IndexData:
         return store.load_index_rows()
 
-    def ranking(self, data: IndexData, encoder: Encoder, config: RankerConfig) -> RankingIndex:
+    def ranking(self, data: IndexData, encoder: Encoder, config: RankerConfig, consume: bool = False) -> RankingIndex:
         from recommender.index.pg_ranker import PgRanker
 
         return PgRanker.open(self.store, [a.id for a in data.articles], encoder, config, self.options)

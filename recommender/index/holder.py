@@ -110,7 +110,7 @@ class IndexHolder:
         if mapped is not None:
             return mapped
         data = self.store.load_index()
-        built = Snapshot.build(data, self.encoder, self.ranker_config)
+        built = Snapshot.build(data, self.encoder, self.ranker_config, consume=True)  # the bodies go once indexed
         try:
             self.files.save(built, data, self.encoder, self.ranker_config)
         except OSError as error:  # e.g. a read-only folder: serve from memory, as without files

@@ -77,14 +77,28 @@ class LexicalIndex:
     """Documents are positions 0..size-1; `alive` marks those not replaced or deleted since."""
 
     def __init__(
-        self, texts: Sequence[str] = (), average_length: float = 300.0, weights: TermWeights | None = None
+        self,
+        texts: Sequence[str] = (),
+        average_length: float = 300.0,
+        weights: TermWeights | None = None,
+        consume: bool = False,
     ) -> None:
+        """`consume`: `texts` is a list the caller is done with; each chunk is removed from it once
+        tokenised, so the bodies (at 100k articles a few hundred MB) are not held while the postings
+        are merged and sorted, the build's peak."""
         self._tokenizer = new_tokenizer()
         self._weights = weights or TermWeights()
         self.average_length = average_length
         parts = []
-        for start in range(0, len(texts), _CHUNK):
-            parts.append(_counts(_tokenize(self._tokenizer, texts[start : start + _CHUNK], True), start))
+        size = len(texts)
+        for start in range(0, size, _CHUNK):
+            if consume and isinstance(texts, list):
+                chunk = texts[:_CHUNK]
+                del texts[:_CHUNK]
+            else:
+                chunk = list(texts[start : start + _CHUNK])
+            parts.append(_counts(_tokenize(self._tokenizer, chunk, True), start))
+            del chunk
         # Each column's chunks are let go as soon as they are merged: at 100k articles a column is 14M
         # postings, and holding every chunk next to every merged column would double the build's peak.
         columns = [[p[n] for p in parts] for n in range(4)]
@@ -103,7 +117,7 @@ class LexicalIndex:
         self._overlay_terms: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # position -> its (terms, tfs)
         self._overlay_docs = 0
         self._lengths = RowBuffer.of(lengths)
-        self.size = len(texts)
+        self.size = size
         self._alive = np.ones(self.size, dtype=bool)
         self._dead = 0
         self._norm = RowBuffer.of(self._length_norm(lengths))

@@ -37,9 +37,12 @@ class Snapshot:
     table: QuestionTable
 
     @classmethod
-    def build(cls, data: IndexData, encoder: Encoder, config: RankerConfig, backend: IndexBackend | None = None) -> Snapshot:
-        """The snapshot of `data` (as the backend loaded it), ranked by the backend (default: in memory)."""
-        ranker = (backend or MemoryBackend()).ranking(data, encoder, config)
+    def build(
+        cls, data: IndexData, encoder: Encoder, config: RankerConfig, backend: IndexBackend | None = None, consume: bool = False
+    ) -> Snapshot:
+        """The snapshot of `data` (as the backend loaded it), ranked by the backend (default: in memory);
+        `consume`: `data.texts` may be emptied as they are indexed (see IndexBackend.ranking)."""
+        ranker = (backend or MemoryBackend()).ranking(data, encoder, config, consume)
         table = QuestionTable.build(data.questions, data.question_vectors, _tokens(ranker, data.questions), encoder.dim)
         return cls(data.generation, ranker, {a.id: a for a in data.articles}, table)
 

@@ -109,3 +109,15 @@ def test_empty_index() -> None:
     assert index.scores("anything").shape == (0,)
     grown = index.updated(["Tariffs on steel."])
     assert grown.scores("steel tariffs")[0] > 0
+
+
+def test_a_consumed_list_of_texts_is_emptied_and_indexed_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recommender.index import lexical
+
+    monkeypatch.setattr(lexical, "_CHUNK", 4)  # several chunks over the six texts
+    texts = list(TEXTS)
+    consumed = LexicalIndex(texts, AVERAGE, consume=True)
+    kept = LexicalIndex(TEXTS, AVERAGE)
+    assert texts == [] and consumed.size == kept.size == len(TEXTS)
+    for query in QUERIES:
+        np.testing.assert_array_equal(consumed.scores_batch([query]), kept.scores_batch([query]))
