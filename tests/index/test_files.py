@@ -23,6 +23,12 @@ from recommender.store.vectors import Int8Rows, dequantize, quantize
 from tests.fakes import HashingEncoder
 
 
+@pytest.fixture()
+def store_backend() -> str:
+    """Index files are SQLite mode's (PostgreSQL ranks in the database): SQLite whatever RECOMMENDER_TEST_STORE says."""
+    return "sqlite"
+
+
 def _unit(rng: np.random.Generator, rows: int, dim: int = 24) -> np.ndarray:
     values = rng.standard_normal((rows, dim)).astype(np.float32)
     return values / np.linalg.norm(values, axis=1, keepdims=True)
