@@ -58,8 +58,12 @@ def use_db(monkeypatch: pytest.MonkeyPatch, real_encoder):  # type: ignore[no-un
     monkeypatch.setenv("RECOMMENDER_MODELS_DIR", str(ROOT / "models"))
     monkeypatch.setattr(cli.context, "open_services", lambda settings: Services.start(settings, encoder=real_encoder))
 
-    def use(db: Path) -> None:
+    def use(db: Path, database_url: str | None = None) -> None:
         monkeypatch.setenv("RECOMMENDER_DB", str(db))
+        if database_url:  # the services' PostgreSQL database (RECOMMENDER_TEST_STORE=postgres)
+            monkeypatch.setenv("RECOMMENDER_DATABASE_URL", database_url)
+        else:
+            monkeypatch.delenv("RECOMMENDER_DATABASE_URL", raising=False)
 
     return use
 
@@ -85,6 +89,7 @@ def test_export_then_import_restores_widget_and_review_state(
     tmp_path: Path,
     use_db,
     real_encoder,  # type: ignore[no-untyped-def]
+    request: pytest.FixtureRequest,
 ) -> None:
     source = writable_sample_services
     token = add_editor(source.store, "alice", "editor")
@@ -94,19 +99,25 @@ def test_export_then_import_restores_widget_and_review_state(
     assert {e.role for e in source.store.audit_entries(limit=100)[1]} == {"editor", "admin"}
     before = service_state(source, token)
     backup = tmp_path / "backup.jsonl"
-    use_db(source.settings.db)
+    use_db(source.settings.db, source.settings.database_url)
     exported = runner.invoke(cli.app, ["export", str(backup)])
     assert exported.exit_code == 0, exported.output
     kinds = [json.loads(line)["type"] for line in backup.read_text().splitlines()]
     assert kinds[0] == "header" and {"article", "decision", "audit", "editor"} <= set(kinds)
     assert token not in backup.read_text()  # token hashes only
 
-    restored_db = tmp_path / "restored.db"
-    use_db(restored_db)
+    restored_db, restored_url = tmp_path / "restored.db", None
+    if source.settings.database_url:  # restored into the same kind of store: rankings are the backend's
+        server = request.getfixturevalue("pg_server")
+        name = server.create()
+        restored_url = server.url_of(name)
+        request.addfinalizer(lambda: server.drop(name))
+    use_db(restored_db, restored_url)
     imported = runner.invoke(cli.app, ["import", str(backup)])
     assert imported.exit_code == 0, imported.output
     restored = Services.start(
-        Settings(db=restored_db, models_dir=ROOT / "models", refresh_seconds=0), encoder=real_encoder
+        Settings(db=restored_db, database_url=restored_url, models_dir=ROOT / "models", refresh_seconds=0),
+        encoder=real_encoder,
     )
     try:
         after = service_state(restored, token)  # the same token still signs in
