@@ -142,6 +142,22 @@ class VectorRows:
         return out
 
 
+    def products_and_norms(self, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows @ other, each row's L2 norm), in one pass over the rows (as `@`, block by block)."""
+        other = np.asarray(other, dtype=np.float32)
+        products = np.empty((len(self), *other.shape[1:]), dtype=np.float32)
+        norms = np.empty(len(self), dtype=np.float32)
+        for start in range(0, len(self), BLOCK_ROWS):
+            part = self.quantized(start, start + BLOCK_ROWS)
+            block = part.codes.astype(np.float32)
+            stop = start + len(part)
+            product = block @ other
+            product *= part.scales.reshape(-1, *([1] * (product.ndim - 1)))
+            products[start:stop] = product
+            norms[start:stop] = np.sqrt(np.einsum("ij,ij->i", block, block)) * np.abs(part.scales)
+        return products, norms
+
+
 def quantized_rows(rows: np.ndarray) -> np.ndarray:
     """float32 rows as the index will hold them (quantised and widened back): for tests and tools."""
     codes, scales = quantize(rows)

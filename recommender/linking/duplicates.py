@@ -21,27 +21,53 @@ from recommender.index.questions import QuestionChange, QuestionTable
 
 # cluster_questions uses sklearn's cosine distance <= 1 - threshold + 1e-6; the same edge here.
 _SLACK = 1e-6
+_ANGLE_MARGIN = 1e-3  # radians: float32 rounding of the angles, with room to spare
 
 
 def touched_rows(table: QuestionTable, changes: Sequence[QuestionChange], threshold: float) -> list[int]:
-    """Live rows of every component (cosine >= threshold or equal key) that the changes touch."""
-    seen: set[int] = set()
-    frontier_rows = [r for c in changes for q in c.added if (r := table.row_of.get(q)) is not None]
-    extra_vectors = [v for c in changes for _, _, v in c.removed]
-    extra_keys = [k for c in changes for _, k, _ in c.removed]
-    seen.update(frontier_rows)
-    while frontier_rows or extra_vectors:
-        vectors = [table.vectors[frontier_rows]] if frontier_rows else []
-        if extra_vectors:
-            vectors.append(np.stack(extra_vectors).astype(np.float32))
-        frontier = np.concatenate(vectors)
-        keys = [table.rows[r].key for r in frontier_rows] + extra_keys
-        extra_vectors, extra_keys = [], []
-        hits = set(np.flatnonzero(table.alive & ((table.vectors @ frontier.T).max(axis=1) >= threshold - _SLACK)).tolist())
+    """Live rows of every component (cosine >= threshold or equal key) that the changes touch.
+
+    Breadth-first from the changed questions (the starts). The first step multiplies every row by the
+    starts and keeps each row's angle to its nearest start. An edge spans at most the angle of the
+    threshold (for vectors of the norms present), so a row one step beyond a frontier lies within the
+    frontier's largest angle from a start plus that edge angle (the triangle inequality on the sphere):
+    later steps multiply only the rows within that bound, not every row again. The rows reached are
+    exactly those of a product with every row.
+    """
+    floor = threshold - _SLACK
+    added = [r for c in changes for q in c.added if (r := table.row_of.get(q)) is not None]
+    removed_vectors = [v for c in changes for _, _, v in c.removed]
+    keys = [table.rows[r].key for r in added] + [k for c in changes for _, k, _ in c.removed]
+    parts = ([table.vectors[added]] if added else []) + ([np.stack(removed_vectors).astype(np.float32)] if removed_vectors else [])
+    if not parts:
+        return []
+    starts = np.concatenate(parts)
+    products, norms = table.vectors.products_and_norms(starts.T)
+    start_norms = np.linalg.norm(starts, axis=1)
+    safe = np.maximum(norms[:, None] * start_norms[None, :], 1e-12)
+    angle = np.arccos(np.clip((products / safe).max(axis=1), -1.0, 1.0))  # each row's angle to its nearest start
+    biggest = max(float(norms.max(initial=0.0)), float(start_norms.max(initial=0.0)), 1e-6)
+    edge = float(np.arccos(np.clip(floor / biggest**2, -1.0, 1.0)))  # the widest angle an edge can span
+    seen: set[int] = set(added)
+    hits = set(np.flatnonzero(table.alive & (products.max(axis=1) >= floor)).tolist())
+    while True:
         for key in keys:
             hits.update(table.by_key.get(key, ()))
-        frontier_rows = sorted(hits - seen)
-        seen.update(frontier_rows)
+        frontier = sorted(hits - seen)
+        if not frontier:
+            break
+        seen.update(frontier)
+        keys = [table.rows[r].key for r in frontier]
+        reach = float(angle[frontier].max()) + edge + _ANGLE_MARGIN
+        vectors = table.vectors[frontier]
+        candidates = np.flatnonzero(table.alive & (angle <= reach)) if reach < np.pi else None
+        if candidates is None or len(candidates) > len(table) // 4:  # a long chain: the bound no longer saves
+            hits = set(np.flatnonzero(table.alive & ((table.vectors @ vectors.T).max(axis=1) >= floor)).tolist())
+            continue
+        hits = set()
+        if len(candidates):
+            close = (table.vectors.take(candidates) @ vectors.T).max(axis=1) >= floor
+            hits = set(candidates[close].tolist())
     return [r for r in seen if table.alive[r]]
 
 

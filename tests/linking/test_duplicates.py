@@ -51,3 +51,68 @@ def test_update_equals_a_full_run() -> None:
         table = table.updated([article], new_rows, new_vectors, [[] for _ in new_rows])
         changes.append(QuestionChange(removed, tuple(q.id for q in new_rows)))
     assert update_clusters(table, changes, THRESHOLD).applied(stored) == _full(table)
+
+
+def _plain_touched(table: QuestionTable, changes: list[QuestionChange], threshold: float) -> list[int]:
+    """The breadth-first search with a product of every row per step (what touched_rows must equal)."""
+    seen = {r for c in changes for q in c.added if (r := table.row_of.get(q)) is not None}
+    frontier = sorted(seen)
+    extra = [v for c in changes for _, _, v in c.removed]
+    keys = [table.rows[r].key for r in frontier] + [k for c in changes for _, k, _ in c.removed]
+    while frontier or extra:
+        vectors = np.concatenate(([table.vectors[frontier]] if frontier else []) + ([np.stack(extra)] if extra else []))
+        hits = set(np.flatnonzero(table.alive & ((table.vectors @ vectors.T).max(axis=1) >= threshold - 1e-6)).tolist())
+        for key in keys:
+            hits.update(table.by_key.get(key, ()))
+        frontier, extra = sorted(hits - seen), []
+        keys = [table.rows[r].key for r in frontier]
+        seen.update(frontier)
+    return sorted(r for r in seen if table.alive[r])
+
+
+def test_touched_rows_follow_chains_and_wordings_as_a_product_with_every_row_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chains of near duplicates (each step within the threshold, the ends far apart) and identical
+    wordings far from each other: every step after the first multiplies only the rows the angle bound
+    leaves, and finds what multiplying every row finds."""
+    from recommender.index.vectors import VectorRows
+    from recommender.linking.duplicates import touched_rows
+
+    rng = np.random.default_rng(5)
+    dim = 16
+    rows, vectors = [], []
+
+    def add(article: str, vector: np.ndarray, key: str) -> None:
+        rows.append(QuestionRow(f"{article}-q{len(rows)}", article, len(rows), key, key))
+        vectors.append(vector / np.linalg.norm(vector))
+
+    for chain in range(3):  # each link turns by ~16 degrees: cosine 0.96 between neighbours only
+        a, b = rng.normal(size=dim), rng.normal(size=dim)
+        b -= (a @ b) / (a @ a) * a
+        a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+        for step in range(9):
+            t = step * np.radians(16)
+            add(f"c{chain}-{step}", np.cos(t) * a + np.sin(t) * b, f"chain {chain} {step}")
+    far = rng.normal(size=dim)
+    add("far-0", far, "chain 0 8")  # worded as the end of chain 0, elsewhere in the space
+    add("far-1", far + rng.normal(scale=0.05, size=dim), "far 1")  # and a near duplicate of that one
+    for n in range(400):
+        add(f"noise-{n}", rng.normal(size=dim), f"noise {n}")
+    table = QuestionTable.build(rows, np.array(vectors, np.float32), [[] for _ in rows], dim)
+    plain = []  # products of every row (after the first step's): the bound did not save them
+    real_matmul = VectorRows.__matmul__
+    monkeypatch.setattr(VectorRows, "__matmul__", lambda self, other: plain.append(len(self)) or real_matmul(self, other))
+    sizes = {}
+    for article in ("c0-0", "c1-4", "noise-7"):  # a new question worded anew, with the vector of that one
+        new_rows = [QuestionRow(f"new-{article}", f"new-{article}", 1, "new", "new")]
+        start = table.rows[table.by_article[article][0]]
+        changed = table.updated([f"new-{article}"], new_rows, np.array([table.vector(start.id)]), [[]])
+        changes = [QuestionChange((), (new_rows[0].id,))]
+        plain.clear()
+        found = sorted(touched_rows(changed, changes, 0.95))
+        passes = len(plain)
+        assert found == _plain_touched(changed, changes, 0.95)
+        sizes[article] = (len(found), passes)
+    # chain 0 end to end, the far question worded as its end, and that one's near duplicate; a question
+    # near nothing costs no product of every row after the first step, a chain only its far steps
+    assert sizes["c0-0"][0] == 1 + 9 + 2 and sizes["c1-4"][0] == 1 + 9 and sizes["noise-7"] == (2, 0)
+    assert sizes["c0-0"][1] < 9
