@@ -102,9 +102,12 @@ class Index:
     table: str
     columns: Sequence[str]
     where_true: str | None = None  # a partial index on the rows where this boolean column is true
+    # An index an operator may have built ahead (CREATE INDEX CONCURRENTLY, no write lock) under this name.
+    if_missing: bool = False
 
     def render(self, dialect: Dialect) -> str:
-        sql = f"CREATE INDEX {self.name} ON {self.table}({', '.join(self.columns)})"
+        create = "CREATE INDEX IF NOT EXISTS" if self.if_missing else "CREATE INDEX"
+        sql = f"{create} {self.name} ON {self.table}({', '.join(self.columns)})"
         if self.where_true:
             sql += " WHERE " + _pick(dialect, (f"{self.where_true} = 1", self.where_true))
         return sql
@@ -363,7 +366,10 @@ CREATE INDEX article_terms_article ON article_terms (article_id)""",
         # Every start asks which models the stored vectors are of (a re-encode is needed when another
         # one's are there): without these it read every vector row, half a second at 100k articles.
         "which models' vectors are stored was a scan of every passage and question",
-        [Index("passages_model", "passages", ["model_id"]), Index("questions_model", "questions", ["model_id"])],
+        [
+            Index("passages_model", "passages", ["model_id"], if_missing=True),
+            Index("questions_model", "questions", ["model_id"], if_missing=True),
+        ],
     ),
 ]
 
