@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from recommender.index.query import clean_query
+
 if TYPE_CHECKING:
     from recommender.config import Settings
     from recommender.embedding.base import Encoder
@@ -83,7 +85,6 @@ class RankingIndex(ABC):
     def rank(self, text: str, k: int, exclude: Collection[str] = ()) -> list[Hit]:
         return self.rank_batch([text], k, [exclude])[0]
 
-    @abstractmethod
     def rank_batch(
         self,
         texts: Sequence[str],
@@ -92,6 +93,20 @@ class RankingIndex(ABC):
         vectors: np.ndarray | None = None,
     ) -> list[list[Hit]]:
         """Top `k` documents for each text; `vectors` skips encoding when the caller has them."""
+        if not texts:
+            return []
+        excludes = excludes if excludes is not None else [()] * len(texts)
+        if self.config.clean_queries:
+            texts = [clean_query(t) for t in texts]
+        if vectors is None:
+            vectors = self.encode(texts)
+        return self._rank(texts, k, excludes, vectors)
+
+    @abstractmethod
+    def _rank(
+        self, texts: Sequence[str], k: int, excludes: Sequence[Collection[str]], vectors: np.ndarray | None
+    ) -> list[list[Hit]]:
+        """rank_batch on texts cleaned as the settings say, with their vectors (None: no dense part)."""
 
     @abstractmethod
     def score(self, text: str, doc_id: str, exclude: Collection[str] = (), vector: np.ndarray | None = None) -> float | None:

@@ -215,20 +215,9 @@ class PgRanker(RankingIndex):
         }
 
     # -- ranking -------------------------------------------------------------------------------
-    def rank_batch(
-        self,
-        texts: Sequence[str],
-        k: int,
-        excludes: Sequence[Collection[str]] | None = None,
-        vectors: np.ndarray | None = None,
+    def _rank(
+        self, texts: Sequence[str], k: int, excludes: Sequence[Collection[str]], vectors: np.ndarray | None
     ) -> list[list[Hit]]:
-        if not texts:
-            return []
-        excludes = excludes if excludes is not None else [()] * len(texts)
-        if self.config.clean_queries:
-            texts = [clean_query(t) for t in texts]
-        if vectors is None:
-            vectors = self.encode(texts)
         queries = [[t for t in terms if t] for terms in terms_of(texts)] if self.config.method != "dense" else [[] for _ in texts]
         use_dense = self.config.method != "lexical"
         found = self.store.ranked_candidates(

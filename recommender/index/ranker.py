@@ -12,7 +12,6 @@ from recommender.index.base import METHODS, Added, Evidence, Hit, Method, Ranker
 from recommender.index.dense import DenseIndex
 from recommender.index.fusion import combine, saturate
 from recommender.index.lexical import LexicalIndex
-from recommender.index.query import clean_query
 
 __all__ = ["METHODS", "Hit", "Method", "Ranker", "RankerConfig"]
 
@@ -101,21 +100,9 @@ class Ranker(RankingIndex):
             return None
         return self.dense.centroid(position)
 
-    def rank_batch(
-        self,
-        texts: Sequence[str],
-        k: int,
-        excludes: Sequence[Collection[str]] | None = None,
-        vectors: np.ndarray | None = None,
+    def _rank(
+        self, texts: Sequence[str], k: int, excludes: Sequence[Collection[str]], vectors: np.ndarray | None
     ) -> list[list[Hit]]:
-        """Top `k` documents for each text; `vectors` skips encoding when the caller has them."""
-        if not texts:
-            return []
-        excludes = excludes if excludes is not None else [()] * len(texts)
-        if self.config.clean_queries:
-            texts = [clean_query(t) for t in texts]
-        if vectors is None:
-            vectors = self.encode(texts)
         dense_all, lexical_all, scores_all = self.score_matrix(texts, vectors)
         results: list[list[Hit]] = []
         for row, exclude in enumerate(excludes):
