@@ -87,6 +87,7 @@ def entering_hits(
     for article_id in changed:
         own[list(table.by_article.get(article_id, ()))] = True  # its own article is never a candidate
     open_rows = table.alive & ~own
+    open_rows[[r for q in pending if (r := table.row_of.get(q)) is not None]] = False
     reached: dict[int, list[Hit]] = {}
     for scores in document_scores(snapshot, present):
         # >= and a small margin: a tie with the lowest stored candidate is decided by document id, and this

@@ -51,7 +51,6 @@ class LinkingService:
         if changed:
             floors = self.holder.candidate_floors(snapshot)
             entering = entering_hits(snapshot, changed, floors, self.settings.candidates, pending)
-            entering = {q: hits for q, hits in entering.items() if q not in pending}  # ranked again anyway
             merged, again = self._merged(snapshot, entering)
             pending |= again
         links = compute_links(snapshot, sorted(pending), self.settings.candidates) if pending else {}
