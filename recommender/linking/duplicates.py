@@ -47,7 +47,8 @@ def touched_rows(table: QuestionTable, changes: Sequence[QuestionChange], thresh
     safe = np.maximum(norms[:, None] * start_norms[None, :], 1e-12)
     angle = np.arccos(np.clip((products / safe).max(axis=1), -1.0, 1.0))  # each row's angle to its nearest start
     biggest = max(float(norms.max(initial=0.0)), float(start_norms.max(initial=0.0)), 1e-6)
-    edge = float(np.arccos(np.clip(floor / biggest**2, -1.0, 1.0)))  # the widest angle an edge can span
+    # The widest angle an edge can span (a floor at or below 0 bounds nothing: every step multiplies every row).
+    edge = float(np.arccos(np.clip(floor / biggest**2, -1.0, 1.0))) if floor > 0 else float(np.pi)
     seen: set[int] = set(added)
     hits = set(np.flatnonzero(table.alive & (products.max(axis=1) >= floor)).tolist())
     while True:
