@@ -1,6 +1,6 @@
 """Per question: how many candidates are stored and the lowest stored score, as arrays by table row.
 
-could_enter compares a changed article's score for every question with these at once. They are
+entering_hits compares a changed article's score for every question with these at once. They are
 read from the store once (one pass over every link), then carried from snapshot to snapshot with
 the links this process writes; the index holder reads them again when another process wrote.
 """

@@ -139,7 +139,7 @@ class IndexHolder:
                 if (written or deleted) and self._question_changes is not None:
                     self._question_changes.append(question_change(current, self._snapshot, written, deleted))
                 if self._floors is not None and self._floors.generation == before:
-                    # Links changed only where questions are relinked next anyway (see could_enter).
+                    # Links changed only where questions are relinked next anyway (see entering_hits).
                     self._floors = self._floors.carried(after, self._snapshot.table)
             elif written or deleted or after != before + 1:
                 self._question_changes = None  # not known question by question: cluster from scratch

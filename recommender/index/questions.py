@@ -2,7 +2,7 @@
 
 Rows of a replaced or deleted article's questions stay (dead) until the next full build, so an
 update appends only the new rows. The token ids let the linker score one changed article against
-every question at once (see linking.linker.could_enter) without ranking each question.
+every question at once (see linking.linker.entering_hits) without ranking each question.
 """
 
 from __future__ import annotations

@@ -55,12 +55,6 @@ def document_scores(snapshot: Snapshot, doc_ids: Sequence[str]) -> Iterator[Docu
         yield DocumentScores(evidence.doc_id, fused, dense, lexical, evidence.passages)
 
 
-def question_scores(snapshot: Snapshot, doc_ids: Sequence[str]) -> Iterator[tuple[str, np.ndarray]]:
-    """Per live document of `doc_ids`: (id, its fused score for every question row)."""
-    for scores in document_scores(snapshot, doc_ids):
-        yield scores.doc_id, scores.fused
-
-
 def entering_hits(
     snapshot: Snapshot,
     changed: Collection[str],
@@ -100,17 +94,6 @@ def entering_hits(
             hit = Hit(scores.doc_id, float(scores.fused[row]), float(scores.dense[row]), float(scores.lexical[row]), passage)
             reached.setdefault(row, []).append(hit)
     return {table.rows[row].id: hits for row, hits in reached.items()}
-
-
-def could_enter(
-    snapshot: Snapshot,
-    changed: Collection[str],
-    floors: CandidateFloors,
-    candidates: int,
-    pending: Collection[str] = (),
-) -> set[str]:
-    """Questions whose stored candidates a changed article now joins (see entering_hits)."""
-    return set(entering_hits(snapshot, changed, floors, candidates, pending))
 
 
 def merged_links(

@@ -1,7 +1,7 @@
 """Are the stored links what a recomputation gives? (`recommender verify`, `status`, `/metrics`)
 
 Links are a deterministic function of (articles, decisions, model, settings): every write relinks
-exactly the questions it can move (see linker.could_enter). This recomputes the links of every
+exactly the questions it can move (see linker.entering_hits). This recomputes the links of every
 question, or of a seeded sample, from the same index and compares them with the stored ones, both
 as candidate lists (fact check and rank, score to SCORE_PLACES decimals) and as what a reader is
 shown (the answer after editors' decisions). Nothing is written.

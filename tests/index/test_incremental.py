@@ -10,7 +10,7 @@ from recommender.config import Settings
 from recommender.services import Services
 from recommender.index.query import clean_query
 from recommender.index.snapshot import Snapshot
-from recommender.linking.linker import compute_links, question_scores
+from recommender.linking.linker import compute_links, document_scores
 
 @pytest.fixture()
 def settings(settings: Settings) -> Settings:
@@ -83,7 +83,7 @@ def test_question_scores_equal_the_rankers(fake_services: Services, sample_artic
         [clean_query(t) for t in texts], table.vectors[rows]
     )
     docs = ["zebra-1", sample_articles[0].id]
-    found = dict(question_scores(snapshot, docs))
+    found = {scores.doc_id: scores.fused for scores in document_scores(snapshot, docs)}
     assert sorted(found) == sorted(docs)
     for doc in docs:
         position = snapshot.ranker.position(doc)
