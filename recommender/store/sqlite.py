@@ -189,8 +189,10 @@ class SQLiteStore(SqlStore):
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
+            # `+model_id` keeps SQLite off the model_id index (one value for nearly every row, so a
+            # scan of all passages): the text_hash index finds the few rows asked for.
             rows = conn.execute(
-                f"SELECT text_hash, vector FROM passages WHERE model_id = ? AND text_hash IN ({marks})",
+                f"SELECT text_hash, vector FROM passages WHERE +model_id = ? AND text_hash IN ({marks})",
                 [self.model_id, *chunk],
             )
             for text_hash, blob in rows:
