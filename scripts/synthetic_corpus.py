@@ -251,12 +251,14 @@ def build_database(path: Path, count: int, encoder: Encoder, cache_dir: Path, be
             build_database(reference, 10_000, encoder, cache_dir, bench)
         sampled_links(store, fake, corpus, count, reference)
         store.close()
+        write_links_kind(path, "sampled")
         link_seconds = time.perf_counter() - started
         return {"source": label, "store_seconds": stored_seconds, "link_seconds": link_seconds,
                 "links": f"sampled (score lists of {reference.name}); clusters not computed"}
     store.close()
     services = Services.start(Settings(db=path), encoder=fake)  # links every question (all are marked)
     link_seconds = time.perf_counter() - started
+    write_links_kind(path, "exact")
     counts = services.store.counts()
     services.close()
     return {"source": label, "store_seconds": stored_seconds, "link_seconds": link_seconds, **counts}
@@ -316,6 +318,52 @@ def sampled_links(store, encoder: Encoder, corpus: Corpus, count: int, reference
     mark_clusters_current(store, encoder)
 
 
+def write_links_kind(db: Path, kind: str) -> None:
+    """Record beside the database how its links were made ("exact" or "sampled")."""
+    Path(f"{db}.links").write_text(kind + "\n")
+
+
+def links_kind(db: Path) -> str:
+    """How the database's links were made: recorded by the build, else by size (older builds)."""
+    recorded = Path(f"{db}.links")
+    if recorded.exists():
+        return recorded.read_text().strip()
+    return "exact" if _article_count(db) <= EXACT_LINKS_UP_TO else "sampled"
+
+
+def _article_count(db: Path) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def exact_links(store, encoder: Encoder, candidates: int = 10, batch: int = 1024) -> None:  # type: ignore[no-untyped-def]
+    """Every question linked by the service's linker over the whole index, in large batches (at 100k
+    articles ~50 min on two cores, once): the links a server would have computed itself. Duplicate
+    clusters are marked current without computing them, as in sampled_links."""
+    from recommender.config import Settings
+    from recommender.index.ranker import RankerConfig
+    from recommender.index.snapshot import Snapshot
+    from recommender.linking.linker import compute_links
+
+    snapshot = Snapshot.build(store.load_index(), encoder, RankerConfig.of(Settings()))
+    ids = [q.id for q in snapshot.questions]
+    started = time.perf_counter()
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        store.replace_links(compute_links(snapshot, chunk, candidates, batch=batch, cells=batch * snapshot.ranker.size))
+        done = start + len(chunk)
+        eta = (time.perf_counter() - started) / done * (len(ids) - done) / 60
+        print(f"\rlinked {done:,}/{len(ids):,} questions (~{eta:.0f} min left)", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    store.clear_pending_articles(store.pending_articles())
+    mark_clusters_current(store, encoder)
+
+
 def mark_clusters_current(store, encoder: Encoder) -> None:  # type: ignore[no-untyped-def]
     """Store the duplicate-cluster fingerprint of the database's questions as the linking service
     computes it, so a server opening it does not start a full clustering (see sampled_links)."""
@@ -342,7 +390,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--benchmark", type=Path, default=BENCHMARK)
-    parser.add_argument("--links-only", action="store_true", help="Only (re)write the sampled links of --out.")
+    parser.add_argument("--links-only", choices=["sampled", "exact"], help="Only (re)write the links of --out, so.")
     args = parser.parse_args()
     settings = Settings()
     encoder = create_encoder(settings.model, settings.models_dir, backend=settings.backend)
@@ -353,9 +401,13 @@ def main() -> None:
         corpus = Corpus(checks)
         corpus.set_neighbours(source_vectors(checks, encoder, settings.cache_dir)[0])
         store = SQLiteStore(args.out, encoder.model_id)
-        sampled_links(store, KnownVectors(encoder.model_id, encoder.dim, encoder.count_tokens, encoder.max_tokens),
-                      corpus, args.articles, args.out.with_name("db-10k.db"))
+        known = KnownVectors(encoder.model_id, encoder.dim, encoder.count_tokens, encoder.max_tokens)
+        if args.links_only == "exact":
+            exact_links(store, known)
+        else:
+            sampled_links(store, known, corpus, args.articles, args.out.with_name("db-10k.db"))
         store.close()
+        write_links_kind(args.out, args.links_only)
         return
     print(json.dumps(build_database(args.out, args.articles, encoder, settings.cache_dir, args.benchmark), indent=2))
 

@@ -125,12 +125,13 @@ def merged_links(
 
 
 def compute_links(
-    snapshot: Snapshot, question_ids: Sequence[str], candidates: int, batch: int = 256
+    snapshot: Snapshot, question_ids: Sequence[str], candidates: int, batch: int = 256, cells: int = BATCH_CELLS
 ) -> dict[str, list[LinkRow]]:
-    """Rank every given question (never against its own article) with the stored question vectors."""
+    """Rank every given question (never against its own article) with the stored question vectors;
+    `cells` bounds each batch's score matrices (more: fewer passes over the passages, more memory)."""
     table = snapshot.table
     wanted = [table.rows[r] for q in question_ids if (r := table.row_of.get(q)) is not None]
-    batch = max(1, min(batch, BATCH_CELLS // max(1, snapshot.ranker.size)))
+    batch = max(1, min(batch, cells // max(1, snapshot.ranker.size)))
     links: dict[str, list[LinkRow]] = {}
     for start in range(0, len(wanted), batch):
         chunk = wanted[start : start + batch]

@@ -10,7 +10,7 @@ shown (the answer after editors' decisions). Nothing is written.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from recommender.index.snapshot import Snapshot
@@ -57,12 +57,15 @@ def verify_links(
     sample: int | None = None,
     seed: int = 0,
     examples: int = 5,
+    include: Collection[str] = (),
 ) -> Verification:
-    """Recompute the links of every question (or `sample` of them, chosen with `seed`) and compare."""
+    """Recompute the links of every question (or `sample` of them, chosen with `seed`, plus those
+    in `include`) and compare."""
     questions = snapshot.questions
     chosen = list(questions)
     if sample is not None and sample < len(chosen):
-        chosen = sorted(random.Random(seed).sample(chosen, sample), key=lambda q: (q.article_id, q.position))
+        picked = {q.id for q in random.Random(seed).sample(chosen, sample)} | set(include)
+        chosen = sorted((q for q in chosen if q.id in picked), key=lambda q: (q.article_id, q.position))
     ids = [q.id for q in chosen]
     computed = compute_links(snapshot, ids, candidates)
     current = stored(ids)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from recommender.config import Settings
 from recommender.editorial.statuses import question_statuses
@@ -84,8 +84,11 @@ class LinkingService:
                 merged[question_id] = rows
         return merged, again
 
-    def verify(self, sample: int | None = None, seed: int = 0, examples: int = 5) -> Verification:
-        """Stored links against a recomputation over the current index (see linking/verify.py)."""
+    def verify(
+        self, sample: int | None = None, seed: int = 0, examples: int = 5, include: Collection[str] = ()
+    ) -> Verification:
+        """Stored links against a recomputation over the current index (see linking/verify.py);
+        questions in `include` are checked with the sample."""
 
         def shown(questions: Sequence[QuestionRow], links: Mapping[str, list[LinkRow]]) -> dict[str, str | None]:
             statuses = question_statuses(
@@ -95,7 +98,9 @@ class LinkingService:
 
         with self.holder.write_lock:  # no relink halfway through the comparison
             snapshot = self.holder.rebuild()
-            return verify_links(snapshot, self.store.links_of, shown, self.settings.candidates, sample, seed, examples)
+            return verify_links(
+                snapshot, self.store.links_of, shown, self.settings.candidates, sample, seed, examples, include
+            )
 
     # -- duplicate-question clusters ---------------------------------------------------------
     def clusters(self) -> dict[str, str]:

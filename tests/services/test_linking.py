@@ -35,6 +35,14 @@ def test_a_stored_link_changed_behind_its_back_is_found_and_relink_all_repairs_i
     assert services.linking.verify().ok
 
 
+def test_a_sampled_verify_checks_the_questions_it_is_given(services: Services) -> None:
+    links = services.store.links_of(["owls-q1"])["owls-q1"]
+    services.store.replace_links({"owls-q1": links[1:]})
+    result = services.linking.verify(sample=1, include=["owls-q1"])
+    assert result.checked in (1, 2) and result.checked < result.questions
+    assert result.links_differ == 1 and result.examples[0].question_id == "owls-q1"
+
+
 def test_clusters_follow_writes(services: Services) -> None:
     assert services.linking.clusters() == {}
     services.catalog.ingest([art("tariffs-2", "Who pays import tariffs, again?", "Importers pay.", ["Do importers pay tariffs?"])])
