@@ -27,6 +27,7 @@ class Ranker(RankingIndex):
         dense: DenseIndex | None = None,
         lexical: LexicalIndex | None = None,
         alive: np.ndarray | None = None,
+        positions: dict[str, int] | None = None,
     ) -> None:
         if config.method in ("dense", "hybrid") and (dense is None or encoder is None):
             raise ValueError(f"method {config.method!r} needs an encoder and a dense index")
@@ -36,7 +37,11 @@ class Ranker(RankingIndex):
         # Positions of replaced or deleted documents stay (dead) until the next full build: see with_changes.
         self.alive = alive if alive is not None else np.ones(len(self.doc_ids), dtype=bool)
         self._dead = np.flatnonzero(~self.alive)
-        self._position = {doc_id: i for i, doc_id in enumerate(self.doc_ids) if self.alive[i]}
+        # `positions` (live id -> position) may be handed over by with_changes: rebuilding it is a pass
+        # over every document id per write.
+        if positions is None:
+            positions = {doc_id: i for i, doc_id in enumerate(self.doc_ids) if self.alive[i]}
+        self._position = positions
         self.encoder = encoder
         self.config = config
         self.dense = dense
@@ -54,7 +59,12 @@ class Ranker(RankingIndex):
         alive[gone] = False
         dense = self.dense.appended([a[1] for a in added]) if self.dense is not None else None
         lexical = self.lexical.updated([a[2] for a in added], gone) if self.lexical is not None else None
-        return Ranker([*self.doc_ids, *(a[0] for a in added)], self.encoder, self.config, dense, lexical, alive)
+        positions = dict(self._position)
+        for doc_id in {*removed, *(a[0] for a in added)}:
+            positions.pop(doc_id, None)
+        positions.update((a[0], len(self.doc_ids) + i) for i, a in enumerate(added))
+        doc_ids = [*self.doc_ids, *(a[0] for a in added)]
+        return Ranker(doc_ids, self.encoder, self.config, dense, lexical, alive, positions)
 
     def position(self, doc_id: str) -> int | None:
         """Where a live document sits in the score vectors."""

@@ -59,6 +59,8 @@ def test_writes_update_the_snapshot_incrementally_and_equal_a_full_build(fake_se
     assert built["count"] == 0  # no full build for small writes
     assert current.generation == services.store.generation()
     assert current.ranker.size > current.ranker.live_size  # replaced and deleted rows stay dead
+    live = {d: i for i, d in enumerate(current.ranker.doc_ids) if current.ranker.alive[i]}  # carried, not rebuilt
+    assert current.ranker.live_size == len(live) and all(current.ranker.position(d) == i for d, i in live.items())
 
     full = _full(services)
     assert set(current.articles) == set(full.articles) and current.articles == full.articles
