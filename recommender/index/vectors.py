@@ -23,12 +23,20 @@ BLOCK_ROWS = 4096  # rows widened at a time: 6 MB of float32 at 384 dimensions (
 
 class VectorRows:
     def __init__(
-        self, base: Int8Rows, tail_codes: RowBuffer | None = None, tail_scales: RowBuffer | None = None, tail: int = 0
+        self,
+        base: Int8Rows,
+        tail_codes: RowBuffer | None = None,
+        tail_scales: RowBuffer | None = None,
+        tail: int = 0,
+        base_norms: list[np.ndarray] | None = None,
     ) -> None:
         self.base = base
         self._tail_codes = tail_codes
         self._tail_scales = tail_scales
         self._tail = tail
+        # The base rows' L2 norms, computed on first use and shared by every VectorRows appended to this
+        # one (the base never changes): a box, so a copy made before the first use still gets them.
+        self._base_norms = base_norms if base_norms is not None else []
 
     @classmethod
     def of(cls, rows: np.ndarray | Int8Rows, dim: int) -> VectorRows:
@@ -64,10 +72,10 @@ class VectorRows:
             return self
         added = rows if isinstance(rows, Int8Rows) else Int8Rows.of(np.asarray(rows, np.float32).reshape(-1, self.dim))
         if self._tail_codes is None or self._tail_scales is None:
-            return VectorRows(self.base, RowBuffer.of(added.codes), RowBuffer.of(added.scales), len(added))
+            return VectorRows(self.base, RowBuffer.of(added.codes), RowBuffer.of(added.scales), len(added), self._base_norms)
         codes = self._tail_codes.extend(self._tail, added.codes)
         scales = self._tail_scales.extend(self._tail, added.scales)
-        return VectorRows(self.base, codes, scales, self._tail + len(added))
+        return VectorRows(self.base, codes, scales, self._tail + len(added), self._base_norms)
 
     def quantized(self, start: int, stop: int) -> Int8Rows:
         """Rows start:stop as codes and scales (views, or one copy where they cross into the tail)."""
@@ -142,20 +150,22 @@ class VectorRows:
         return out
 
 
-    def products_and_norms(self, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rows @ other, each row's L2 norm), in one pass over the rows (as `@`, block by block)."""
-        other = np.asarray(other, dtype=np.float32)
-        products = np.empty((len(self), *other.shape[1:]), dtype=np.float32)
-        norms = np.empty(len(self), dtype=np.float32)
-        for start in range(0, len(self), BLOCK_ROWS):
-            part = self.quantized(start, start + BLOCK_ROWS)
-            block = part.codes.astype(np.float32)
-            stop = start + len(part)
-            product = block @ other
-            product *= part.scales.reshape(-1, *([1] * (product.ndim - 1)))
-            products[start:stop] = product
-            norms[start:stop] = np.sqrt(np.einsum("ij,ij->i", block, block)) * np.abs(part.scales)
-        return products, norms
+    def norms(self) -> np.ndarray:
+        """Each row's L2 norm (the base's computed once, the tail's each time: it is small)."""
+        if not self._base_norms:
+            self._base_norms.append(_norms(self.base))
+        if not self._tail:
+            return self._base_norms[0]
+        return np.concatenate([self._base_norms[0], _norms(self._tail_parts())])
+
+
+def _norms(rows: Int8Rows) -> np.ndarray:
+    norms = np.empty(len(rows), dtype=np.float32)
+    for start in range(0, len(rows), BLOCK_ROWS):
+        part = rows[start : start + BLOCK_ROWS]
+        block = part.codes.astype(np.float32)
+        norms[start : start + len(part)] = np.sqrt(np.einsum("ij,ij->i", block, block)) * np.abs(part.scales)
+    return norms
 
 
 def quantized_rows(rows: np.ndarray) -> np.ndarray:

@@ -42,7 +42,7 @@ def touched_rows(table: QuestionTable, changes: Sequence[QuestionChange], thresh
     if not parts:
         return []
     starts = np.concatenate(parts)
-    products, norms = table.vectors.products_and_norms(starts.T)
+    products, norms = table.vectors @ starts.T, table.vectors.norms()
     start_norms = np.linalg.norm(starts, axis=1)
     safe = np.maximum(norms[:, None] * start_norms[None, :], 1e-12)
     angle = np.arccos(np.clip((products / safe).max(axis=1), -1.0, 1.0))  # each row's angle to its nearest start

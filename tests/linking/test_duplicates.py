@@ -109,10 +109,21 @@ def test_touched_rows_follow_chains_and_wordings_as_a_product_with_every_row_wou
         changes = [QuestionChange((), (new_rows[0].id,))]
         plain.clear()
         found = sorted(touched_rows(changed, changes, 0.95))
-        passes = len(plain)
+        passes = len(plain) - 1  # the first step's product with every row is one of them
         assert found == _plain_touched(changed, changes, 0.95)
         sizes[article] = (len(found), passes)
     # chain 0 end to end, the far question worded as its end, and that one's near duplicate; a question
     # near nothing costs no product of every row after the first step, a chain only its far steps
     assert sizes["c0-0"][0] == 1 + 9 + 2 and sizes["c1-4"][0] == 1 + 9 and sizes["noise-7"] == (2, 0)
     assert sizes["c0-0"][1] < 9
+
+
+def test_row_norms_are_computed_once_and_carried_to_appended_rows() -> None:
+    from recommender.index.vectors import VectorRows
+
+    rng = np.random.default_rng(2)
+    base = VectorRows.of(rng.normal(size=(50, 8)).astype(np.float32), 8)
+    grown = base.appended(rng.normal(size=(3, 8)).astype(np.float32))  # made before the base's norms exist
+    np.testing.assert_allclose(grown.norms(), np.linalg.norm(grown.dense(), axis=1), rtol=1e-6)
+    assert base._base_norms and base._base_norms is grown._base_norms  # computed by one, kept for both
+    np.testing.assert_array_equal(base.norms(), grown.norms()[:50])
