@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from recommender.index.fusion import combine, saturate
+from recommender.index.base import Evidence
 from recommender.index.ranker import Hit
 from recommender.index.snapshot import Snapshot
 from recommender.index.floors import CandidateFloors
@@ -44,15 +45,36 @@ def document_scores(snapshot: Snapshot, doc_ids: Sequence[str]) -> Iterator[Docu
     ranker, table = snapshot.ranker, snapshot.table
     method = ranker.config.method
     zeros = np.zeros(len(table), dtype=np.float32)
-    for evidence in ranker.evidence(doc_ids):
-        lexical = zeros
-        if method != "dense" and evidence.weights is not None:
-            lexical = saturate(table.token_sums(evidence.weights), ranker.config.lexical_saturation)
-        dense = zeros
-        if method != "lexical" and evidence.passages is not None:
-            dense = (table.vectors @ evidence.passages.T).max(axis=1)
-        fused = dense if method == "dense" else lexical if method == "lexical" else combine(dense, lexical, ranker.config.dense_weight)
-        yield DocumentScores(evidence.doc_id, fused, dense, lexical, evidence.passages)
+    for group in _passage_groups(ranker.evidence(doc_ids), len(table)):
+        # One pass over the question rows for the passages of several documents (it is the cost).
+        with_passages = [e.passages for e in group if e.passages is not None and method != "lexical"]
+        products = table.vectors @ np.concatenate(with_passages).T if with_passages else None
+        column = 0
+        for evidence in group:
+            lexical = zeros
+            if method != "dense" and evidence.weights is not None:
+                lexical = saturate(table.token_sums(evidence.weights), ranker.config.lexical_saturation)
+            dense = zeros
+            if products is not None and evidence.passages is not None:
+                dense = products[:, column : column + len(evidence.passages)].max(axis=1)
+                column += len(evidence.passages)
+            fused = dense if method == "dense" else lexical if method == "lexical" else combine(dense, lexical, ranker.config.dense_weight)
+            yield DocumentScores(evidence.doc_id, fused, dense, lexical, evidence.passages)
+
+
+def _passage_groups(evidence: Iterable[Evidence], rows: int) -> Iterator[list[Evidence]]:
+    """Consecutive documents whose passages times `rows` question rows fit in BATCH_CELLS (at least one each)."""
+    group: list[Evidence] = []
+    cells = 0
+    for item in evidence:
+        size = rows * (len(item.passages) if item.passages is not None else 0)
+        if group and cells + size > BATCH_CELLS:
+            yield group
+            group, cells = [], 0
+        group.append(item)
+        cells += size
+    if group:
+        yield group
 
 
 def entering_hits(

@@ -117,3 +117,18 @@ def test_a_full_build_gives_the_memory_it_freed_back(fake_services: Services, mo
     assert calls == [1]
     monkeypatch.undo()
     holder_module.release_freed_memory()  # runs where glibc is (a no-op elsewhere)
+
+
+def test_document_scores_are_the_same_in_one_product_or_one_per_document(fake_services: Services, sample_articles, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import recommender.linking.linker as linker
+
+    fake_services.catalog.ingest(sample_articles[:12])
+    snapshot = fake_services.holder.snapshot()
+    docs = [a.id for a in sample_articles[:6]]
+    together = {s.doc_id: s for s in document_scores(snapshot, docs)}
+    monkeypatch.setattr(linker, "BATCH_CELLS", 1)  # every document its own product
+    apart = {s.doc_id: s for s in document_scores(snapshot, docs)}
+    assert list(together) == list(apart) == docs
+    for doc in docs:
+        np.testing.assert_allclose(together[doc].dense, apart[doc].dense, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(together[doc].lexical, apart[doc].lexical)
