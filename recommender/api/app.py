@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         owned = services is None
         # A changed encoder is re-embedded in the background while the old vectors keep serving.
         app.state.services = services or Services.start(settings, reembed="background")
+        if owned:
+            app.state.services.warm_up_in_background()
         listener = None
         if settings.metrics_port is not None:
             listener = MetricsListener(

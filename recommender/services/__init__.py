@@ -13,6 +13,8 @@ pending, start a background re-embedding ("background").
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 
 from recommender.config import Settings
@@ -27,6 +29,8 @@ from recommender.services.linking import LinkingService
 from recommender.services.models import ModelsService, Reembed, open_with_policy
 from recommender.services.reading import DiveDeeper, Gap, ReadingService
 from recommender.store.base import Store
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DiveDeeper", "Gap", "IngestReport", "Reembed", "Services"]
 
@@ -99,6 +103,20 @@ class Services:
         self.linking.relink()
         if self.reembed_mode == "background":
             self.models.reembed(background=True)
+
+    def warm_up_in_background(self) -> threading.Thread:
+        """Warm the write path (LinkingService.warm_up) on a thread, so the first publish after a start
+        is as fast as the next ones; a failure is logged, the next write retries it on its own."""
+
+        def run() -> None:
+            try:
+                self.linking.warm_up()
+            except Exception:  # noqa: BLE001 - warming is an optimisation; writes do the same work when needed
+                log.warning("warming the write path failed; the first write will do it", exc_info=True)
+
+        thread = threading.Thread(target=run, name="warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def close(self) -> None:
         self.store.close()

@@ -40,6 +40,16 @@ class LinkingService:
             self.holder.write(lambda: self.store.mark_for_linking(ids))
             return self.relink_locked(set())
 
+    def warm_up(self) -> None:
+        """Pay now what the first write after a start would: reading every stored candidate floor (a pass
+        over all links, seconds at 100k articles) and importing the clustering libraries."""
+        with self.holder.write_lock:
+            self.holder.candidate_floors(self.holder.rebuild())
+        if sklearn_available():
+            # What cluster_questions imports on its first call (~1.3 s); the import is the point.
+            from scipy.sparse.csgraph import connected_components  # noqa: F401
+            from sklearn.cluster import AgglomerativeClustering  # noqa: F401
+
     def relink_locked(self, changed: set[str]) -> int:
         """Relink what the articles `changed` (and any pending from an earlier write) may affect; the
         caller holds the write lock. Returns how many questions got new links."""

@@ -49,3 +49,15 @@ def test_clusters_follow_writes(services: Services) -> None:
     clusters = services.linking.clusters()  # the same wording as owls-q1: one cluster
     assert clusters.get("owls-q1") is not None and clusters.get("owls-q1") == clusters.get("tariffs-2-q1")
     assert [q.id for q in services.linking.cluster_members("owls-q1")] == ["tariffs-2-q1"]
+
+
+def test_warming_up_reads_the_candidate_floors_so_the_first_write_does_not(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[int] = []
+    real = services.store.last_candidate_scores
+    monkeypatch.setattr(services.store, "last_candidate_scores", lambda: reads.append(1) or real())
+    services.holder._floors = None  # as after a start: nothing read yet
+    services.warm_up_in_background().join(timeout=30)
+    assert reads == [1]
+    services.catalog.ingest([art("tariffs-3", "Do tariffs raise prices?", "Importers pass tariffs on.", ["Who pays tariffs?"])])
+    assert reads == [1]  # carried over the write, not read again
+    assert services.linking.verify().ok
