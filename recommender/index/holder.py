@@ -173,6 +173,10 @@ class IndexHolder:
         else:
             self._floors = None  # another process wrote too: read them again when next needed
 
+    def question_changes(self) -> list[QuestionChange] | None:
+        """The question changes since the last take_question_changes, left in place (None: unknown)."""
+        return None if self._question_changes is None else list(self._question_changes)
+
     def take_question_changes(self) -> list[QuestionChange] | None:
         """The question changes since the last call (None: unknown, cluster from scratch); starts a new list."""
         changes, self._question_changes = self._question_changes, []

@@ -24,7 +24,28 @@ _SLACK = 1e-6
 _ANGLE_MARGIN = 1e-3  # radians: float32 rounding of the angles, with room to spare
 
 
-def touched_rows(table: QuestionTable, changes: Sequence[QuestionChange], threshold: float) -> list[int]:
+@dataclass(frozen=True)
+class Starts:
+    """Where the search for touched components starts: the rows of the questions added, and the
+    vectors (added ones' first, then the removed ones' as they were) and wording keys of all."""
+
+    added: list[int]
+    vectors: np.ndarray  # (starts, dim) float32
+    keys: list[str]
+
+
+def cluster_starts(table: QuestionTable, changes: Sequence[QuestionChange]) -> Starts:
+    added = [r for c in changes for q in c.added if (r := table.row_of.get(q)) is not None]
+    removed_vectors = [v for c in changes for _, _, v in c.removed]
+    keys = [table.rows[r].key for r in added] + [k for c in changes for _, k, _ in c.removed]
+    parts = ([table.vectors[added]] if added else []) + ([np.stack(removed_vectors).astype(np.float32)] if removed_vectors else [])
+    vectors = np.concatenate(parts) if parts else np.zeros((0, table.vectors.dim), np.float32)
+    return Starts(added, vectors, keys)
+
+
+def touched_rows(
+    table: QuestionTable, changes: Sequence[QuestionChange], threshold: float, products: np.ndarray | None = None
+) -> list[int]:
     """Live rows of every component (cosine >= threshold or equal key) that the changes touch.
 
     Breadth-first from the changed questions (the starts). The first step multiplies every row by the
@@ -32,17 +53,17 @@ def touched_rows(table: QuestionTable, changes: Sequence[QuestionChange], thresh
     threshold (for vectors of the norms present), so a row one step beyond a frontier lies within the
     frontier's largest angle from a start plus that edge angle (the triangle inequality on the sphere):
     later steps multiply only the rows within that bound, not every row again. The rows reached are
-    exactly those of a product with every row.
+    exactly those of a product with every row. `products`: that first product (table.vectors @
+    cluster_starts(...).vectors.T) when the caller already made it in a pass it shared.
     """
     floor = threshold - _SLACK
-    added = [r for c in changes for q in c.added if (r := table.row_of.get(q)) is not None]
-    removed_vectors = [v for c in changes for _, _, v in c.removed]
-    keys = [table.rows[r].key for r in added] + [k for c in changes for _, k, _ in c.removed]
-    parts = ([table.vectors[added]] if added else []) + ([np.stack(removed_vectors).astype(np.float32)] if removed_vectors else [])
-    if not parts:
+    start = cluster_starts(table, changes)
+    added, starts, keys = start.added, start.vectors, start.keys
+    if not len(starts):
         return []
-    starts = np.concatenate(parts)
-    products, norms = table.vectors @ starts.T, table.vectors.norms()
+    if products is None:
+        products = table.vectors @ starts.T
+    norms = table.vectors.norms()
     start_norms = np.linalg.norm(starts, axis=1)
     safe = np.maximum(norms[:, None] * start_norms[None, :], 1e-12)
     angle = np.arccos(np.clip((products / safe).max(axis=1), -1.0, 1.0))  # each row's angle to its nearest start
@@ -83,11 +104,14 @@ class ClusterDiff:
         return {**{q: c for q, c in stored.items() if q not in self.unassign}, **self.assign}
 
 
-def update_clusters(table: QuestionTable, changes: Sequence[QuestionChange], threshold: float) -> ClusterDiff:
-    """How the stored clusters change with `changes` (they were current before them)."""
+def update_clusters(
+    table: QuestionTable, changes: Sequence[QuestionChange], threshold: float, products: np.ndarray | None = None
+) -> ClusterDiff:
+    """How the stored clusters change with `changes` (they were current before them); `products` as
+    for touched_rows."""
     from recommender.linking.clusters import cluster_questions
 
-    rows = touched_rows(table, changes, threshold)
+    rows = touched_rows(table, changes, threshold, products)
     ordered = sorted(rows, key=lambda r: (table.rows[r].article_id, table.rows[r].position))  # as a full run orders them
     assign = (
         cluster_questions(

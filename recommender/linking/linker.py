@@ -12,6 +12,7 @@ from recommender.index.base import Evidence
 from recommender.index.ranker import Hit
 from recommender.index.snapshot import Snapshot
 from recommender.index.floors import CandidateFloors
+from recommender.index.questions import QuestionTable
 from recommender.domain import LinkRow
 
 SCORE_TOLERANCE = 1e-5  # float32 products of the same vectors in other shapes agree to ~1e-6
@@ -38,17 +39,43 @@ class DocumentScores:
     passages: np.ndarray | None  # its passage vectors (which one a question matched best), None: no dense part
 
 
-def document_scores(snapshot: Snapshot, doc_ids: Sequence[str]) -> Iterator[DocumentScores]:
+class RideAlong:
+    """Vectors whose product with every question row another step needs after document_scores (the
+    duplicate search's starts): made in document_scores' first pass over the rows, which is the cost.
+    `products` stays None when that pass did not run (then the other step makes its own)."""
+
+    def __init__(self, table: QuestionTable, vectors: np.ndarray) -> None:
+        self.table = table
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.products: np.ndarray | None = None
+
+    def products_for(self, table: QuestionTable, vectors: np.ndarray) -> np.ndarray | None:
+        """The products, when made for this very table and these very vectors."""
+        if self.products is None or table is not self.table or not np.array_equal(vectors, self.vectors):
+            return None
+        return self.products
+
+
+def document_scores(
+    snapshot: Snapshot, doc_ids: Sequence[str], ride_along: RideAlong | None = None
+) -> Iterator[DocumentScores]:
     """Per live document of `doc_ids`: its fused, dense and lexical score for every question row, as
     Ranker.rank_batch gives them (on the question text as cleaned for ranking), computed for all
-    questions at once from the document's passage vectors and term weights (whichever backend holds them)."""
+    questions at once from the document's passage vectors and term weights (whichever backend holds them).
+    `ride_along` vectors are multiplied in the first pass too (see RideAlong)."""
     ranker, table = snapshot.ranker, snapshot.table
     method = ranker.config.method
     zeros = np.zeros(len(table), dtype=np.float32)
+    extra = ride_along.vectors if ride_along is not None and ride_along.table is table and len(ride_along.vectors) else None
     for group in _passage_groups(ranker.evidence(doc_ids), len(table)):
         # One pass over the question rows for the passages of several documents (it is the cost).
         with_passages = [e.passages for e in group if e.passages is not None and method != "lexical"]
+        if extra is not None:
+            with_passages.append(extra)
         products = table.vectors @ np.concatenate(with_passages).T if with_passages else None
+        if extra is not None and products is not None and ride_along is not None:
+            ride_along.products = products[:, products.shape[1] - len(extra) :]
+            extra = None
         column = 0
         for evidence in group:
             lexical = zeros
@@ -83,6 +110,7 @@ def entering_hits(
     floors: CandidateFloors,
     candidates: int,
     pending: Collection[str] = (),
+    ride_along: RideAlong | None = None,
 ) -> dict[str, list[Hit]]:
     """Questions whose stored candidates a changed article now joins, with the hits that reach them.
 
@@ -93,7 +121,7 @@ def entering_hits(
     statistics, see index/term_weights.py), so every other question's links stay exactly as a
     recomputation would make them: this set is exact, not a heuristic. Questions that pointed at a changed
     article are marked for relinking by the store; an article's own questions never link to it.
-    Questions already `pending` (relinked anyway) are not scored.
+    Questions already `pending` (relinked anyway) are not scored. `ride_along`: see document_scores.
     """
     table = snapshot.table
     present = sorted(doc for doc in changed if snapshot.ranker.contains(doc))
@@ -105,7 +133,7 @@ def entering_hits(
     open_rows = table.alive & ~own
     open_rows[[r for q in pending if (r := table.row_of.get(q)) is not None]] = False
     reached: dict[int, list[Hit]] = {}
-    for scores in document_scores(snapshot, present):
+    for scores in document_scores(snapshot, present, ride_along):
         # >= and a small margin: a tie with the lowest stored candidate is decided by document id, and this
         # all-questions product may round differently from the ranker's batched one in the last bits.
         rows = np.flatnonzero(open_rows & ((floors.count < candidates) | (scores.fused >= floors.lowest - SCORE_TOLERANCE)))

@@ -10,9 +10,9 @@ from recommender.editorial.statuses import question_statuses
 from recommender.index.holder import IndexHolder
 from recommender.index.snapshot import Snapshot
 from recommender.linking.clusters import cluster_questions, sklearn_available
-from recommender.linking.duplicates import update_clusters
+from recommender.linking.duplicates import cluster_starts, update_clusters
 from recommender.index.ranker import Hit
-from recommender.linking.linker import compute_links, entering_hits, merged_links
+from recommender.linking.linker import RideAlong, compute_links, entering_hits, merged_links
 from recommender.linking.verify import Verification, verify_links
 from recommender.services.models import ModelsService
 from recommender.store.base import Store
@@ -58,9 +58,14 @@ class LinkingService:
         snapshot = self.holder.rebuild()
         pending = set(self.store.questions_to_link())
         merged: dict[str, list[LinkRow]] = {}
+        ride_along = None
         if changed:
             floors = self.holder.candidate_floors(snapshot)
-            entering = entering_hits(snapshot, changed, floors, self.settings.candidates, pending)
+            # The duplicate search after the write starts with a pass over the question rows too: one pass.
+            changes = self.holder.question_changes()
+            if changes:
+                ride_along = RideAlong(snapshot.table, cluster_starts(snapshot.table, changes).vectors)
+            entering = entering_hits(snapshot, changed, floors, self.settings.candidates, pending, ride_along)
             merged, again = self._merged(snapshot, entering)
             pending |= again
         links = compute_links(snapshot, sorted(pending), self.settings.candidates) if pending else {}
@@ -73,7 +78,7 @@ class LinkingService:
         done = {a: h for a, h in recorded.items() if (row := snapshot.articles.get(a)) and row.content_hash == h}
         self.store.clear_pending_articles(done)
         self.holder.rebuild()
-        self.recluster_if_needed()
+        self.recluster_if_needed(ride_along)
         return len(links)
 
     def _merged(self, snapshot: Snapshot, entering: Mapping[str, list[Hit]]) -> tuple[dict[str, list[LinkRow]], set[str]]:
@@ -141,9 +146,10 @@ class LinkingService:
         self.store.replace_clusters(found, fingerprint or self._fingerprint(snapshot))
         return found
 
-    def recluster_if_needed(self) -> None:
+    def recluster_if_needed(self, ride_along: RideAlong | None = None) -> None:
         """Recompute duplicate clusters when the questions changed (scikit-learn is a base dependency;
-        an install without it keeps the stored clusters and the widget's cosine duplicate filter)."""
+        an install without it keeps the stored clusters and the widget's cosine duplicate filter).
+        `ride_along`: the duplicate search's first product, when relinking already made it."""
         snapshot = self.holder.current or self.holder.rebuild()
         fingerprint = self._fingerprint(snapshot)
         stored = self.store.cluster_fingerprint()
@@ -153,7 +159,10 @@ class LinkingService:
             return
         if changes and stored is not None and stored == self._clustered_fingerprint:
             # The stored clusters were current before this process's writes: redo only what they touch.
-            diff = update_clusters(snapshot.table, changes, self.settings.cluster_threshold)
+            products = None
+            if ride_along is not None:
+                products = ride_along.products_for(snapshot.table, cluster_starts(snapshot.table, changes).vectors)
+            diff = update_clusters(snapshot.table, changes, self.settings.cluster_threshold, products)
             self.store.update_clusters(diff.assign, diff.unassign, fingerprint)
         else:
             self.recluster(snapshot, fingerprint)

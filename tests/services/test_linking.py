@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from recommender.config import Settings
@@ -61,3 +62,25 @@ def test_warming_up_reads_the_candidate_floors_so_the_first_write_does_not(servi
     services.catalog.ingest([art("tariffs-3", "Do tariffs raise prices?", "Importers pass tariffs on.", ["Who pays tariffs?"])])
     assert reads == [1]  # carried over the write, not read again
     assert services.linking.verify().ok
+
+
+def test_the_duplicate_search_reuses_the_relinking_pass_over_the_question_rows(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recommender.services.linking as linking_module
+    from recommender.linking.duplicates import update_clusters
+
+    services.linking.recluster_if_needed()  # clusters current, as after any earlier write
+    given: list[np.ndarray | None] = []
+
+    def spy(table, changes, threshold, products=None):  # type: ignore[no-untyped-def]
+        given.append(products)
+        found = update_clusters(table, changes, threshold, products)
+        assert found == update_clusters(table, changes, threshold)  # the same as making its own product
+        return found
+
+    monkeypatch.setattr(linking_module, "update_clusters", spy)
+    services.catalog.ingest([art("tariffs-4", "Who pays import tariffs, again?", "Importers pay.", ["Do importers pay tariffs?"])])
+    assert len(given) == 1 and given[0] is not None
+    assert given[0].shape == (len(services.holder.snapshot().table), 1)  # every question row x the one new question
+    incremental = services.linking.clusters()
+    assert incremental.get("tariffs-4-q1") is not None and incremental["tariffs-4-q1"] == incremental.get("owls-q1")
+    assert services.linking.recluster() == services.store.all_clusters() == incremental
