@@ -13,7 +13,8 @@ through the store (`build_database`) with *derived* vectors: each passage's vect
 the fact-check texts it holds (title, claim, mean of the context claims) from the embedding cache, plus a
 little noise per variant, so similarities look like the real model's (questions near their answers, the
 same spread of scores) without encoding 500k passages on two cores. Links are then computed by the
-service's own linker over the finished index, or sampled above 20k articles (see sampled_links).
+service's own linker over the finished index, or sampled above 20k articles (see sampled_links);
+`--links-only exact` links a larger database exactly instead (~75 min at 100k here).
 """
 
 from __future__ import annotations
