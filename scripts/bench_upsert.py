@@ -63,7 +63,41 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def run(db: Path, size: int, vectors: DerivedVectors, rewrites: DerivedVectors, encoder, count: int, full: bool, profile: cProfile.Profile | None = None) -> dict:  # type: ignore[no-untyped-def]
+STEPS = (  # (module, attribute, label): what --steps times, wall clock, per upsert
+    ("recommender.services.catalog", "CatalogService._embed", "embed"),
+    ("recommender.index.holder", "IndexHolder.write", "store + carry the snapshot over"),
+    ("recommender.services.linking", "entering_hits", "score it for every question"),
+    ("recommender.services.linking", "LinkingService._merged", "merge entering hits"),
+    ("recommender.services.linking", "compute_links", "rank questions"),
+    ("recommender.services.linking", "LinkingService.recluster_if_needed", "duplicate clusters"),
+)
+
+
+def timed_steps(totals: dict[str, list[float]]) -> list[tuple[object, str, object]]:
+    """Wrap each of STEPS so its wall time is added to totals[label][-1]; returns what to restore."""
+    import importlib
+
+    saved = []
+    for module_name, path, label in STEPS:
+        owner: object = importlib.import_module(module_name)
+        *outer, name = path.split(".")
+        for part in outer:
+            owner = getattr(owner, part)
+        real = getattr(owner, name)
+
+        def wrapper(*args, __real=real, __label=label, **kwargs):  # type: ignore[no-untyped-def]
+            began = time.perf_counter()
+            try:
+                return __real(*args, **kwargs)
+            finally:
+                totals[__label][-1] += (time.perf_counter() - began) * 1000
+
+        saved.append((owner, name, real))
+        setattr(owner, name, wrapper)
+    return saved
+
+
+def run(db: Path, size: int, vectors: DerivedVectors, rewrites: DerivedVectors, encoder, count: int, full: bool, profile: cProfile.Profile | None = None, steps: bool = False) -> dict:  # type: ignore[no-untyped-def]
     work = db.with_name(f"{db.stem}-run.db")
     _remove(work)  # a stale -wal beside a fresh copy would corrupt it
     shutil.copy(db, work)
@@ -76,6 +110,8 @@ def run(db: Path, size: int, vectors: DerivedVectors, rewrites: DerivedVectors, 
         holder_module.INCREMENTAL_MINIMUM, holder_module.INCREMENTAL_FRACTION = -1, 0.0
     times, cpu, relinked = [], [], []
     upserted: set[str] = set()
+    totals: dict[str, list[float]] = {label: [] for *_, label in STEPS} if steps else {}
+    restore = timed_steps(totals) if steps else []
     try:
         for n in range(count):
             # Alternate: a new article (a variant beyond the corpus), and a rewrite of an existing one.
@@ -84,6 +120,8 @@ def run(db: Path, size: int, vectors: DerivedVectors, rewrites: DerivedVectors, 
             fake.add(item)
             upserted.add(item.article.id)
             began, began_cpu = time.perf_counter(), time.process_time()
+            for label in totals:
+                totals[label].append(0.0)
             if profile is not None:
                 profile.enable()
             report = services.catalog.ingest([item.article])
@@ -92,6 +130,14 @@ def run(db: Path, size: int, vectors: DerivedVectors, rewrites: DerivedVectors, 
             times.append((time.perf_counter() - began) * 1000)
             cpu.append((time.process_time() - began_cpu) * 1000)
             relinked.append(report.relinked)
+        for owner, name, real in restore:
+            setattr(owner, name, real)
+        restore = []
+        if steps:
+            for kind, first in (("new article", 0), ("rewrite", 1)):
+                median = {label: statistics.median(values[first::2]) for label, values in totals.items()}
+                print(f"{size:,}, {kind}, median ms by step: " + ", ".join(f"{k} {v:.0f}" for k, v in median.items())
+                      + f"; whole upsert {statistics.median(times[first::2]):.0f}", file=sys.stderr)
         verified = None
         if not full and links_kind(db) == "exact":  # sampled links: nothing to compare with
             if size <= EXACT_LINKS_UP_TO:
@@ -103,6 +149,8 @@ def run(db: Path, size: int, vectors: DerivedVectors, rewrites: DerivedVectors, 
                 check = services.linking.verify(sample=VERIFY_SAMPLE, include=touched)
                 verified = f"{check.links_differ} of {check.checked:,} differ ({len(touched):,} linking to the upserted articles, the rest sampled)"
     finally:
+        for owner, name, real in restore:
+            setattr(owner, name, real)
         holder_module.INCREMENTAL_MINIMUM, holder_module.INCREMENTAL_FRACTION = saved
         services.close()
         _remove(work)
@@ -117,6 +165,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/perf"))
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--profile", action="store_true", help="Print where the incremental upserts' time goes (cProfile).")
+    parser.add_argument("--steps", action="store_true", help="Print the median wall time of each step of an incremental upsert.")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     rows, labels, kinds = [], [], []
@@ -143,7 +192,8 @@ def main() -> None:
                 rows.append(f"| {size:,} | {mode} | | | not run: a full rebuild and a full clustering of every question per write take hours here | | | | | |")
                 continue
             profile = cProfile.Profile() if args.profile and mode == "incremental" else None
-            result = run(db, size, vectors, rewrites, encoder, count, full=mode != "incremental", profile=profile)
+            result = run(db, size, vectors, rewrites, encoder, count, full=mode != "incremental", profile=profile,
+                         steps=args.steps and mode == "incremental")
             if profile is not None:
                 print(f"where {count} incremental upserts at {size:,} spend their time:", file=sys.stderr)
                 pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(r"recommender", 25)
