@@ -82,7 +82,7 @@ def document_scores(
             if method != "dense" and evidence.weights is not None:
                 lexical = saturate(table.token_sums(evidence.weights), ranker.config.lexical_saturation)
             dense = zeros
-            if products is not None and evidence.passages is not None:
+            if method != "lexical" and products is not None and evidence.passages is not None:
                 dense = products[:, column : column + len(evidence.passages)].max(axis=1)
                 column += len(evidence.passages)
             fused = dense if method == "dense" else lexical if method == "lexical" else combine(dense, lexical, ranker.config.dense_weight)

@@ -132,3 +132,26 @@ def test_document_scores_are_the_same_in_one_product_or_one_per_document(fake_se
     for doc in docs:
         np.testing.assert_allclose(together[doc].dense, apart[doc].dense, rtol=1e-6, atol=1e-7)
         np.testing.assert_array_equal(together[doc].lexical, apart[doc].lexical)
+
+
+@pytest.mark.parametrize("method", ["lexical", "dense", "hybrid"])
+def test_vectors_riding_along_change_no_document_score(settings: Settings, sample_articles, method: str) -> None:  # type: ignore[no-untyped-def]
+    from recommender.linking.linker import RideAlong
+    from tests.fakes import HashingEncoder
+
+    services = Services.start(settings.model_copy(update={"method": method}), encoder=HashingEncoder())
+    try:
+        services.catalog.ingest(sample_articles[:8])
+        snapshot = services.holder.snapshot()
+        docs = [a.id for a in sample_articles[:3]]
+        alone = {s.doc_id: s for s in document_scores(snapshot, docs)}
+        extra = RideAlong(snapshot.table, snapshot.table.vectors[[0, 1]])
+        along = {s.doc_id: s for s in document_scores(snapshot, docs, extra)}
+        for doc in docs:
+            np.testing.assert_allclose(alone[doc].fused, along[doc].fused, rtol=1e-6, atol=1e-7)
+            np.testing.assert_allclose(alone[doc].dense, along[doc].dense, rtol=1e-6, atol=1e-7)
+        assert extra.products is not None and extra.products.shape == (len(snapshot.table), 2)
+        assert extra.products_for(snapshot.table, snapshot.table.vectors[[0, 1]]) is extra.products
+        assert extra.products_for(snapshot.table, snapshot.table.vectors[[1, 0]]) is None  # other vectors
+    finally:
+        services.close()
