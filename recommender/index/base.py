@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from recommender.index.query import clean_query
+from recommender.store.vectors import Int8Rows
 
 if TYPE_CHECKING:
     from recommender.config import Settings
@@ -64,7 +65,9 @@ class Evidence:
     """What one document contributes to every question's score (see linking/linker.py)."""
 
     doc_id: str
-    passages: np.ndarray | None  # (passages, dim) its passage vectors (None: no dense part)
+    # (passages, dim) its passage vectors: the codes the in-memory index scores with, or float32 rows
+    # (PostgreSQL's); None: no dense part
+    passages: np.ndarray | Int8Rows | None
     weights: np.ndarray | None  # (vocabulary,) BM25 weight of one occurrence of each term id of text_ids
 
 

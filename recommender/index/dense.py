@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from recommender.index.products import KERNEL_ROWS, as_int8, products
 from recommender.index.rows import RowBuffer
-from recommender.index.vectors import BLOCK_ROWS, VectorRows
+from recommender.index.vectors import VectorRows
 from recommender.store.vectors import Int8Rows
 
 
@@ -58,32 +59,34 @@ class DenseIndex:
         ends = ends.extend(len(self.offsets), new_ends)
         return DenseIndex(rows, ends.view(len(self.offsets) + len(groups)), ends)
 
-    def scores(self, queries: np.ndarray) -> np.ndarray:
-        """(queries, documents) best-passage cosine, over blocks of whole documents."""
-        queries = np.asarray(queries, dtype=np.float32)
-        out = np.empty((len(queries), self.size), dtype=np.float32)
+    def scores(self, queries: np.ndarray | Int8Rows) -> np.ndarray:
+        """(queries, documents) best-passage cosine, over blocks of whole documents; products on the
+        int8 codes (index/products.py), so a score is a function of the query and the passage alone."""
+        columns = as_int8(queries)
+        out = np.empty((len(columns), self.size), dtype=np.float32)
         if self.size == 0:
             return out
-        # Document boundaries near every BLOCK_ROWS passages: a block never splits a document.
-        cuts = np.unique(np.searchsorted(self.offsets, np.arange(0, int(self.offsets[-1]), BLOCK_ROWS), side="right") - 1)
+        # Document boundaries near every KERNEL_ROWS passages: a block never splits a document.
+        cuts = np.unique(np.searchsorted(self.offsets, np.arange(0, int(self.offsets[-1]), KERNEL_ROWS), side="right") - 1)
         bounds = [*cuts.tolist(), self.size]
         for first, last in zip(bounds[:-1], bounds[1:]):
             if last <= first:
                 continue
             start, stop = int(self.offsets[first]), int(self.offsets[last])
-            part = self.vectors.quantized(start, stop)
-            # Scale the (queries, rows) product, not the (rows, dim) block: one pass less over the block.
-            sims = queries @ part.codes.astype(np.float32).T
-            sims *= part.scales
-            out[:, first:last] = np.maximum.reduceat(sims, self.offsets[first:last] - start, axis=1)
+            sims = products(self.vectors.quantized(start, stop), columns)  # (passages, queries)
+            out[:, first:last] = np.maximum.reduceat(sims, self.offsets[first:last] - start, axis=0).T
         return out
 
     def passages(self, doc: int) -> np.ndarray:
         return self.vectors.rows(int(self.offsets[doc]), int(self.offsets[doc + 1]))
 
+    def passage_codes(self, doc: int) -> Int8Rows:
+        """A document's passage vectors as the index holds them (codes and scales)."""
+        return self.vectors.quantized(int(self.offsets[doc]), int(self.offsets[doc + 1]))
+
     def best_passage(self, query: np.ndarray, doc: int) -> tuple[int, float]:
         """Which passage of `doc` matched `query` best, and its cosine."""
-        sims = self.passages(doc) @ query
+        sims = products(self.passage_codes(doc), query)[:, 0]
         best = int(np.argmax(sims))
         return best, float(sims[best])
 

@@ -101,7 +101,7 @@ class Ranker(RankingIndex):
         if self.config.method != "dense" and self.lexical is not None:
             weights = dict(self.lexical.weights(positions))
         for position in positions:
-            passages = self.dense.passages(position) if self.config.method != "lexical" and self.dense is not None else None
+            passages = self.dense.passage_codes(position) if self.config.method != "lexical" and self.dense is not None else None
             yield Evidence(self.doc_ids[position], passages, weights.get(position))
 
     def centroid(self, doc_id: str) -> np.ndarray | None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from recommender.index.products import as_int8, products
 from recommender.index.rows import RowBuffer
 from recommender.store.vectors import Int8Rows, dequantize, quantize
 
@@ -102,6 +103,11 @@ class VectorRows:
 
     def take(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         """float32 rows at `indices` (any order, repeats allowed)."""
+        picked = self.take_quantized(indices)
+        return dequantize(picked.codes, picked.scales)
+
+    def take_quantized(self, indices: Sequence[int] | np.ndarray) -> Int8Rows:
+        """The rows at `indices` as codes and scales (copies)."""
         index = np.asarray(indices, dtype=np.int64).reshape(-1)
         if len(index) and (index.min() < 0 or index.max() >= len(self)):
             raise IndexError(f"row index out of range 0..{len(self) - 1}")
@@ -114,7 +120,7 @@ class VectorRows:
             tail = self._tail_parts()
             high = index[~low] - split
             codes[~low], scales[~low] = tail.codes[high], tail.scales[high]
-        return dequantize(codes, scales)
+        return Int8Rows(codes, scales)
 
     def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> np.ndarray:
         if isinstance(index, (int, np.integer)):
@@ -149,6 +155,18 @@ class VectorRows:
             out[start : start + len(part)] = product
         return out
 
+
+    def products(self, columns: np.ndarray | Int8Rows) -> np.ndarray:
+        """Every row times each column on the int8 codes (index/products.py): (rows, columns) float32,
+        each product a function of its two vectors alone."""
+        right = as_int8(columns)
+        out = np.empty((len(self), len(right)), dtype=np.float32)
+        split = len(self.base)
+        if split:
+            out[:split] = products(self.base, right)
+        if self._tail:
+            out[split:] = products(self._tail_parts(), right)
+        return out
 
     def norms(self) -> np.ndarray:
         """Each row's L2 norm (the base's computed once, the tail's each time: it is small)."""

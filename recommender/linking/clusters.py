@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender.evaluation.metrics import f1
+from recommender.index.products import as_int8, products
 
 
 def sklearn_available() -> bool:
@@ -40,11 +41,13 @@ def cluster_questions(
         return {}
     vectors = np.asarray(vectors, dtype=np.float32)
     radius = max(1.0 - threshold, 0.0)
-    # The threshold graph in row blocks (normalised vectors: cosine = dot product); a float32 matrix
-    # product is ten times faster than a generic radius search and needs one block of memory.
+    # The threshold graph in row blocks (normalised vectors: cosine = dot product), multiplied on the
+    # int8 codes as the incremental update multiplies them (index/products.py); a matrix product is ten
+    # times faster than a generic radius search and needs one block of memory.
+    codes = as_int8(vectors)
     rows_list, cols_list = [], []
     for start in range(0, n, 1024):
-        block = vectors[start : start + 1024] @ vectors.T
+        block = products(codes[start : start + 1024], codes)
         r, c = np.nonzero(block >= threshold - 1e-6)
         rows_list.append(r + start)
         cols_list.append(c)

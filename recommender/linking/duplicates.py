@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recommender.index.products import products as code_products
 from recommender.index.questions import QuestionChange, QuestionTable
 
 # cluster_questions uses sklearn's cosine distance <= 1 - threshold + 1e-6; the same edge here.
@@ -53,8 +54,9 @@ def touched_rows(
     threshold (for vectors of the norms present), so a row one step beyond a frontier lies within the
     frontier's largest angle from a start plus that edge angle (the triangle inequality on the sphere):
     later steps multiply only the rows within that bound, not every row again. The rows reached are
-    exactly those of a product with every row. `products`: that first product (table.vectors @
-    cluster_starts(...).vectors.T) when the caller already made it in a pass it shared.
+    exactly those of a product with every row. Products are on the int8 codes (index/products.py), as
+    a full clustering makes them. `products`: that first product (table.vectors.products(
+    cluster_starts(...).vectors)) when the caller already made it in a pass it shared.
     """
     floor = threshold - _SLACK
     start = cluster_starts(table, changes)
@@ -62,7 +64,7 @@ def touched_rows(
     if not len(starts):
         return []
     if products is None:
-        products = table.vectors @ starts.T
+        products = table.vectors.products(starts)
     norms = table.vectors.norms()
     start_norms = np.linalg.norm(starts, axis=1)
     safe = np.maximum(norms[:, None] * start_norms[None, :], 1e-12)
@@ -81,14 +83,14 @@ def touched_rows(
         seen.update(frontier)
         keys = [table.rows[r].key for r in frontier]
         reach = float(angle[frontier].max()) + edge + _ANGLE_MARGIN
-        vectors = table.vectors[frontier]
+        vectors = table.vectors.take_quantized(frontier)
         candidates = np.flatnonzero(table.alive & (angle <= reach)) if reach < np.pi else None
         if candidates is None or len(candidates) > len(table) // 4:  # a long chain: the bound no longer saves
-            hits = set(np.flatnonzero(table.alive & ((table.vectors @ vectors.T).max(axis=1) >= floor)).tolist())
+            hits = set(np.flatnonzero(table.alive & (table.vectors.products(vectors).max(axis=1) >= floor)).tolist())
             continue
         hits = set()
         if len(candidates):
-            close = (table.vectors.take(candidates) @ vectors.T).max(axis=1) >= floor
+            close = code_products(table.vectors.take_quantized(candidates), vectors).max(axis=1) >= floor
             hits = set(candidates[close].tolist())
     return [r for r in seen if table.alive[r]]
 

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommender.index.fusion import combine, saturate
+from recommender.index.products import as_int8, products
 from recommender.index.base import Evidence
 from recommender.index.ranker import Hit
 from recommender.index.snapshot import Snapshot
 from recommender.index.floors import CandidateFloors
 from recommender.index.questions import QuestionTable
 from recommender.domain import LinkRow
+from recommender.store.vectors import Int8Rows
 
 SCORE_TOLERANCE = 1e-5  # float32 products of the same vectors in other shapes agree to ~1e-6
 # Score cells (questions x documents) ranked at once: each of the ranker's score matrices of a batch is
@@ -36,7 +38,7 @@ class DocumentScores:
     fused: np.ndarray  # (question rows,)
     dense: np.ndarray
     lexical: np.ndarray
-    passages: np.ndarray | None  # its passage vectors (which one a question matched best), None: no dense part
+    passages: np.ndarray | Int8Rows | None  # its passage vectors (which one a question matched best), None: no dense part
 
 
 class RideAlong:
@@ -70,10 +72,15 @@ def document_scores(
     for group in _passage_groups(ranker.evidence(doc_ids), len(table)):
         # One pass over the question rows for the passages of several documents (it is the cost).
         with_passages = [e.passages for e in group if e.passages is not None and method != "lexical"]
-        if extra is not None:
-            with_passages.append(extra)
-        products = table.vectors @ np.concatenate(with_passages).T if with_passages else None
-        if extra is not None and products is not None and ride_along is not None:
+        # The in-memory index hands over its int8 codes: multiplied on the codes as its ranker does. Float
+        # rows (PostgreSQL's) are multiplied in float32, as pgvector does; the duplicate search's
+        # integer products cannot ride along with those.
+        on_codes = all(isinstance(p, Int8Rows) for p in with_passages)
+        riding = extra is not None and on_codes
+        if riding:
+            with_passages.append(as_int8(extra))
+        products = _products(table, with_passages, on_codes) if with_passages else None
+        if riding and products is not None and ride_along is not None:
             ride_along.products = products[:, products.shape[1] - len(extra) :]
             extra = None
         column = 0
@@ -87,6 +94,21 @@ def document_scores(
                 column += len(evidence.passages)
             fused = dense if method == "dense" else lexical if method == "lexical" else combine(dense, lexical, ranker.config.dense_weight)
             yield DocumentScores(evidence.doc_id, fused, dense, lexical, evidence.passages)
+
+
+def _products(table: QuestionTable, passages: Sequence[np.ndarray | Int8Rows], on_codes: bool) -> np.ndarray:
+    """Every question row times every passage (one pass over the rows)."""
+    if on_codes:
+        codes = [p for p in passages if isinstance(p, Int8Rows)]
+        return table.vectors.products(Int8Rows(np.concatenate([p.codes for p in codes]), np.concatenate([p.scales for p in codes])))
+    return table.vectors @ np.concatenate([np.asarray(p, dtype=np.float32) for p in passages]).T
+
+
+def best_passage_of(passages: np.ndarray | Int8Rows, table: QuestionTable, row: int) -> int:
+    """Which of a document's passages a question row matched best, in the arithmetic its scores used."""
+    if isinstance(passages, Int8Rows):
+        return int(np.argmax(products(passages, table.vectors.quantized(row, row + 1))[:, 0]))
+    return int(np.argmax(passages @ table.vectors[row]))
 
 
 def _passage_groups(evidence: Iterable[Evidence], rows: int) -> Iterator[list[Evidence]]:
@@ -140,7 +162,7 @@ def entering_hits(
         for row in rows.tolist():
             passage = -1
             if scores.passages is not None:
-                passage = int(np.argmax(scores.passages @ table.vectors[row]))
+                passage = best_passage_of(scores.passages, table, row)
             hit = Hit(scores.doc_id, float(scores.fused[row]), float(scores.dense[row]), float(scores.lexical[row]), passage)
             reached.setdefault(row, []).append(hit)
     return {table.rows[row].id: hits for row, hits in reached.items()}

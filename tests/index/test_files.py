@@ -84,11 +84,12 @@ def test_quantised_rows_stay_within_half_a_step_and_a_row_reads_the_same_every_w
 
 def test_block_wise_scores_equal_the_whole_matrix_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vector_module, "BLOCK_ROWS", 7)
-    monkeypatch.setattr("recommender.index.dense.BLOCK_ROWS", 7)
+    monkeypatch.setattr("recommender.index.dense.KERNEL_ROWS", 7)
+    monkeypatch.setattr("recommender.index.products.KERNEL_ROWS", 5)
     rng = np.random.default_rng(5)
     groups = [_unit(rng, int(n)) for n in rng.integers(1, 6, size=40)]
     index = DenseIndex.from_groups(groups[:30], 24).appended(groups[30:])
-    queries = _unit(rng, 9)
+    queries = dequantize(*quantize(_unit(rng, 9)))  # the index quantises queries too (index/products.py)
     reference_rows = dequantize(*quantize(np.concatenate(groups)))
     offsets = np.concatenate([[0], np.cumsum([len(g) for g in groups])])
     reference = np.maximum.reduceat(queries @ reference_rows.T, offsets[:-1], axis=1)

@@ -61,7 +61,7 @@ def _plain_touched(table: QuestionTable, changes: list[QuestionChange], threshol
     keys = [table.rows[r].key for r in frontier] + [k for c in changes for _, k, _ in c.removed]
     while frontier or extra:
         vectors = np.concatenate(([table.vectors[frontier]] if frontier else []) + ([np.stack(extra)] if extra else []))
-        hits = set(np.flatnonzero(table.alive & ((table.vectors @ vectors.T).max(axis=1) >= threshold - 1e-6)).tolist())
+        hits = set(np.flatnonzero(table.alive & (table.vectors.products(vectors).max(axis=1) >= threshold - 1e-6)).tolist())
         for key in keys:
             hits.update(table.by_key.get(key, ()))
         frontier, extra = sorted(hits - seen), []
@@ -99,8 +99,8 @@ def test_touched_rows_follow_chains_and_wordings_as_a_product_with_every_row_wou
         add(f"noise-{n}", rng.normal(size=dim), f"noise {n}")
     table = QuestionTable.build(rows, np.array(vectors, np.float32), [[] for _ in rows], dim)
     plain = []  # products of every row (after the first step's): the bound did not save them
-    real_matmul = VectorRows.__matmul__
-    monkeypatch.setattr(VectorRows, "__matmul__", lambda self, other: plain.append(len(self)) or real_matmul(self, other))
+    real_products = VectorRows.products
+    monkeypatch.setattr(VectorRows, "products", lambda self, other: plain.append(len(self)) or real_products(self, other))
     sizes = {}
     for article in ("c0-0", "c1-4", "noise-7"):  # a new question worded anew, with the vector of that one
         new_rows = [QuestionRow(f"new-{article}", f"new-{article}", 1, "new", "new")]
