@@ -56,10 +56,12 @@ def products(rows: np.ndarray | Int8Rows, columns: np.ndarray | Int8Rows) -> np.
     shifted = np.empty((min(KERNEL_ROWS, len(left)), left.dim), dtype=np.uint8)
     for start in range(0, len(left), KERNEL_ROWS):
         codes = left.codes[start : start + KERNEL_ROWS]
-        out[start : start + len(codes)] = _code_products(session, codes, columns_t, shifted[: len(codes)])
-    # One rounding: the integer (exact in float32) times the product of the two scales, which is the
-    # same whichever side is the row.
-    out *= left.scales[:, None] * right.scales[None, :]
+        block = out[start : start + len(codes)]
+        # One rounding: the product of the two scales (the same whichever side is the row) times the
+        # integer, which float32 holds exactly; written in place, so a wide block needs no temporary.
+        np.multiply(left.scales[start : start + len(codes), None], right.scales[None, :], out=block)
+        integers = _code_products(session, codes, columns_t, shifted[: len(codes)])
+        np.multiply(block, integers, out=block, dtype=np.float32, casting="unsafe")
     return out
 
 
