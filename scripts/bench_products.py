@@ -11,6 +11,11 @@ upsert's questions or passages) or a linking batch. Three ways to get the same s
 - `widen + float query`: what the index did before products.py, the codes widened to float32 and
   multiplied by the unquantised float query (not exact in the integer sense: rounding depends on shape).
 
+The last row is a full clustering's threshold graph (every question times every other, 30k questions:
+a 10k-article site): `products` by blocks of 1,024 rows on the kernel, `all_products` (the float32
+path with a chunk of columns widened once, which the clustering uses), and the float vectors
+multiplied block by block as before.
+
 Times are the median of several runs of one call, single process; the BLAS of the float paths may use
 both cores, the kernel uses one.
 """
@@ -31,11 +36,12 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from recommender.index import products as products_module  # noqa: E402
-from recommender.index.products import KERNEL_ROWS, as_int8, integer_backend, products  # noqa: E402
+from recommender.index.products import KERNEL_ROWS, all_products, as_int8, integer_backend, products  # noqa: E402
 from recommender.store.vectors import Int8Rows  # noqa: E402
 from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 
 DIM = 384
+GRAPH_ROWS = 30_000  # questions of a 10k-article site
 SHAPES = [  # (rows, columns, what it is)
     (500_000, 3, "a new article's 3 questions against every passage (100k articles)"),
     (300_000, 5, "an article's 5 passages against every question (100k articles)"),
@@ -75,6 +81,31 @@ def _float_path(rows: Int8Rows, columns: Int8Rows) -> np.ndarray:
         products_module.integer_backend = saved
 
 
+def _graph_row(rng: np.random.Generator, runs: int) -> str:
+    vectors = rng.standard_normal((GRAPH_ROWS, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    codes = as_int8(vectors)
+
+    def kernel() -> None:
+        for start in range(0, GRAPH_ROWS, 1024):
+            np.nonzero(products(codes[start : start + 1024], codes) >= 0.9)
+
+    def blocked() -> None:
+        for _, _, block in all_products(codes, codes):
+            np.nonzero(block >= 0.9)
+
+    def widened() -> None:
+        for start in range(0, GRAPH_ROWS, 1024):
+            np.nonzero(vectors[start : start + 1024] @ vectors.T >= 0.9)
+
+    times = [_median_ms(f, runs) for f in (kernel, blocked, widened)]
+    sample = codes[:700]
+    same = all(np.array_equal(block, products(sample[r : r + len(block)], sample[c : c + block.shape[1]]))
+               for r, c, block in all_products(sample, sample, 256, 300))
+    return (f"| {GRAPH_ROWS:,} x {GRAPH_ROWS:,} | a full clustering's threshold graph (blocks, each compared with the threshold) | "
+            f"{times[0]:.0f} | {times[1]:.0f} (all_products) | {times[2]:.0f} | {times[2] / times[0]:.1f}x | {'yes' if same else '**no**'} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
@@ -98,6 +129,8 @@ def main() -> None:
         table.append(f"| {count:,} x {width} | {what} | {kernel:.0f} | {fallback:.0f} | {widened:.0f} | "
                      f"{widened / kernel:.1f}x | {'yes' if same else '**no**'} |")
         print(table[-1], file=sys.stderr)
+    table.append(_graph_row(rng, max(1, args.runs // 2)))
+    print(table[-1], file=sys.stderr)
     load = os.getloadavg()[0]
     content = (f"{DIM} dimensions, median of {args.runs} runs. 1-minute load average at the end: {load:.1f} "
                "(2 CPUs, shared).\n\n" + "\n".join(table))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender.evaluation.metrics import f1
-from recommender.index.products import as_int8, products
+from recommender.index.products import all_products, as_int8
 
 
 def sklearn_available() -> bool:
@@ -41,16 +41,15 @@ def cluster_questions(
         return {}
     vectors = np.asarray(vectors, dtype=np.float32)
     radius = max(1.0 - threshold, 0.0)
-    # The threshold graph in row blocks (normalised vectors: cosine = dot product), multiplied on the
-    # int8 codes as the incremental update multiplies them (index/products.py); a matrix product is ten
-    # times faster than a generic radius search and needs one block of memory.
+    # The threshold graph in blocks (normalised vectors: cosine = dot product), with the numbers the
+    # incremental update multiplies (index/products.py); a matrix product is ten times faster than a
+    # generic radius search and needs one block of memory.
     codes = as_int8(vectors)
     rows_list, cols_list = [], []
-    for start in range(0, n, 1024):
-        block = products(codes[start : start + 1024], codes)
+    for first_row, first_column, block in all_products(codes, codes):
         r, c = np.nonzero(block >= threshold - 1e-6)
-        rows_list.append(r + start)
-        cols_list.append(c)
+        rows_list.append(r + first_row)
+        cols_list.append(c + first_column)
     by_key: dict[str, int] = {}
     for i, key in enumerate(keys):
         first = by_key.setdefault(key, i)

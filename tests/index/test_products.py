@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from recommender.index import products as products_module
-from recommender.index.products import GRAPH, _exact, as_int8, integer_backend, products
+from recommender.index.products import GRAPH, _exact, all_products, as_int8, integer_backend, products
 from recommender.index.vectors import VectorRows
 from recommender.store.vectors import Int8Rows
 
@@ -62,6 +62,17 @@ def test_both_backends_give_the_same_numbers(monkeypatch: pytest.MonkeyPatch) ->
     fast = products(left, right)
     monkeypatch.setattr(products_module, "integer_backend", lambda: None)
     assert np.array_equal(fast, products(left, right))
+
+
+@pytest.mark.parametrize("dim", [384, products_module.EXACT_FLOAT_DIM + 1])
+def test_all_products_in_blocks_are_the_products(backend: str, dim: int) -> None:
+    rng = np.random.default_rng(6)
+    left = as_int8(np.concatenate([_unit(rng, 23, dim), np.full((1, dim), 1.0), np.full((1, dim), -1.0)]))
+    right = as_int8(np.concatenate([_unit(rng, 11, dim), np.full((1, dim), 1.0)]))
+    whole = np.full((len(left), len(right)), np.nan, dtype=np.float32)
+    for first_row, first_column, block in all_products(left, right, row_block=4, column_block=5):
+        whole[first_row : first_row + block.shape[0], first_column : first_column + block.shape[1]] = block
+    assert np.array_equal(whole, _reference(left, right))  # every cell written, each the exact product
 
 
 def test_float_vectors_are_quantised_and_close_to_their_float_product() -> None:
