@@ -9,8 +9,10 @@ product it is part of, nor on which side is the row. An upsert scoring one artic
 question gets the very numbers the ranker gets ranking each question against every article.
 
 The integer products run on ONNX Runtime's MatMulInteger (recommender/index/data/int8_products.onnx,
-written by scripts/make_products_graph.py): 8-bit multiply-adds summed in int32, several times faster
-than widening the codes to float32 for a float product (docs/performance.md, "Integer products").
+written by scripts/make_products_graph.py): 8-bit multiply-adds summed in int32, two to three times
+faster here than widening the codes to float32 for a float product, on one thread against two
+(docs/performance.md, "Integer products"). Products wide on both sides (a full clustering) are the
+exception: `all_products` serves them with the exact float32 path.
 Its fast kernel takes unsigned rows, so the codes go in as code + 128 with a zero point of 128. On a
 CPU whose kernel is not exact (without VNNI, x86 sums pairs of u8 x s8 products in saturating 16-bit
 lanes), the codes are multiplied as float32 instead: every partial sum is an integer below 2^24, so
@@ -23,9 +25,9 @@ four decimals; the stored question vectors were int8 already).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
