@@ -38,7 +38,7 @@ GRAPH = Path(__file__).resolve().parent / "data" / "int8_products.onnx"
 KERNEL_ROWS = 16384  # rows per call: 6 MB of shifted codes at 384 dimensions, and few calls
 EXACT_FLOAT_DIM = int(2**24 // LEVELS**2)  # float32 sums of code products stay exact up to this many dimensions
 # all_products' blocks: 512 x 4096 products (8 MB) stay in cache between the product, its scaling and the
-# caller's pass over it; 1024 x 32768 was a third slower here.
+# caller's pass over it (blocks of 100+ MB did not).
 WIDE_ROWS, WIDE_COLUMNS = 512, 4096
 
 
