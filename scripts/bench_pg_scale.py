@@ -6,8 +6,10 @@
 `--build` loads each size into a database `pg_scale_<size>` on the test server (scripts/start_postgres.sh)
 with scripts/synthetic_corpus.py's articles and *derived* vectors (the real model's vectors of the
 checkthat2020 texts each passage holds, plus noise per variant: encoding 500k passages would take a
-day here), then writes sampled links (each question links to the variants of the fact check it was
-taken from, scores drawn from a uniform profile) so that a server starts with nothing pending. Term
+day here), then writes links so that a server starts with nothing pending: sampled ones (each question links
+to the variants of the fact check it was taken from, scores drawn from a uniform profile), or with
+`--links-from DB` those of a SQLite database of the same corpus linked exactly
+(`synthetic_corpus.py --articles 100000 --out /tmp/perf/db-100k.db --links-only exact`). Term
 rows are written by the first server that opens the database (PgRanker.open) and counted in its open time.
 
 Each measurement starts one `recommender serve` process (default settings: on PostgreSQL the
@@ -61,9 +63,9 @@ def database_url(size: int) -> str:
     return server_url().rsplit("/", 1)[0] + f"/pg_scale_{size}"
 
 
-def build(size: int) -> dict:
-    """Load `size` synthetic articles with derived vectors and sampled links into pg_scale_<size>."""
-    from recommender.domain import LinkRow
+def build(size: int, links_from: Path | None = None) -> dict:
+    """Load `size` synthetic articles with derived vectors into pg_scale_<size>, with sampled links or
+    those of `links_from`."""
     from recommender.embedding.factory import create_encoder
     from recommender.services import Services
     from recommender.store.postgres import PostgresStore
@@ -100,6 +102,32 @@ def build(size: int) -> dict:
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute("CREATE INDEX passages_vector_hnsw ON passages USING hnsw (vector vector_cosine_ops)")
     hnsw_seconds = time.perf_counter() - began
+    if links_from is not None:
+        copy_links(links_from, store)
+    else:
+        sampled_links(store, corpus, checks, size)
+    store.clear_pending_articles(store.pending_articles())
+    store.close()
+    # Clusters: record the fingerprint of "no clusters" so a server does not cluster 3 questions x size on open.
+    fake = KnownVectors(encoder.model_id, encoder.dim, encoder.count_tokens, encoder.max_tokens)
+    services = Services.open(settings.model_copy(update={"database_url": database_url(size)}), encoder=fake)
+    snapshot = services.holder.rebuild()  # also writes the term rows (PgRanker.open)
+    services.store.replace_clusters({}, services.linking._fingerprint(snapshot))
+    services.close()
+    # Planner statistics for the bulk-loaded tables, as autovacuum gathers them soon after a large load:
+    # measured right after the load without them, search and upsert were three times slower at 10k.
+    with psycopg.connect(database_url(size), autocommit=True) as conn:
+        conn.execute("ANALYZE")
+    return {"articles": size, "store_seconds": round(stored_seconds), "hnsw_seconds": round(hnsw_seconds),
+            "total_seconds": round(time.perf_counter() - started)}
+
+
+def sampled_links(store, corpus, checks, size: int) -> None:  # type: ignore[no-untyped-def]
+    """Each question links to the variants of the fact check it was taken from, scores from a uniform
+    profile (fast, but every question's lowest candidate is lower than exact linking gives, so an upsert
+    enters ~10x more questions than on a real site: see docs/performance.md, "Benchmark corpora")."""
+    from recommender.domain import LinkRow
+
     rng = random.Random(13)
     n = len(checks)
     links: dict[str, list[LinkRow]] = {}
@@ -122,20 +150,27 @@ def build(size: int) -> dict:
         if len(links) >= 20_000 or i == size - 1:
             store.replace_links(links)
             links = {}
-    store.clear_pending_articles(store.pending_articles())
-    store.close()
-    # Clusters: record the fingerprint of "no clusters" so a server does not cluster 3 questions x size on open.
-    fake = KnownVectors(encoder.model_id, encoder.dim, encoder.count_tokens, encoder.max_tokens)
-    services = Services.open(settings.model_copy(update={"database_url": database_url(size)}), encoder=fake)
-    snapshot = services.holder.rebuild()  # also writes the term rows (PgRanker.open)
-    services.store.replace_clusters({}, services.linking._fingerprint(snapshot))
-    services.close()
-    # Planner statistics for the bulk-loaded tables, as autovacuum gathers them soon after a large load:
-    # measured right after the load without them, search and upsert were three times slower at 10k.
-    with psycopg.connect(database_url(size), autocommit=True) as conn:
-        conn.execute("ANALYZE")
-    return {"articles": size, "store_seconds": round(stored_seconds), "hnsw_seconds": round(hnsw_seconds),
-            "total_seconds": round(time.perf_counter() - started)}
+
+
+def copy_links(path: Path, store) -> None:  # type: ignore[no-untyped-def]
+    """The links of a SQLite database of the same synthetic corpus (e.g. /tmp/perf/db-100k.db, linked
+    exactly by `synthetic_corpus.py --links-only exact`), written question by question in chunks."""
+    import sqlite3
+
+    from recommender.domain import LinkRow
+
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    links: dict[str, list[LinkRow]] = {}
+    for row in source.execute(
+        "SELECT question_id, rank, article_id, score, dense, lexical, passage FROM links ORDER BY question_id, rank"
+    ):
+        if row[0] not in links and len(links) >= 20_000:
+            store.replace_links(links)
+            links = {}
+        links.setdefault(row[0], []).append(LinkRow(*row))
+    if links:
+        store.replace_links(links)
+    source.close()
 
 
 def copy_articles(url: str, model_id: str, items: list) -> None:  # type: ignore[type-arg]
@@ -244,13 +279,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--build", action="store_true", help="(re)load the databases first")
+    parser.add_argument("--links-from", type=Path, help="with --build: copy the links of this SQLite database of the "
+                        "same corpus (e.g. linked exactly by synthetic_corpus.py --links-only exact) instead of sampling them")
     parser.add_argument("--memory-too", action="store_true", help="also measure the in-memory backend")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     rows = []
     for size in args.sizes:
         if args.build:
-            print(json.dumps(build(size)), file=sys.stderr)
+            print(json.dumps(build(size, args.links_from)), file=sys.stderr)
         for backend in ("postgres", "memory") if args.memory_too else ("postgres",):
             rows.append(measure(size, backend))
             print(rows[-1], file=sys.stderr)
