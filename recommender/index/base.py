@@ -76,8 +76,8 @@ class RankingIndex(ABC):
 
     config: RankerConfig
     encoder: Encoder | None
-    # Every live document is scored for every text: a document's place depends on its own score alone,
-    # so links can be updated by merging a changed document's hit in (linking/linker.py merged_links).
+    # Every live document is scored for every text. False: candidates come from an approximate stage,
+    # so a ranking may miss a document that `also` (rank_batch) would have scored higher.
     exhaustive: bool = True
 
     def encode(self, texts: Sequence[str]) -> np.ndarray | None:
@@ -94,8 +94,11 @@ class RankingIndex(ABC):
         k: int,
         excludes: Sequence[Collection[str]] | None = None,
         vectors: np.ndarray | None = None,
+        also: Sequence[Collection[str]] | None = None,
     ) -> list[list[Hit]]:
-        """Top `k` documents for each text; `vectors` skips encoding when the caller has them."""
+        """Top `k` documents for each text; `vectors` skips encoding when the caller has them. `also`:
+        per text, documents scored whether or not the candidate stage finds them (a non-exhaustive
+        ranker's recomputation of links already stored: see linking/verify.py)."""
         if not texts:
             return []
         excludes = excludes if excludes is not None else [()] * len(texts)
@@ -103,11 +106,16 @@ class RankingIndex(ABC):
             texts = [clean_query(t) for t in texts]
         if vectors is None:
             vectors = self.encode(texts)
-        return self._rank(texts, k, excludes, vectors)
+        return self._rank(texts, k, excludes, vectors, also)
 
     @abstractmethod
     def _rank(
-        self, texts: Sequence[str], k: int, excludes: Sequence[Collection[str]], vectors: np.ndarray | None
+        self,
+        texts: Sequence[str],
+        k: int,
+        excludes: Sequence[Collection[str]],
+        vectors: np.ndarray | None,
+        also: Sequence[Collection[str]] | None = None,
     ) -> list[list[Hit]]:
         """rank_batch on texts cleaned as the settings say, with their vectors (None: no dense part)."""
 

@@ -7,7 +7,8 @@ recommender/store/pgranking.py). Each candidate is then scored EXACTLY as the in
 it, from its own rows: best-passage cosine over its passage vectors, and BM25 from its term
 frequencies and length with the fixed reference idf (index/term_weights.py) — no corpus statistic
 enters a score. Only recall is approximate: an article in neither candidate list is never ranked,
-even when its fused score would place it in the top k.
+even when its fused score would place it in the top k, unless the caller names it in `also` (the
+articles a question already links to, when verify recomputes its links: linking/verify.py).
 
 A worker keeps no passage vector and no posting: memory no longer grows with the passages. The
 tokeniser's vocabulary holds the words of questions only (for the linker, see `text_ids`); queries
@@ -216,7 +217,12 @@ class PgRanker(RankingIndex):
 
     # -- ranking -------------------------------------------------------------------------------
     def _rank(
-        self, texts: Sequence[str], k: int, excludes: Sequence[Collection[str]], vectors: np.ndarray | None
+        self,
+        texts: Sequence[str],
+        k: int,
+        excludes: Sequence[Collection[str]],
+        vectors: np.ndarray | None,
+        also: Sequence[Collection[str]] | None = None,
     ) -> list[list[Hit]]:
         queries = [[t for t in terms if t] for terms in terms_of(texts)] if self.config.method != "dense" else [[] for _ in texts]
         use_dense = self.config.method != "lexical"
@@ -235,7 +241,13 @@ class PgRanker(RankingIndex):
         for row, exclude in enumerate(excludes):
             skip = set(exclude)
             rows = [r for r in found[row] if r[0] in self.live and r[0] not in skip]
-            hits = self._top(self._fused(rows, queries[row]), k)
+            scored = self._fused(rows, queries[row])
+            if also is not None:
+                seen = {r[0] for r in rows} | skip
+                extra = sorted(d for d in also[row] if d in self.live and d not in seen)
+                vector = vectors[row] if use_dense and vectors is not None else None
+                scored += self._scored(extra, queries[row], vector)
+            hits = self._top(scored, k)
             if len(hits) < k and self.config.method == "lexical":
                 hits += self._unmatched(k - len(hits), {h.doc_id for h in hits} | skip)
             results.append(hits)

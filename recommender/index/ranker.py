@@ -111,8 +111,14 @@ class Ranker(RankingIndex):
         return self.dense.centroid(position)
 
     def _rank(
-        self, texts: Sequence[str], k: int, excludes: Sequence[Collection[str]], vectors: np.ndarray | None
+        self,
+        texts: Sequence[str],
+        k: int,
+        excludes: Sequence[Collection[str]],
+        vectors: np.ndarray | None,
+        also: Sequence[Collection[str]] | None = None,
     ) -> list[list[Hit]]:
+        # `also` changes nothing here: every document is scored.
         dense_all, lexical_all, scores_all = self.score_matrix(texts, vectors)
         results: list[list[Hit]] = []
         for row, exclude in enumerate(excludes):

@@ -197,10 +197,16 @@ def merged_links(
 
 
 def compute_links(
-    snapshot: Snapshot, question_ids: Sequence[str], candidates: int, batch: int = 256, cells: int = BATCH_CELLS
+    snapshot: Snapshot,
+    question_ids: Sequence[str],
+    candidates: int,
+    batch: int = 256,
+    cells: int = BATCH_CELLS,
+    also: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, list[LinkRow]]:
     """Rank every given question (never against its own article) with the stored question vectors;
-    `cells` bounds each batch's score matrices (more: fewer passes over the passages, more memory)."""
+    `cells` bounds each batch's score matrices (more: fewer passes over the passages, more memory).
+    `also`: per question, articles scored even where an approximate candidate stage misses them."""
     table = snapshot.table
     wanted = [table.rows[r] for q in question_ids if (r := table.row_of.get(q)) is not None]
     batch = max(1, min(batch, cells // max(1, snapshot.ranker.size)))
@@ -208,8 +214,9 @@ def compute_links(
     for start in range(0, len(wanted), batch):
         chunk = wanted[start : start + batch]
         vectors = table.vectors[[table.row_of[q.id] for q in chunk]]
+        extra = [also.get(q.id, ()) for q in chunk] if also is not None else None
         results = snapshot.ranker.rank_batch(
-            [q.text for q in chunk], candidates, [[q.article_id] for q in chunk], vectors=vectors
+            [q.text for q in chunk], candidates, [[q.article_id] for q in chunk], vectors=vectors, also=extra
         )
         for question, hits in zip(chunk, results):
             links[question.id] = link_rows(question.id, hits)

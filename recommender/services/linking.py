@@ -84,9 +84,14 @@ class LinkingService:
     def _merged(self, snapshot: Snapshot, entering: Mapping[str, list[Hit]]) -> tuple[dict[str, list[LinkRow]], set[str]]:
         """(new links, questions to rank again) for the questions a changed article enters: its hit is
         merged into the stored list where that equals ranking the question again (see merged_links).
-        A list the merge leaves as it was is in neither (nothing to write)."""
-        if not entering or not snapshot.ranker.exhaustive:
-            return {}, set(entering)
+        A list the merge leaves as it was is in neither (nothing to write).
+
+        On an approximate ranker (PostgreSQL's candidates) the merge is what ranking the question again
+        gives with its stored articles as extra candidates (`recommender verify` recomputes it so): the
+        entering hit's score is exact, found for every question, whether or not the candidate stage
+        would have reached the article."""
+        if not entering:
+            return {}, set()
         stored = self.store.links_of(sorted(entering))
         merged: dict[str, list[LinkRow]] = {}
         again: set[str] = set()

@@ -107,6 +107,21 @@ def test_only_candidates_are_ranked(pg_services: Services) -> None:
         assert len(set(dense) | set(lexical)) < narrow.live_size
 
 
+def test_also_scores_articles_the_candidate_stage_misses(pg_services: Services) -> None:
+    """A recomputation of stored links (verify) scores the stored articles even when the approximate
+    candidates miss them, with the score a full ranking gives them."""
+    ranker = pg_services.holder.snapshot().ranker
+    assert isinstance(ranker, PgRanker)
+    narrow = PgRanker(ranker.store, ranker.live, ranker.encoder, ranker.config, type(ranker.options)(1, 1, 1))
+    query = QUERIES[0]
+    full = ranker.rank(query, ranker.live_size)
+    missed = [h.doc_id for h in full[-2:]]  # the two worst: far from the few nearest candidates
+    others = [ranker.live - set(missed)]
+    assert narrow.rank_batch([query], 2, others) == [[]]  # the candidate stage does not reach them...
+    hits = narrow.rank_batch([query], 2, others, also=[missed])  # ...`also` scores them all the same
+    assert [(h.doc_id, h.score) for h in hits[0]] == [(h.doc_id, pytest.approx(h.score, abs=1e-5)) for h in full[-2:]]
+
+
 def test_links_equal_a_recomputation_after_writes(pg_services: Services, sample_articles) -> None:  # type: ignore[no-untyped-def]
     services = pg_services
     changed = sample_articles[0].model_copy(update={"summary": sample_articles[1].summary + " Tariffs and vaccines."})
