@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     ranking_lexical_candidates: int = Field(
         100, ge=0, le=10000, description="`postgres` ranking: articles of highest BM25 taken as candidates per query."
     )
+    ranking_lexical_postings: int = Field(
+        1000, ge=0, le=10_000_000, description="`postgres` ranking: per query term, how many of its postings (best "
+        "saturated term frequency first) the lexical candidates are summed from; 0 reads every posting (exact BM25 "
+        "order, but a common term's postings grow with the corpus). Scores of candidates stay exact either way.",
+    )
     ranking_ef_search: int = Field(
         200, ge=1, le=1000, description="`postgres` ranking: pgvector's `hnsw.ef_search` (wider: better recall, slower)."
     )

@@ -58,7 +58,8 @@ def main() -> None:
     rows = [
         f"Method `default` ({settings.method}); model `{encoder.model_id}`. PostgreSQL candidates per query: "
         f"{settings.ranking_dense_candidates} nearest passages (HNSW, ef_search {settings.ranking_ef_search}) and "
-        f"{settings.ranking_lexical_candidates} best BM25 articles, rescored exactly.",
+        f"{settings.ranking_lexical_candidates} best BM25 articles (summed from each term's "
+        f"{settings.ranking_lexical_postings or 'every'} best postings), rescored exactly.",
         "",
         "| benchmark | MAP@5 exact (memory) | MAP@5 PostgreSQL | difference | R@10 exact | R@10 PostgreSQL | same top 10 | within 0.005 |",
         "|---|---:|---:|---:|---:|---:|---:|---|",

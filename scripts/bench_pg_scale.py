@@ -16,7 +16,8 @@ Each measurement starts one `recommender serve` process (default settings: on Po
 `postgres` ranking backend; `--memory-too` also the in-memory one) and reports: open time (spawn to a
 200 from /healthz), RSS after start and after the load, 30 searches (p50 over HTTP, query encoding
 included), 200 widget reads, and 10 upserts of one article over HTTP (PUT: embed, store, write term
-rows, find and relink the affected questions) with their p50.
+rows, find and relink the affected questions) with their p50: five new articles (deleted again at the
+end, untimed) and five rewrites of existing ones.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from recommender.editorial.auth import hash_token, new_token  # noqa: E402
 from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.serverproc import free_port, rss_kib  # noqa: E402
 
-COMMAND = ("RECOMMENDER_CACHE_DIR=/tmp/evalcache RECOMMENDER_MODEL=all-MiniLM-L6-v2 "
+COMMAND = ("RECOMMENDER_CACHE_DIR=/tmp/evalcache "
            ".venv/bin/python scripts/bench_pg_scale.py --sizes 100000")
 QUERIES = [
     "who pays for tariffs", "is the measles vaccine safe", "did crime go up last year", "do wind turbines kill birds",
@@ -263,6 +264,13 @@ def measure(size: int, backend: str) -> str:
             upserts.append((time.perf_counter() - t0) * 1000)
         now, peak = rss_kib(process.pid)
         health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
+        # The new articles go again (not timed), so that every run starts from the same articles: left in,
+        # they would link to each other's questions and each run would relink more of them.
+        for n in range(0, 10, 2):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/articles/bench-new-{n}", method="DELETE",
+                                             headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(request, timeout=600) as answer:
+                answer.read()
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

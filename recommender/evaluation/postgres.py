@@ -44,7 +44,12 @@ def postgres_ranker(
     store = PostgresStore(url, encoder.model_id, timeout=settings.database_timeout)
     try:
         store.load_benchmark(digest.hexdigest(), rows)
-        options = PgOptions(settings.ranking_dense_candidates, settings.ranking_lexical_candidates, settings.ranking_ef_search)
+        options = PgOptions(
+            settings.ranking_dense_candidates,
+            settings.ranking_lexical_candidates,
+            settings.ranking_ef_search,
+            settings.ranking_lexical_postings,
+        )
         ranker = PgRanker.open(store, [d.id for d in docs], encoder, config, options)
     except BaseException:
         store.close()

@@ -84,5 +84,10 @@ def create_backend(settings: Settings, store: Any) -> IndexBackend:
         )
     from recommender.index.pg_ranker import PgOptions
 
-    options = PgOptions(settings.ranking_dense_candidates, settings.ranking_lexical_candidates, settings.ranking_ef_search)
+    options = PgOptions(
+        settings.ranking_dense_candidates,
+        settings.ranking_lexical_candidates,
+        settings.ranking_ef_search,
+        settings.ranking_lexical_postings,
+    )
     return PostgresBackend(store, options)

@@ -47,7 +47,14 @@ class RankingStore(Protocol):
     def document_terms(self, article_ids: Sequence[str]) -> dict[str, tuple[int, dict[str, int]]]: ...
     def dense_candidates(self, vectors: np.ndarray, passages: int, ef_search: int, exact: bool = False) -> list[list[str]]: ...
     def lexical_candidates(
-        self, terms: Sequence[str], weights: Sequence[float], limit: int, k1: float, b: float, average_length: float
+        self,
+        terms: Sequence[str],
+        weights: Sequence[float],
+        limit: int,
+        k1: float,
+        b: float,
+        average_length: float,
+        postings: int = 0,
     ) -> list[str]: ...
     def candidate_rows(
         self, article_ids: Sequence[str], terms: Sequence[str], vectors: bool = True
@@ -60,6 +67,7 @@ class RankingStore(Protocol):
         ef_search: int,
         bm25: tuple[float, float, float],
         exact: bool = False,
+        postings: int = 0,
     ) -> list[list[tuple[str, float, int, int, dict[str, int]]]]: ...
 
 
@@ -68,6 +76,7 @@ class PgOptions:
     dense_candidates: int = 200
     lexical_candidates: int = 100
     ef_search: int = 200
+    lexical_postings: int = 1000  # per query term, its best postings read for lexical candidates (0: all)
 
 
 def terms_of(texts: Sequence[str]) -> list[list[str]]:
@@ -236,6 +245,7 @@ class PgRanker(RankingIndex):
             self.options.ef_search,
             (K1, B, self.config.average_length),
             exact=use_dense and self._state.get() != "ready",
+            postings=self.options.lexical_postings,
         )
         results = []
         for row, exclude in enumerate(excludes):

@@ -23,8 +23,26 @@ from recommender.domain import QuestionRow
 from recommender.store.core import text_hash
 from recommender.store.pgvector import PgVectors, as_f32
 from recommender.store.pgvector import _read_matrix as read_matrix
+from recommender.store.schema import TERM_IMPACT
 
 HNSW_INDEX = "passages_vector_hnsw"
+
+
+def lexical_candidates_sql(postings: int) -> str:
+    """The articles of highest BM25 for a query given as (terms, idf) arrays, params: terms, idfs, then
+    k1, b, b, average length, limit. `postings` > 0 reads only each term's `postings` best postings by
+    saturated tf (the article_terms_impact index; an article outside all of them is not a candidate,
+    and a candidate's sum counts only the postings read); 0 reads every posting (exact BM25 order)."""
+    if postings <= 0:
+        source = "article_terms t JOIN unnest(%s::text[], %s::real[]) AS q(term, idf) ON t.term = q.term"
+    else:
+        source = f"""unnest(%s::text[], %s::real[]) AS q(term, idf)
+                     CROSS JOIN LATERAL (SELECT i.article_id, i.tf, i.length FROM article_terms i WHERE i.term = q.term
+                                         ORDER BY ({TERM_IMPACT}) DESC LIMIT {int(postings)}) t"""
+    return f"""SELECT t.article_id FROM {source}
+               GROUP BY t.article_id
+               ORDER BY SUM(q.idf * t.tf / (t.tf + %s * (1 - %s + %s * t.length / %s))) DESC, t.article_id
+               LIMIT %s"""
 
 
 class PgRanking(PgVectors):
@@ -126,17 +144,21 @@ class PgRanking(PgVectors):
         return found
 
     def lexical_candidates(
-        self, terms: Sequence[str], weights: Sequence[float], limit: int, k1: float, b: float, average_length: float
+        self,
+        terms: Sequence[str],
+        weights: Sequence[float],
+        limit: int,
+        k1: float,
+        b: float,
+        average_length: float,
+        postings: int = 0,
     ) -> list[str]:
-        """The `limit` articles of highest BM25 for a query given as terms (repeats count) with their idf."""
+        """The `limit` articles of highest BM25 for a query given as terms (repeats count) with their idf
+        (`postings`: see lexical_candidates_sql)."""
         if not terms:
             return []
         rows = self._rows(
-            """SELECT t.article_id FROM article_terms t
-               JOIN unnest(%s::text[], %s::real[]) AS q(term, idf) ON t.term = q.term
-               GROUP BY t.article_id
-               ORDER BY SUM(q.idf * t.tf / (t.tf + %s * (1 - %s + %s * t.length / %s))) DESC, t.article_id
-               LIMIT %s""",
+            lexical_candidates_sql(postings),
             (list(terms), [float(w) for w in weights], k1, b, b, average_length, limit),
             replica=True,
         )
@@ -150,12 +172,13 @@ class PgRanking(PgVectors):
         ef_search: int,
         bm25: tuple[float, float, float],
         exact: bool = False,
+        postings: int = 0,
     ) -> list[list[tuple[str, float, int, int, dict[str, int]]]]:
         """Per query (vector or None, terms with repeats, their idf): its candidates, each as
         (article id, best passage inner product, that passage's position, length, term -> tf of the
         query's terms). Candidates: the articles of the `passages` nearest passages (HNSW) and the
-        `lexical` articles of highest BM25 (k1, b, average length = `bm25`). One statement and one
-        round trip per query, one connection for all."""
+        `lexical` articles of highest BM25 (k1, b, average length = `bm25`; `postings`: see
+        lexical_candidates_sql). One statement and one round trip per query, one connection for all."""
         k1, b, average = bm25
         found: list[list[tuple[str, float, int, int, dict[str, int]]]] = []
         with self._conn(replica=True) as conn, conn.transaction():
@@ -168,13 +191,7 @@ class PgRanking(PgVectors):
                     parts.append("(SELECT article_id FROM passages ORDER BY vector <=> %s::vector LIMIT %s)")
                     params += [as_f32(vector), passages]
                 if terms and lexical:
-                    parts.append(
-                        """(SELECT t.article_id FROM article_terms t
-                            JOIN unnest(%s::text[], %s::real[]) AS q(term, idf) ON t.term = q.term
-                            GROUP BY t.article_id
-                            ORDER BY SUM(q.idf * t.tf / (t.tf + %s * (1 - %s + %s * t.length / %s))) DESC, t.article_id
-                            LIMIT %s)"""
-                    )
+                    parts.append(f"({lexical_candidates_sql(postings)})")
                     params += [list(terms), [float(w) for w in weights], k1, b, b, average, lexical]
                 if not parts:
                     found.append([])

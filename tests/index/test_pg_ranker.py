@@ -16,6 +16,7 @@ from recommender.index.backend import MemoryBackend
 from recommender.index.pg_ranker import PgRanker, terms_of
 from recommender.index.ranker import Ranker
 from recommender.index.snapshot import Snapshot
+from recommender.index.term_weights import TermWeights
 from recommender.linking.linker import compute_links
 from recommender.services import Services
 from tests.fakes import HashingEncoder
@@ -105,6 +106,28 @@ def test_only_candidates_are_ranked(pg_services: Services) -> None:
         hits = narrow.rank(query, 3)
         assert hits and {h.doc_id for h in hits} <= set(dense) | set(lexical)
         assert len(set(dense) | set(lexical)) < narrow.live_size
+
+
+def test_lexical_candidates_read_each_terms_best_postings(pg_services: Services) -> None:
+    """`postings` bounds what a lexical candidate query reads: each query term's best postings by
+    saturated tf (the article_terms_impact order); 0 reads all (BM25 order over every posting)."""
+    store = pg_services.store
+    query = "Who pays for tariffs on imports and do prices rise for consumers?"
+    terms = [t for t in terms_of([query])[0] if t]
+    weights = [TermWeights().of(t) for t in terms]
+    every = store.lexical_candidates(terms, weights, 1000, 1.5, 0.75, 300.0)  # type: ignore[attr-defined]
+    assert store.lexical_candidates(terms, weights, 1000, 1.5, 0.75, 300.0, postings=10**6) == every  # type: ignore[attr-defined]
+    rows = store.document_terms(every)  # type: ignore[attr-defined]
+
+    def impact(article: str, term: str) -> float:
+        length, tfs = rows[article]
+        tf = tfs.get(term, 0)
+        return tf / (tf + 0.375 + 0.00375 * length)
+
+    best = {t: max(impact(a, t) for a in every) for t in set(terms)}
+    narrow = store.lexical_candidates(terms, weights, 1000, 1.5, 0.75, 300.0, postings=1)  # type: ignore[attr-defined]
+    assert 0 < len(narrow) <= len(set(terms)) < len(every)
+    assert all(any(impact(a, t) == pytest.approx(best[t], rel=1e-6) for t in set(terms)) for a in narrow)
 
 
 def test_also_scores_articles_the_candidate_stage_misses(pg_services: Services) -> None:
