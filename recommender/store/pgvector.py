@@ -19,8 +19,10 @@ from recommender.store.base import IndexData
 from recommender.store.core import INDEX_ARTICLES, index_data
 from recommender.store.core import text_hash as _text_hash
 from recommender.store.sql import SqlStore
+from recommender.store.vectors import Int8Rows, quantize
 
 HNSW_MAX_DIM = 2000  # pgvector's limit for an HNSW index on `vector`
+_BATCH = 4096  # rows a server-side cursor hands over at a time
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,8 @@ class PgVectors(SqlStore):
         """A pooled connection (PostgresStore's; a replica's only for marked lookups)."""
         raise NotImplementedError
 
-    def _read_matrix(self, conn: psycopg.Connection, query: str, table: str) -> tuple[np.ndarray, list[tuple]]:
-        return _read_matrix(conn, query)
+    def _read_matrix(self, conn: psycopg.Connection, query: str, table: str) -> tuple[Int8Rows, list[tuple]]:
+        return _read_quantized(conn, query, table)
 
     @staticmethod
     def _vector_param(vector: np.ndarray) -> np.ndarray:
@@ -207,6 +209,37 @@ class PgVectors(SqlStore):
         for table, found in dims.items():
             if len(found) == 1:
                 self._fit_dim(conn, table, found[0][0], retype=True)
+
+
+def _read_quantized(conn: psycopg.Connection, query: str, table: str) -> tuple[Int8Rows, list[tuple]]:
+    """(vectors as int8 codes, the other columns of each row) of a query over all of `table` whose last
+    column is `vector_send(...)`, read inside the caller's transaction.
+
+    What a process opening the index reads (every question, or every passage for the in-memory
+    backend): streamed through a server-side cursor and quantised a batch at a time (store/vectors.py,
+    the same codes the index would make), so neither the whole result nor its float32 vectors are ever
+    in memory at once (at 100k articles they were ~1.3 GB on top of what the index keeps).
+    """
+    count = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608 (fixed names)
+    codes = np.zeros((0, 0), dtype=np.int8)
+    scales = np.zeros(0, dtype=np.float32)
+    others: list[tuple] = []
+    row = 0
+    with conn.cursor(name=f"read_{table}") as cursor:
+        cursor.itersize = _BATCH
+        cursor.execute(query)
+        while batch := cursor.fetchmany(_BATCH):
+            if row + len(batch) > count:
+                raise RuntimeError(f"{table} grew while it was read outside one transaction")
+            if row == 0:
+                dim = (len(batch[0][-1]) - 4) // 4
+                codes, scales = np.empty((count, dim), dtype=np.int8), np.empty(count, dtype=np.float32)
+            raw = np.frombuffer(b"".join(r[-1] for r in batch), dtype=np.uint8).reshape(len(batch), -1)[:, 4:]
+            part = np.ascontiguousarray(raw).view(">f4").astype(np.float32)
+            codes[row : row + len(batch)], scales[row : row + len(batch)] = quantize(part)
+            others.extend(r[:-1] for r in batch)
+            row += len(batch)
+    return Int8Rows(codes[:row], scales[:row]), others
 
 
 def _read_matrix(conn: psycopg.Connection, query: str, params: Sequence[Any] = ()) -> tuple[np.ndarray, list[tuple]]:

@@ -20,6 +20,7 @@ from recommender.domain import AuditEntry, Decision, VersionConflict
 from recommender.store.postgres import MIGRATIONS, PostgresStore, redact
 from recommender.store.replica import replica_reads
 from recommender.store.sqlite import SQLiteStore
+from recommender.store.vectors import Int8Rows, quantize
 from tests.fakes import HashingEncoder
 from tests.pg import PgServer
 from tests.services.test_catalog import CORPUS
@@ -106,6 +107,28 @@ def test_nearest_passages_finds_a_passage_by_its_own_vector(settings: Settings) 
     assert approximate[0].article_id == "owls" and approximate[0].cosine == pytest.approx(1.0, abs=1e-5)
     assert [(h.article_id, h.position) for h in approximate] == [(h.article_id, h.position) for h in exact]
     assert all(a.cosine >= b.cosine for a, b in zip(approximate, approximate[1:]))
+    services.close()
+
+
+def test_a_start_reads_vectors_streamed_and_quantised_as_the_index_would(settings: Settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Opening the index reads every question (and, in memory, every passage) through a server-side
+    cursor, a batch at a time, into the int8 codes the index would make of the float32 vectors."""
+    from recommender.store import pgvector
+
+    services = Services.start(settings, encoder=HashingEncoder())
+    services.catalog.ingest(CORPUS)
+    store = services.store
+    assert isinstance(store, PostgresStore)
+    monkeypatch.setattr(pgvector, "_BATCH", 2)  # several batches even on this small corpus
+    data = store.load_index_rows()
+    assert isinstance(data.question_vectors, Int8Rows) and len(data.question_vectors) == len(data.questions) > 2
+    with store._read() as conn:
+        floats, rows = pgvector._read_matrix(
+            conn, "SELECT id, vector_send(vector) FROM questions ORDER BY article_id, position"
+        )
+    codes, scales = quantize(floats)
+    assert [q.id for q in data.questions] == [r[0] for r in rows]
+    assert np.array_equal(data.question_vectors.codes, codes) and np.array_equal(data.question_vectors.scales, scales)
     services.close()
 
 
