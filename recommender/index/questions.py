@@ -8,11 +8,12 @@ every question at once (see linking.linker.entering_hits) without ranking each q
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from recommender.index.layered import Layered
 from recommender.index.rows import RowBuffer
 from recommender.index.vectors import VectorRows
 from recommender.domain import QuestionRow
@@ -42,9 +43,9 @@ class QuestionTable:
     rows: list[QuestionRow]  # by row, dead ones included
     vectors: VectorRows  # (rows, dim) int8 codes, read as float32 (index/vectors.py)
     alive: np.ndarray  # (rows,) bool
-    row_of: dict[str, int]  # live question id -> row
-    by_article: dict[str, tuple[int, ...]]  # article id -> rows of its live questions
-    by_key: dict[str, tuple[int, ...]]  # wording key -> rows of the live questions worded so
+    row_of: Mapping[str, int]  # live question id -> row (Layered: an update copies only its changes)
+    by_article: Mapping[str, tuple[int, ...]]  # article id -> rows of its live questions
+    by_key: Mapping[str, tuple[int, ...]]  # wording key -> rows of the live questions worded so
     token_ids: np.ndarray  # int32, every row's BM25 token ids one after the other
     token_ends: np.ndarray  # int64 (rows + 1,): row r's ids are token_ids[token_ends[r]:token_ends[r + 1]]
     digest: int  # sum of question_digest() over the live questions, mod 2**64: which questions there are
@@ -83,9 +84,9 @@ class QuestionTable:
             rows=list(rows),
             vectors=vectors,
             alive=np.ones(len(rows), dtype=bool),
-            row_of={q.id: row for row, q in enumerate(rows)},
-            by_article={a: tuple(r) for a, r in by_article.items()},
-            by_key={k: tuple(r) for k, r in by_key.items()},
+            row_of=Layered({q.id: row for row, q in enumerate(rows)}),
+            by_article=Layered({a: tuple(r) for a, r in by_article.items()}),
+            by_key=Layered({k: tuple(r) for k, r in by_key.items()}),
             token_ids=token_buffer.view(len(token_ids)),
             token_ends=end_buffer.view(len(token_ends)),
             digest=sum(question_digest(q) for q in rows) % _MOD if digest is None else digest,
@@ -112,26 +113,24 @@ class QuestionTable:
         start = len(self.rows)
         alive = np.concatenate([self.alive, np.ones(len(rows), dtype=bool)])
         alive[gone] = False
-        row_of = dict(self.row_of)
-        for r in gone:
-            row_of.pop(self.rows[r].id, None)
-        by_article = dict(self.by_article)
-        for a in articles:
-            by_article.pop(a, None)
-        by_key = dict(self.by_key)
+        # Only the changed entries are written (Layered.with_changes), not the whole lookups.
         gone_set = set(gone)
+        keys: dict[str, tuple[int, ...]] = {}
         for key in {self.rows[r].key for r in gone}:
-            kept = tuple(r for r in by_key.get(key, ()) if r not in gone_set)
-            if kept:
-                by_key[key] = kept
-            else:
-                by_key.pop(key, None)
+            keys[key] = tuple(r for r in self.by_key.get(key, ()) if r not in gone_set)
+        ids: dict[str, int] = {}
         added: dict[str, list[int]] = {}
         for n, question in enumerate(rows):
-            row_of[question.id] = start + n
+            ids[question.id] = start + n
             added.setdefault(question.article_id, []).append(start + n)
-            by_key[question.key] = (*by_key.get(question.key, ()), start + n)
-        by_article.update({a: tuple(r) for a, r in added.items()})
+            keys[question.key] = (*keys.get(question.key, self.by_key.get(question.key, ())), start + n)
+        row_of = Layered.of(self.row_of).with_changes(ids, [self.rows[r].id for r in gone if self.rows[r].id not in ids])
+        by_article = Layered.of(self.by_article).with_changes(
+            {a: tuple(r) for a, r in added.items()}, [a for a in articles if a not in added]
+        )
+        by_key = Layered.of(self.by_key).with_changes(
+            {k: r for k, r in keys.items() if r}, [k for k, r in keys.items() if not r]
+        )
         flat = np.fromiter((t for ids in tokens for t in ids), dtype=np.int32)
         count = int(self.token_ends[-1])
         ends = count + np.cumsum([len(ids) for ids in tokens], dtype=np.int64)

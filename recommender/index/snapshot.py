@@ -11,7 +11,7 @@ and the lexical overlay are folded away by the next full build, which the index 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -20,6 +20,7 @@ import numpy as np
 from recommender.embedding.base import Encoder
 from recommender.index.backend import IndexBackend, MemoryBackend
 from recommender.index.base import RankerConfig, RankingIndex
+from recommender.index.layered import Layered
 from recommender.index.query import clean_query
 from recommender.index.questions import QuestionTable
 from recommender.domain import ArticleRow, QuestionRow, StoredArticle
@@ -33,7 +34,7 @@ COMPACT_MINIMUM = 500  # ...but never for fewer than this many (a small index re
 class Snapshot:
     generation: int
     ranker: RankingIndex
-    articles: dict[str, ArticleRow]
+    articles: Mapping[str, ArticleRow]  # Layered: an upsert derives the next one from its own changes
     table: QuestionTable
 
     @classmethod
@@ -44,7 +45,7 @@ class Snapshot:
         `consume`: `data.texts` may be emptied as they are indexed (see IndexBackend.ranking)."""
         ranker = (backend or MemoryBackend()).ranking(data, encoder, config, consume)
         table = QuestionTable.build(data.questions, data.question_vectors, _tokens(ranker, data.questions), encoder.dim)
-        return cls(data.generation, ranker, {a.id: a for a in data.articles}, table)
+        return cls(data.generation, ranker, Layered({a.id: a for a in data.articles}), table)
 
     def apply(self, written: Sequence[StoredArticle], deleted: Sequence[str], generation: int) -> Snapshot:
         """The snapshot after `written` articles were stored and `deleted` ones removed (this one is unchanged)."""
@@ -53,14 +54,12 @@ class Snapshot:
             [(item.article.id, item.passage_vectors, item.article.body_text(), item.content_hash) for item in written],
             removed=touched,
         )
-        articles = dict(self.articles)
-        for article_id in deleted:
-            articles.pop(article_id, None)
+        rows: dict[str, ArticleRow] = {}
         questions: list[QuestionRow] = []
         vectors = []
         for item in written:
             article = item.article
-            articles[article.id] = ArticleRow(
+            rows[article.id] = ArticleRow(
                 article.id, article.title, article.checked_on, article.url, article.topic, item.content_hash
             )
             questions += [QuestionRow(q.id, q.article_id, q.position, q.text, q.key) for q in article.question_records()]
@@ -68,6 +67,7 @@ class Snapshot:
         tokens = _tokens(ranker, questions)
         stacked = np.concatenate(vectors) if vectors else np.zeros((0, self.table.vectors.shape[1]), np.float32)
         table = self.table.updated(touched, questions, stacked, tokens)
+        articles = Layered.of(self.articles).with_changes(rows, [a for a in deleted if a not in rows])
         return Snapshot(generation, ranker, articles, table)
 
     def at(self, generation: int) -> Snapshot:
