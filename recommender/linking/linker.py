@@ -196,6 +196,40 @@ def merged_links(
     return [LinkRow(question_id, rank, doc, score, dense, lexical, passage) for rank, (score, doc, dense, lexical, passage) in enumerate(top)]
 
 
+def rewritten_links(
+    question_id: str, stored: Sequence[LinkRow], entering: Sequence[Hit], changed: Collection[str], candidates: int
+) -> list[LinkRow] | None:
+    """The links of a question whose stored list holds a changed (rewritten) article, with that
+    article's new hit in place of its old one, or None when only ranking it again gives a
+    recomputation's answer.
+
+    Every article outside the stored list scores at most the lowest stored score (the list was a
+    recomputation's top `candidates`), and no score but the changed articles' moved. So the stored
+    others plus the changed articles' new hits that score above that floor are the top of a
+    recomputation, as long as there are `candidates` of them (else an article that was not stored
+    may take the last place) and no new hit is within float rounding of another score or the floor.
+    `entering` holds the changed articles' hits that reach the floor (entering_hits).
+    """
+    if len(stored) < candidates:
+        return None
+    floor = min(link.score for link in stored)
+    others = [link for link in stored if link.article_id not in changed]
+    new = [h for h in entering if h.doc_id in changed]
+    if any(abs(h.score - floor) <= SCORE_TOLERANCE for h in new):
+        return None
+    strong = [h for h in new if h.score > floor]
+    if len(others) + len(strong) < candidates:
+        return None
+    scores = [link.score for link in others] + [h.score for h in strong]
+    for hit in strong:
+        if sum(abs(hit.score - score) <= SCORE_TOLERANCE for score in scores) > 1:
+            return None
+    pool = [(link.score, link.article_id, link.dense, link.lexical, link.passage) for link in others]
+    pool += [(h.score, h.doc_id, h.dense, h.lexical, h.passage) for h in strong]
+    top = sorted(pool, key=lambda item: (-item[0], item[1]))[:candidates]
+    return [LinkRow(question_id, rank, doc, score, dense, lexical, passage) for rank, (score, doc, dense, lexical, passage) in enumerate(top)]
+
+
 def compute_links(
     snapshot: Snapshot,
     question_ids: Sequence[str],

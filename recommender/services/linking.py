@@ -12,7 +12,7 @@ from recommender.index.snapshot import Snapshot
 from recommender.linking.clusters import cluster_questions, sklearn_available
 from recommender.linking.duplicates import cluster_starts, update_clusters
 from recommender.index.ranker import Hit
-from recommender.linking.linker import RideAlong, compute_links, entering_hits, merged_links
+from recommender.linking.linker import RideAlong, compute_links, entering_hits, merged_links, rewritten_links
 from recommender.linking.verify import Verification, verify_links
 from recommender.services.models import ModelsService
 from recommender.store.base import Store
@@ -65,8 +65,10 @@ class LinkingService:
             changes = self.holder.question_changes()
             if changes:
                 ride_along = RideAlong(snapshot.table, cluster_starts(snapshot.table, changes).vectors)
+            rewritten = self._rewritten(snapshot, changed, pending)
+            pending -= rewritten  # scored below like any other question, then merged or ranked again
             entering = entering_hits(snapshot, changed, floors, self.settings.candidates, pending, ride_along)
-            merged, again = self._merged(snapshot, entering)
+            merged, again = self._merged(snapshot, entering, rewritten, changed)
             pending |= again
         links = compute_links(snapshot, sorted(pending), self.settings.candidates) if pending else {}
         links.update(merged)
@@ -81,7 +83,26 @@ class LinkingService:
         self.recluster_if_needed(ride_along)
         return len(links)
 
-    def _merged(self, snapshot: Snapshot, entering: Mapping[str, list[Hit]]) -> tuple[dict[str, list[LinkRow]], set[str]]:
+    def _rewritten(self, snapshot: Snapshot, changed: Collection[str], pending: Collection[str]) -> set[str]:
+        """The pending questions whose links can be updated from a changed article's new hit
+        (linker.rewritten_links): those pending only because their stored list holds an article this
+        write changed. When anything else is pending (a re-encode, `relink --all`, an earlier crash
+        that left questions unlinked), the stored scores may be stale as a whole: none qualifies."""
+        if not pending:
+            return set()
+        linked = {link.question_id for a in changed for link in self.store.links_to(a, float("-inf"))}
+        own = {snapshot.table.rows[r].id for a in changed for r in snapshot.table.by_article.get(a, ())}
+        if not set(pending) <= linked | own:
+            return set()
+        return {q for q in linked - own if q in pending}
+
+    def _merged(
+        self,
+        snapshot: Snapshot,
+        entering: Mapping[str, list[Hit]],
+        rewritten: Collection[str] = (),
+        changed: Collection[str] = (),
+    ) -> tuple[dict[str, list[LinkRow]], set[str]]:
         """(new links, questions to rank again) for the questions a changed article enters: its hit is
         merged into the stored list where that equals ranking the question again (see merged_links).
         A list the merge leaves as it was is in neither (nothing to write).
@@ -90,18 +111,21 @@ class LinkingService:
         gives with its stored articles as extra candidates (`recommender verify` recomputes it so): the
         entering hit's score is exact, found for every question, whether or not the candidate stage
         would have reached the article."""
-        if not entering:
+        if not entering and not rewritten:
             return {}, set()
-        stored = self.store.links_of(sorted(entering))
+        stored = self.store.links_of(sorted(set(entering) | set(rewritten)))
         merged: dict[str, list[LinkRow]] = {}
         again: set[str] = set()
-        for question_id, hits in entering.items():
-            before = stored.get(question_id, [])
-            rows = merged_links(question_id, before, hits, self.settings.candidates)
+        for question_id in sorted(set(entering) | set(rewritten)):
+            before, hits = stored.get(question_id, []), entering.get(question_id, [])
+            if question_id in rewritten:
+                rows = rewritten_links(question_id, before, hits, changed, self.settings.candidates)
+            else:
+                rows = merged_links(question_id, before, hits, self.settings.candidates)
             if rows is None:
                 again.add(question_id)
-            elif rows != sorted(before, key=lambda link: link.rank):
-                merged[question_id] = rows
+            elif question_id in rewritten or rows != sorted(before, key=lambda link: link.rank):
+                merged[question_id] = rows  # a rewritten one is written even unchanged: that clears its mark
         return merged, again
 
     def verify(

@@ -1,10 +1,10 @@
-"""merged_links: a changed article's hit merged into stored links, or None where only ranking again is exact."""
+"""merged_links and rewritten_links: a changed article's hit merged into stored links, or None where only ranking again is exact."""
 
 from __future__ import annotations
 
 from recommender.domain import LinkRow
 from recommender.index.base import Hit
-from recommender.linking.linker import SCORE_TOLERANCE, merged_links
+from recommender.linking.linker import SCORE_TOLERANCE, merged_links, rewritten_links
 
 
 def stored(*scored: tuple[str, float]) -> list[LinkRow]:
@@ -33,3 +33,18 @@ def test_near_ties_incomplete_lists_and_stale_hits_fall_back_to_ranking_again() 
     assert merged_links("q", full, [Hit("new", 0.7 + SCORE_TOLERANCE / 2, 0.7, 0.0, 0)], 2) is None  # order is the ranker's
     assert merged_links("q", stored(("a", 0.9)), [Hit("new", 0.8, 0.8, 0.0, 0)], 2) is None  # the next one is unknown
     assert merged_links("q", full, [Hit("b", 0.95, 0.9, 0.0, 0)], 2) is None  # b's stored score is its old version's
+
+
+def test_a_rewritten_articles_new_hit_takes_its_place_while_it_stays_above_the_floor() -> None:
+    before = stored(("a", 0.9), ("b", 0.7), ("c", 0.5))
+    # b rewritten, now scores 0.8: above every article that was not stored (all <= 0.5), so it moves up.
+    rows = rewritten_links("q", before, [Hit("b", 0.8, 0.8, 0.1, 2)], {"b"}, 3)
+    assert rows is not None and [(r.article_id, r.rank, r.score) for r in rows] == [("a", 0, 0.9), ("b", 1, 0.8), ("c", 2, 0.5)]
+    assert rows[1].passage == 2
+    # The lowest one rewritten to a higher score stays; rewritten below the floor, an unstored article may pass it.
+    assert [r.article_id for r in rewritten_links("q", before, [Hit("c", 0.6, 0.6, 0.0, 0)], {"c"}, 3) or []] == ["a", "b", "c"]
+    assert rewritten_links("q", before, [Hit("b", 0.4, 0.4, 0.0, 0)], {"b"}, 3) is None
+    assert rewritten_links("q", before, [], {"b"}, 3) is None  # no longer reaches the floor (or deleted)
+    assert rewritten_links("q", before, [Hit("b", 0.5 + SCORE_TOLERANCE / 2, 0.5, 0.0, 0)], {"b"}, 3) is None  # a tie at the floor
+    assert rewritten_links("q", before, [Hit("b", 0.9 - SCORE_TOLERANCE / 2, 0.9, 0.0, 0)], {"b"}, 3) is None  # a tie with another
+    assert rewritten_links("q", before[:2], [Hit("b", 0.8, 0.8, 0.0, 0)], {"b"}, 3) is None  # incomplete: the next is unknown

@@ -37,6 +37,9 @@ def test_links_equal_a_recomputation_after_many_writes(fake_services: Services, 
     merges = []  # lists updated by merging a changed article in (no ranking): this test covers that path
     real = linking_module.merged_links
     monkeypatch.setattr(linking_module, "merged_links", lambda *a: merges.append(result := real(*a)) or result)
+    rewrites = []  # ... and by putting a rewritten article's new hit in place of its old one
+    real_rewritten = linking_module.rewritten_links
+    monkeypatch.setattr(linking_module, "rewritten_links", lambda *a: rewrites.append(result := real_rewritten(*a)) or result)
     services = fake_services
     rng = random.Random(7)
     services.catalog.ingest(sample_articles)
@@ -59,6 +62,7 @@ def test_links_equal_a_recomputation_after_many_writes(fake_services: Services, 
     result = services.linking.verify()
     assert services.holder.snapshot().ranker.exhaustive == (store_backend == "sqlite")
     assert sum(m is not None for m in merges) > 50 and None in merges  # both the merge and its fallback ran
+    assert sum(r is not None for r in rewrites) > 10 and None in rewrites, (len(rewrites), rewrites.count(None))
     assert result.checked == result.questions > 300
     assert result.links_differ == 0 and result.answers_differ == 0, result.examples
 
@@ -105,3 +109,23 @@ def test_scores_are_compared_within_float_rounding_not_by_their_rounded_digits(f
             {question.id: [LinkRow(r.question_id, r.rank, r.article_id, r.score + shift, r.dense, r.lexical, r.passage) for r in links]}
         )
         assert services.linking.verify().ok == ok
+
+
+def test_no_rewritten_article_is_merged_while_other_questions_wait_for_linking(fake_services: Services, sample_articles, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Questions marked for another reason (a re-encode, `relink --all`, a crash) may hold stale scores
+    throughout: a write then ranks every pending question again instead of merging."""
+    calls = []
+    real = linking_module.rewritten_links
+    monkeypatch.setattr(linking_module, "rewritten_links", lambda *a: calls.append(1) or real(*a))
+    services = fake_services
+    services.catalog.ingest(sample_articles)
+    linked = next(a for a in sample_articles if services.store.links_to(a.id, float("-inf")))
+    rewrite = linked.model_copy(update={"summary": linked.summary + " Updated with new figures."})
+    services.catalog.ingest([rewrite])
+    assert calls  # the usual path: the questions linking to it are updated from its new hit
+    calls.clear()
+    everything = [q.id for q in services.holder.snapshot().questions]
+    services.holder.write(lambda: services.store.mark_for_linking(everything))
+    services.catalog.ingest([rewrite.model_copy(update={"summary": rewrite.summary + " Again."})])
+    assert not calls and not services.store.questions_to_link()
+    assert services.linking.verify().ok
