@@ -186,14 +186,7 @@ def merged_links(
     entering_ids = {h.doc_id for h in entering}
     if any(link.article_id in entering_ids for link in stored):
         return None
-    scores = [link.score for link in stored] + [h.score for h in entering]
-    for hit in entering:
-        if sum(abs(hit.score - score) <= SCORE_TOLERANCE for score in scores) > 1:
-            return None
-    pool = [(link.score, link.article_id, link.dense, link.lexical, link.passage) for link in stored]
-    pool += [(h.score, h.doc_id, h.dense, h.lexical, h.passage) for h in entering]
-    top = sorted(pool, key=lambda item: (-item[0], item[1]))[:candidates]
-    return [LinkRow(question_id, rank, doc, score, dense, lexical, passage) for rank, (score, doc, dense, lexical, passage) in enumerate(top)]
+    return _top_of(question_id, stored, entering, candidates)
 
 
 def rewritten_links(
@@ -220,12 +213,18 @@ def rewritten_links(
     strong = [h for h in new if h.score > floor]
     if len(others) + len(strong) < candidates:
         return None
-    scores = [link.score for link in others] + [h.score for h in strong]
-    for hit in strong:
+    return _top_of(question_id, others, strong, candidates)
+
+
+def _top_of(question_id: str, links: Sequence[LinkRow], hits: Sequence[Hit], candidates: int) -> list[LinkRow] | None:
+    """The top `candidates` of stored links and new hits by (score, id), or None when a new hit is
+    within float rounding of another score (the order of near ties is the ranker's own arithmetic)."""
+    scores = [link.score for link in links] + [h.score for h in hits]
+    for hit in hits:
         if sum(abs(hit.score - score) <= SCORE_TOLERANCE for score in scores) > 1:
             return None
-    pool = [(link.score, link.article_id, link.dense, link.lexical, link.passage) for link in others]
-    pool += [(h.score, h.doc_id, h.dense, h.lexical, h.passage) for h in strong]
+    pool = [(link.score, link.article_id, link.dense, link.lexical, link.passage) for link in links]
+    pool += [(h.score, h.doc_id, h.dense, h.lexical, h.passage) for h in hits]
     top = sorted(pool, key=lambda item: (-item[0], item[1]))[:candidates]
     return [LinkRow(question_id, rank, doc, score, dense, lexical, passage) for rank, (score, doc, dense, lexical, passage) in enumerate(top)]
 
