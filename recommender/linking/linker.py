@@ -18,6 +18,7 @@ from recommender.domain import LinkRow
 from recommender.store.vectors import Int8Rows
 
 SCORE_TOLERANCE = 1e-5  # float32 products of the same vectors in other shapes agree to ~1e-6
+BOUND_SLACK = 1e-4  # what _bounds adds for float32 rounding: 384 products summed err by at most ~2e-5
 # Score cells (questions x documents) ranked at once: each of the ranker's score matrices of a batch is
 # 16 MB at most, whatever the corpus size (256 questions at 16k documents, 41 at 100k).
 BATCH_CELLS = 2**22
@@ -32,13 +33,15 @@ def link_rows(question_id: str, hits: Sequence[Hit]) -> list[LinkRow]:
 
 @dataclass(frozen=True)
 class DocumentScores:
-    """One document's scores for every question row, as Ranker.rank_batch computes them."""
+    """One document's scores for every question row, as Ranker.rank_batch computes them; with
+    `bounded`, dense and fused are upper bounds of them instead (exact_dense gives a row's score)."""
 
     doc_id: str
     fused: np.ndarray  # (question rows,)
     dense: np.ndarray
     lexical: np.ndarray
     passages: np.ndarray | Int8Rows | None  # its passage vectors (which one a question matched best), None: no dense part
+    bounded: bool = False
 
 
 class RideAlong:
@@ -73,13 +76,16 @@ def document_scores(
         # One pass over the question rows for the passages of several documents (it is the cost).
         with_passages = [e.passages for e in group if e.passages is not None and method != "lexical"]
         # The in-memory index hands over its int8 codes: multiplied on the codes as its ranker does. Float
-        # rows (PostgreSQL's) are multiplied in float32, as pgvector does; the duplicate search's
-        # integer products cannot ride along with those.
+        # rows (PostgreSQL's) are scored in float32 as pgvector scores them, but only for the rows that
+        # can reach a floor: every row is first bounded from above on the codes (_bounds; the
+        # duplicate search's integer products cannot ride along with that).
         on_codes = all(isinstance(p, Int8Rows) for p in with_passages)
         riding = extra is not None and on_codes
         if riding:
             with_passages.append(as_int8(extra))
-        products = _products(table, with_passages, on_codes) if with_passages else None
+        products = None
+        if with_passages:
+            products = _products(table, with_passages) if on_codes else _bounds(table, with_passages)  # type: ignore[arg-type]
         if riding and products is not None and ride_along is not None:
             ride_along.products = products[:, products.shape[1] - len(extra) :]
             extra = None
@@ -93,15 +99,37 @@ def document_scores(
                 dense = products[:, column : column + len(evidence.passages)].max(axis=1)
                 column += len(evidence.passages)
             fused = dense if method == "dense" else lexical if method == "lexical" else combine(dense, lexical, ranker.config.dense_weight)
-            yield DocumentScores(evidence.doc_id, fused, dense, lexical, evidence.passages)
+            bounded = not on_codes and method != "lexical" and evidence.passages is not None
+            yield DocumentScores(evidence.doc_id, fused, dense, lexical, evidence.passages, bounded)
 
 
-def _products(table: QuestionTable, passages: Sequence[np.ndarray | Int8Rows], on_codes: bool) -> np.ndarray:
-    """Every question row times every passage (one pass over the rows)."""
-    if on_codes:
-        codes = [p for p in passages if isinstance(p, Int8Rows)]
-        return table.vectors.products(Int8Rows(np.concatenate([p.codes for p in codes]), np.concatenate([p.scales for p in codes])))
-    return table.vectors @ np.concatenate([np.asarray(p, dtype=np.float32) for p in passages]).T
+def _products(table: QuestionTable, passages: Sequence[Int8Rows]) -> np.ndarray:
+    """Every question row times every passage, on the codes (one pass over the rows)."""
+    return table.vectors.products(Int8Rows(np.concatenate([p.codes for p in passages]), np.concatenate([p.scales for p in passages])))
+
+
+def _bounds(table: QuestionTable, passages: Sequence[np.ndarray | Int8Rows]) -> np.ndarray:
+    """Upper bounds of every question row times every float32 passage, from the integer products of
+    the row's codes with the passage quantised (index/products.py; a third of the float product's
+    time on the rows). The passage's quantisation error e moves a product by at most |q||e|
+    (Cauchy-Schwarz), with q the row's vector as the table holds it; BOUND_SLACK covers the float32
+    rounding of the product the row's exact score is then computed with (exact_dense)."""
+    stacked = np.concatenate([np.asarray(p, dtype=np.float32) for p in passages])
+    quantized = Int8Rows.of(stacked)
+    errors = np.linalg.norm(stacked - quantized.dequantized(), axis=1).astype(np.float32)
+    bounds = table.vectors.products(quantized)
+    bounds += np.outer(table.vectors.norms(), errors * np.float32(1.001))
+    bounds += np.float32(BOUND_SLACK)
+    return bounds
+
+
+def exact_dense(table: QuestionTable, rows: np.ndarray, passages: np.ndarray | Int8Rows) -> np.ndarray:
+    """The dense score of each of `rows` for one document's float32 passages (PostgreSQL's): its best
+    passage's product with the row as the table holds it, in float32."""
+    picked = table.vectors.take_quantized(rows)
+    product = picked.codes.astype(np.float32) @ np.asarray(passages, dtype=np.float32).T
+    product *= picked.scales[:, None]
+    return product.max(axis=1)
 
 
 def best_passage_of(passages: np.ndarray | Int8Rows, table: QuestionTable, row: int) -> int:
@@ -155,15 +183,23 @@ def entering_hits(
     open_rows = table.alive & ~own
     open_rows[[r for q in pending if (r := table.row_of.get(q)) is not None]] = False
     reached: dict[int, list[Hit]] = {}
+    config = snapshot.ranker.config
     for scores in document_scores(snapshot, present, ride_along):
         # >= and a small margin: a tie with the lowest stored candidate is decided by document id, and this
         # all-questions product may round differently from the ranker's batched one in the last bits.
         rows = np.flatnonzero(open_rows & ((floors.count < candidates) | (scores.fused >= floors.lowest - SCORE_TOLERANCE)))
-        for row in rows.tolist():
+        dense, fused = scores.dense[rows], scores.fused[rows]
+        if scores.bounded and len(rows) and scores.passages is not None:
+            # Upper bounds let these rows through: their exact scores decide.
+            dense = exact_dense(table, rows, scores.passages)
+            fused = dense if config.method == "dense" else combine(dense, scores.lexical[rows], config.dense_weight)
+            keep = (floors.count[rows] < candidates) | (fused >= floors.lowest[rows] - SCORE_TOLERANCE)
+            rows, dense, fused = rows[keep], dense[keep], fused[keep]
+        for n, row in enumerate(rows.tolist()):
             passage = -1
             if scores.passages is not None:
                 passage = best_passage_of(scores.passages, table, row)
-            hit = Hit(scores.doc_id, float(scores.fused[row]), float(scores.dense[row]), float(scores.lexical[row]), passage)
+            hit = Hit(scores.doc_id, float(fused[n]), float(dense[n]), float(scores.lexical[row]), passage)
             reached.setdefault(row, []).append(hit)
     return {table.rows[row].id: hits for row, hits in reached.items()}
 

@@ -48,3 +48,35 @@ def test_a_rewritten_articles_new_hit_takes_its_place_while_it_stays_above_the_f
     assert rewritten_links("q", before, [Hit("b", 0.5 + SCORE_TOLERANCE / 2, 0.5, 0.0, 0)], {"b"}, 3) is None  # a tie at the floor
     assert rewritten_links("q", before, [Hit("b", 0.9 - SCORE_TOLERANCE / 2, 0.9, 0.0, 0)], {"b"}, 3) is None  # a tie with another
     assert rewritten_links("q", before[:2], [Hit("b", 0.8, 0.8, 0.0, 0)], {"b"}, 3) is None  # incomplete: the next is unknown
+
+
+def test_bounds_on_the_codes_are_above_every_float_product_and_close_to_it() -> None:
+    """PostgreSQL's float32 passages are first scored against every question on int8 codes: the bound
+    must never fall below the float product (else a question the article enters would be missed)."""
+    import numpy as np
+
+    from recommender.index.questions import QuestionTable
+    from recommender.linking import linker
+
+    rng = np.random.default_rng(5)
+    questions = rng.normal(size=(3000, 384)).astype(np.float32)
+    questions[::7, 3] *= 40  # outlier components: coarse codes for those rows
+    questions /= np.linalg.norm(questions, axis=1, keepdims=True)
+    passages = rng.normal(size=(9, 384)).astype(np.float32)
+    passages[0] = questions[11]  # a passage equal to a question: the highest product there is
+    passages[1, 5] *= 60
+    passages /= np.linalg.norm(passages, axis=1, keepdims=True)
+    table = QuestionTable.build([], np.zeros((0, 384), np.float32), [], 384)
+    table = table.updated([], [_question(n) for n in range(len(questions))], questions, [[] for _ in questions])
+    exact = table.vectors @ passages.T
+    bounds = linker._bounds(table, [passages[:4], passages[4:]])
+    assert (bounds >= exact).all()
+    assert float((bounds - exact).max()) < 0.05  # tight enough that few rows need their exact score
+    rows = np.array([11, 0, 2999, 7])
+    assert np.allclose(linker.exact_dense(table, rows, passages), exact[rows].max(axis=1), atol=1e-6)
+
+
+def _question(n: int):  # type: ignore[no-untyped-def]
+    from recommender.domain import QuestionRow
+
+    return QuestionRow(f"q{n}", f"a{n}", 0, f"question {n}", f"question {n}")
