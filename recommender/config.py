@@ -80,6 +80,10 @@ class Settings(BaseSettings):
         "saturated term frequency first) the lexical candidates are summed from; 0 reads every posting (exact BM25 "
         "order, but a common term's postings grow with the corpus). Scores of candidates stay exact either way.",
     )
+    ranking_parallel_queries: int = Field(
+        2, ge=1, le=64, description="`postgres` ranking: how many connections the candidate queries of one batch "
+        "(the questions a write relinks) are split over at once; the pool (`database_pool_max`) must have them free.",
+    )
     ranking_ef_search: int = Field(
         200, ge=1, le=1000, description="`postgres` ranking: pgvector's `hnsw.ef_search` (wider: better recall, slower)."
     )

@@ -17,7 +17,7 @@ Each measurement starts one `recommender serve` process (default settings: on Po
 200 from /healthz), RSS after start and after the load, 30 searches (p50 over HTTP, query encoding
 included), 200 widget reads, and 10 upserts of one article over HTTP (PUT: embed, store, write term
 rows, find and relink the affected questions) with their p50: five new articles (deleted again at the
-end, untimed) and five rewrites of existing ones.
+end, untimed) and five rewrites of existing ones, each a checkthat2020 fact check drawn at random.
 """
 
 from __future__ import annotations
@@ -250,12 +250,19 @@ def measure(size: int, backend: str) -> str:
         searches = [get(port, f"/v1/search?q={q.replace(' ', '%20')}&k=10")[1] for q in QUERIES * 3]
         widgets = [get(port, f"/v1/articles/{a}/dive-deeper")[1] for a in ids]
         upserts = []
-        run = f"{time.time():.0f}"  # every run writes new content (an unchanged article is not written at all)
+        # Each upsert is one fact check of checkthat2020 (headline as title and question, claim as
+        # summary): distinct texts, so that they do not all link to each other. A rewrite turns an
+        # existing article into another fact check; every run picks other ones (an unchanged article
+        # is not written at all).
+        from scripts.synthetic_corpus import fact_checks
+
+        checks = fact_checks()[0]
+        picked = random.Random(int(time.time())).sample(range(len(checks)), 10)
         for n in range(10):
             target = ids[n * 7] if n % 2 else f"bench-new-{n}"
-            body = json.dumps({"id": target, "title": f"Do tariffs raise prices? ({n})",
-                               "summary": f"Importers pay tariffs; prices rise for consumers (run {run}).",
-                               "questions": [f"Who pays for tariffs in case {n} of run {run}?"]}).encode()
+            check = checks[picked[n]]
+            body = json.dumps({"id": target, "title": check.title, "summary": check.claim,
+                               "questions": [check.title]}).encode()
             request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/articles/{target}", data=body, method="PUT",
                                              headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
             t0 = time.perf_counter()

@@ -49,6 +49,7 @@ def postgres_ranker(
             settings.ranking_lexical_candidates,
             settings.ranking_ef_search,
             settings.ranking_lexical_postings,
+            settings.ranking_parallel_queries,
         )
         ranker = PgRanker.open(store, [d.id for d in docs], encoder, config, options)
     except BaseException:

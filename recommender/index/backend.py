@@ -89,5 +89,6 @@ def create_backend(settings: Settings, store: Any) -> IndexBackend:
         settings.ranking_lexical_candidates,
         settings.ranking_ef_search,
         settings.ranking_lexical_postings,
+        settings.ranking_parallel_queries,
     )
     return PostgresBackend(store, options)

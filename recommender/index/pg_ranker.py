@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -77,6 +78,7 @@ class PgOptions:
     lexical_candidates: int = 100
     ef_search: int = 200
     lexical_postings: int = 1000  # per query term, its best postings read for lexical candidates (0: all)
+    parallel_queries: int = 2  # connections one batch of queries is split over
 
 
 def terms_of(texts: Sequence[str]) -> list[list[str]]:
@@ -235,17 +237,13 @@ class PgRanker(RankingIndex):
     ) -> list[list[Hit]]:
         queries = [[t for t in terms if t] for terms in terms_of(texts)] if self.config.method != "dense" else [[] for _ in texts]
         use_dense = self.config.method != "lexical"
-        found = self.store.ranked_candidates(
+        found = self._candidates(
             [
                 (vectors[row] if use_dense and vectors is not None else None, terms, [self._weights.of(t) for t in terms])
                 for row, terms in enumerate(queries)
             ],
-            max(self.options.dense_candidates, 4 * k),
-            max(self.options.lexical_candidates, k) if self.options.lexical_candidates else 0,
-            self.options.ef_search,
-            (K1, B, self.config.average_length),
+            k,
             exact=use_dense and self._state.get() != "ready",
-            postings=self.options.lexical_postings,
         )
         results = []
         for row, exclude in enumerate(excludes):
@@ -262,6 +260,32 @@ class PgRanker(RankingIndex):
                 hits += self._unmatched(k - len(hits), {h.doc_id for h in hits} | skip)
             results.append(hits)
         return results
+
+    def _candidates(
+        self, queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float]]], k: int, exact: bool
+    ) -> list[list[tuple[str, float, int, int, dict[str, int]]]]:
+        """Each query's candidates (RankingStore.ranked_candidates). Many queries (the questions a write
+        relinks) are split over `parallel_queries` connections at once: the database works on them side
+        by side while this process waits, instead of one after the other."""
+
+        def run(chunk: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float]]]) -> list[list[tuple[str, float, int, int, dict[str, int]]]]:
+            return self.store.ranked_candidates(
+                chunk,
+                max(self.options.dense_candidates, 4 * k),
+                max(self.options.lexical_candidates, k) if self.options.lexical_candidates else 0,
+                self.options.ef_search,
+                (K1, B, self.config.average_length),
+                exact=exact,
+                postings=self.options.lexical_postings,
+            )
+
+        workers = min(self.options.parallel_queries, len(queries))
+        if workers <= 1:
+            return run(queries)
+        size = -(-len(queries) // workers)
+        chunks = [queries[start : start + size] for start in range(0, len(queries), size)]
+        with ThreadPoolExecutor(len(chunks), thread_name_prefix="pg-rank") as pool:
+            return [found for part in pool.map(run, chunks) for found in part]
 
     def _unmatched(self, count: int, taken: Collection[str]) -> list[Hit]:
         """Articles no query term matches score 0 and follow by id, as in the in-memory ranker (only a

@@ -130,6 +130,16 @@ def test_lexical_candidates_read_each_terms_best_postings(pg_services: Services)
     assert all(any(impact(a, t) == pytest.approx(best[t], rel=1e-6) for t in set(terms)) for a in narrow)
 
 
+def test_queries_split_over_several_connections_rank_as_one_after_the_other(pg_services: Services) -> None:
+    ranker = pg_services.holder.snapshot().ranker
+    assert isinstance(ranker, PgRanker)
+    options = type(ranker.options)
+    one = PgRanker(ranker.store, ranker.live, ranker.encoder, ranker.config, options(parallel_queries=1))
+    three = PgRanker(ranker.store, ranker.live, ranker.encoder, ranker.config, options(parallel_queries=3))
+    excludes = [[], ["economy-tariffs-who-pays"], [], [], []]
+    assert three.rank_batch(QUERIES, 5, excludes) == one.rank_batch(QUERIES, 5, excludes)
+
+
 def test_also_scores_articles_the_candidate_stage_misses(pg_services: Services) -> None:
     """A recomputation of stored links (verify) scores the stored articles even when the approximate
     candidates miss them, with the score a full ranking gives them."""
