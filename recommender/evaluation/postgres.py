@@ -44,13 +44,7 @@ def postgres_ranker(
     store = PostgresStore(url, encoder.model_id, timeout=settings.database_timeout)
     try:
         store.load_benchmark(digest.hexdigest(), rows)
-        options = PgOptions(
-            settings.ranking_dense_candidates,
-            settings.ranking_lexical_candidates,
-            settings.ranking_ef_search,
-            settings.ranking_lexical_postings,
-            settings.ranking_parallel_queries,
-        )
+        options = PgOptions.of(settings)
         ranker = PgRanker.open(store, [d.id for d in docs], encoder, config, options)
     except BaseException:
         store.close()

@@ -84,11 +84,5 @@ def create_backend(settings: Settings, store: Any) -> IndexBackend:
         )
     from recommender.index.pg_ranker import PgOptions
 
-    options = PgOptions(
-        settings.ranking_dense_candidates,
-        settings.ranking_lexical_candidates,
-        settings.ranking_ef_search,
-        settings.ranking_lexical_postings,
-        settings.ranking_parallel_queries,
-    )
+    options = PgOptions.of(settings)
     return PostgresBackend(store, options)

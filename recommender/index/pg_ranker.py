@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import heapq
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from bm25s.tokenization import Tokenizer
@@ -33,6 +33,9 @@ from recommender.index.fusion import combine, saturate
 from recommender.index.lexical import B, EMPTY, K1, new_tokenizer
 from recommender.index.query import clean_query
 from recommender.index.term_weights import TermWeights
+
+if TYPE_CHECKING:
+    from recommender.config import Settings
 
 STATE_SECONDS = 10.0  # how long an HNSW index state read from the catalog is trusted
 IDF_CACHE = 200_000  # terms whose float32 idf is kept (cleared when full)
@@ -79,6 +82,16 @@ class PgOptions:
     ef_search: int = 200
     lexical_postings: int = 1000  # per query term, its best postings read for lexical candidates (0: all)
     parallel_queries: int = 2  # connections one batch of queries is split over
+
+    @classmethod
+    def of(cls, settings: Settings) -> PgOptions:
+        return cls(
+            settings.ranking_dense_candidates,
+            settings.ranking_lexical_candidates,
+            settings.ranking_ef_search,
+            settings.ranking_lexical_postings,
+            settings.ranking_parallel_queries,
+        )
 
 
 def terms_of(texts: Sequence[str]) -> list[list[str]]:
