@@ -203,14 +203,15 @@ class PgRanking(PgVectors):
                     if vector is not None
                     else "NULL::float8[]"
                 )
+                # A candidate's term frequencies in one probe of its rows (two subqueries read them twice).
                 sql = f"""WITH c AS ({" UNION ".join(parts)})
-                          SELECT c.article_id, {dense}, l.length,
-                                 (SELECT ARRAY_AGG(t.term ORDER BY t.term) FROM article_terms t
-                                  WHERE t.article_id = c.article_id AND t.term = ANY(%s)),
-                                 (SELECT ARRAY_AGG(t.tf ORDER BY t.term) FROM article_terms t
-                                  WHERE t.article_id = c.article_id AND t.term = ANY(%s))
-                          FROM c LEFT JOIN article_lengths l ON l.article_id = c.article_id"""
-                tail = ([as_f32(vector), as_f32(vector)] if vector is not None else []) + [list(set(terms))] * 2
+                          SELECT c.article_id, {dense}, l.length, f.terms, f.tfs
+                          FROM c LEFT JOIN article_lengths l ON l.article_id = c.article_id
+                          LEFT JOIN LATERAL (SELECT ARRAY_AGG(t.term ORDER BY t.term) AS terms,
+                                                    ARRAY_AGG(t.tf ORDER BY t.term) AS tfs
+                                             FROM article_terms t
+                                             WHERE t.article_id = c.article_id AND t.term = ANY(%s)) f ON TRUE"""
+                tail = ([as_f32(vector), as_f32(vector)] if vector is not None else []) + [list(set(terms))]
                 rows = conn.execute(sql, [*params, *tail]).fetchall()
                 found.append(
                     [
