@@ -382,7 +382,7 @@ CREATE INDEX article_terms_article ON article_terms (article_id)""",
         # is 50k rows at 100k articles (~120 ms), 500k at 1M. Read in this order, each term's best
         # postings come first (pgranking.py, `postings`).
         "lexical candidates read each term's best postings, not all of them",
-        [Sql(None, f"CREATE INDEX article_terms_impact ON article_terms (term, ({TERM_IMPACT}) DESC) INCLUDE (article_id, tf, length)")],
+        [Sql(None, f"CREATE INDEX IF NOT EXISTS article_terms_impact ON article_terms (term, ({TERM_IMPACT}) DESC) INCLUDE (article_id, tf, length)")],
     ),
 ]
 
