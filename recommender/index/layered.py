@@ -66,9 +66,7 @@ class Layered(Mapping[K, V], Generic[K, V]):
         return self._base[key]
 
     def __contains__(self, key: object) -> bool:
-        if key in self._top:
-            return not isinstance(self._top[key], _Gone)
-        return key in self._base
+        return _present(self._base, self._top, key)  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[K]:
         for key in self._base:

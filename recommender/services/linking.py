@@ -68,7 +68,7 @@ class LinkingService:
             rewritten = self._rewritten(snapshot, changed, pending)
             pending -= rewritten  # scored below like any other question, then merged or ranked again
             entering = entering_hits(snapshot, changed, floors, self.settings.candidates, pending, ride_along)
-            merged, again = self._merged(snapshot, entering, rewritten, changed)
+            merged, again = self._merged(entering, rewritten, changed)
             pending |= again
         links = compute_links(snapshot, sorted(pending), self.settings.candidates) if pending else {}
         links.update(merged)
@@ -98,7 +98,6 @@ class LinkingService:
 
     def _merged(
         self,
-        snapshot: Snapshot,
         entering: Mapping[str, list[Hit]],
         rewritten: Collection[str] = (),
         changed: Collection[str] = (),
