@@ -126,11 +126,27 @@ class Settings(BaseSettings):
         "that one article's lexical score never depends on the others (see recommender/index/term_weights.py); about "
         "the length of one of the site's articles.",
     )
+    proximity_window: int = Field(
+        4,
+        ge=0,
+        le=16,
+        description="Lexical evidence for two terms of a short query standing close together in a fact check: terms at "
+        "most this many minus one indexed words apart form a pair, scored like a BM25 term with the two words' idf "
+        "summed (recommender/index/proximity.py); 0 or 1: off. Separates pages that share a question's words from "
+        "the page that shares its phrasing (docs/quality.md).",
+    )
+    proximity_max_terms: int = Field(
+        10,
+        ge=0,
+        description="Only queries with at most this many distinct indexed words get pair evidence (questions and "
+        "headlines; in a long post most close pairs are incidental).",
+    )
+    proximity_weight: float = Field(1.0, ge=0, description="A pair's idf = this x (idf of one word + idf of the other).")
     clean_queries: bool = Field(True, description="Strip links, @handles and tweet trailers from queries before ranking.")
     top_k: int = Field(3, ge=1, le=20, description="Fact checks linked to each question.")
     candidates: int = Field(10, ge=1, le=50, description="Candidates stored per question (review, related questions).")
     gap_threshold: float = Field(
-        0.38,
+        0.42,
         description="Raw-score gap threshold, used only when no calibrator applies (`calibration` = `none`, or no "
         "calibrator fits the encoder): a question whose best fact check scores below this is a gap, every other "
         "suggestion goes live (chosen on the sample answer key). With a calibrator, `review_threshold` decides.",

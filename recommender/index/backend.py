@@ -50,7 +50,7 @@ class MemoryBackend(IndexBackend):
 
     def ranking(self, data: IndexData, encoder: Encoder, config: RankerConfig, consume: bool = False) -> RankingIndex:
         dense = DenseIndex.from_groups(data.passage_vectors, encoder.dim)
-        lexical = LexicalIndex(data.texts, config.average_length, consume=consume)
+        lexical = LexicalIndex(data.texts, config.average_length, consume=consume, proximity=config.proximity)
         return Ranker([a.id for a in data.articles], encoder, config, dense=dense, lexical=lexical)
 
 

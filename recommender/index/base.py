@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from recommender.index.query import clean_query
+from recommender.index.proximity import OFF, Proximity
+from recommender.index.query import clean_query, is_post
 from recommender.store.vectors import Int8Rows
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class RankerConfig:
     lexical_saturation: float = 10.0
     clean_queries: bool = True  # strip links, handles and tweet trailers before ranking
     average_length: float = 300.0  # BM25's reference document length (see index/lexical.py)
+    proximity: Proximity = OFF  # pair evidence for close query terms (see index/proximity.py)
 
     @classmethod
     def of(cls, settings: Settings, method: Method | None = None) -> RankerConfig:
@@ -48,6 +50,7 @@ class RankerConfig:
             settings.lexical_saturation,
             settings.clean_queries,
             settings.lexical_average_length,
+            Proximity(settings.proximity_window, settings.proximity_max_terms, settings.proximity_weight),
         )
 
 
@@ -69,6 +72,8 @@ class Evidence:
     # (PostgreSQL's); None: no dense part
     passages: np.ndarray | Int8Rows | None
     weights: np.ndarray | None  # (vocabulary,) BM25 weight of one occurrence of each term id of text_ids
+    # (sorted pair keys, weights): what a question holding each of its term pairs adds (index/proximity.py)
+    pairs: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class RankingIndex(ABC):
@@ -102,11 +107,12 @@ class RankingIndex(ABC):
         if not texts:
             return []
         excludes = excludes if excludes is not None else [()] * len(texts)
+        phrases = [not is_post(t) for t in texts]
         if self.config.clean_queries:
             texts = [clean_query(t) for t in texts]
         if vectors is None:
             vectors = self.encode(texts)
-        return self._rank(texts, k, excludes, vectors, also)
+        return self._rank(texts, k, excludes, vectors, also, phrases)
 
     @abstractmethod
     def _rank(
@@ -116,8 +122,10 @@ class RankingIndex(ABC):
         excludes: Sequence[Collection[str]],
         vectors: np.ndarray | None,
         also: Sequence[Collection[str]] | None = None,
+        phrases: Sequence[bool] | None = None,
     ) -> list[list[Hit]]:
-        """rank_batch on texts cleaned as the settings say, with their vectors (None: no dense part)."""
+        """rank_batch on texts cleaned as the settings say, with their vectors (None: no dense part);
+        `phrases`: per text, whether it may get term-pair evidence (not a social-media post; None: all)."""
 
     @abstractmethod
     def score(self, text: str, doc_id: str, exclude: Collection[str] = (), vector: np.ndarray | None = None) -> float | None:

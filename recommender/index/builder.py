@@ -81,5 +81,5 @@ def build_ranker(
             groups.append(vectors[start : start + len(d.passages)])
             start += len(d.passages)
         dense = DenseIndex.from_groups(groups, encoder.dim)
-    lexical = LexicalIndex([d.text for d in docs], config.average_length) if config.method != "dense" else None
+    lexical = LexicalIndex([d.text for d in docs], config.average_length, proximity=config.proximity) if config.method != "dense" else None
     return Ranker([d.id for d in docs], encoder, config, dense=dense, lexical=lexical)

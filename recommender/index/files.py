@@ -45,7 +45,7 @@ from recommender.store.vectors import Int8Rows
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: term positions for proximity (index/proximity.py)
 META = "meta.json"
 TEMPORARY = ".tmp-"
 ABANDONED_SECONDS = 3600  # a temporary folder this old belongs to a writer that died
@@ -58,7 +58,7 @@ class StaleFiles(ValueError):
 def fingerprint(data: IndexData, model_id: str, config: RankerConfig) -> str:
     """What a set of files is valid for: the model, settings and indexed rows, in index order."""
     digest = hashlib.sha256()
-    digest.update(f"{FORMAT}\n{model_id}\n{config.method}\n{config.clean_queries}\n".encode())
+    digest.update(f"{FORMAT}\n{model_id}\n{config.method}\n{config.clean_queries}\n{config.proximity}\n".encode())
     digest.update("\n".join(f"{a.id}\t{a.content_hash}" for a in data.articles).encode())
     digest.update(b"\n--\n")
     digest.update("\n".join(f"{q.id}\t{q.article_id}\t{q.position}\t{q.text}\t{q.key}" for q in data.questions).encode())
@@ -194,15 +194,17 @@ def _open(folder: Path, digest: str, rows: IndexData, encoder: Encoder, config: 
         dense = DenseIndex.of(vectors, a["passages.offsets"])
     lexical = None
     if config.method != "dense":
-        parts = {name: a[f"lexical.{name}"] for name in ("indptr", "docs", "tfs", "lengths")}
-        lexical = LexicalIndex.restored(parts, folder, config.average_length)
+        parts = {name[len("lexical."):]: array for name, array in a.items() if name.startswith("lexical.")}
+        lexical = LexicalIndex.restored(parts, folder, config.average_length, proximity=config.proximity)
     for part in (dense, lexical):
         if part is not None and part.size != len(rows.articles):
             raise StaleFiles(f"the files index {part.size} articles, the store has {len(rows.articles)}")
     ranker = Ranker([r.id for r in rows.articles], encoder, config, dense=dense, lexical=lexical)
     questions = VectorRows(Int8Rows(a["questions.codes"], a["questions.scales"]))
     question_digest = int(meta["question_digest"])  # of exactly these questions: the fingerprint covers their ids and keys
-    table = QuestionTable.of(rows.questions, questions, a["questions.token_ids"], a["questions.token_ends"], question_digest)
+    table = QuestionTable.of(
+        rows.questions, questions, a["questions.token_ids"], a["questions.token_ends"], question_digest, config.proximity
+    )
     return Snapshot(rows.generation, ranker, {r.id: r for r in rows.articles}, table)
 
 

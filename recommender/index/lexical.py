@@ -29,6 +29,8 @@ import numpy as np
 import Stemmer
 from bm25s.tokenization import Tokenizer
 
+from recommender.index import proximity as prox
+from recommender.index.proximity import OFF, Proximity
 from recommender.index.rows import RowBuffer
 from recommender.index.term_weights import TermWeights
 
@@ -41,6 +43,14 @@ _CHUNK = 4096  # documents tokenised at a time: token lists of Python ints are ~
 
 def new_tokenizer() -> Tokenizer:
     return Tokenizer(stopwords="en", stemmer=Stemmer.Stemmer("english"))
+
+
+def terms_of(texts: Sequence[str]) -> list[list[str]]:
+    """Each text's terms as the index tokenises it (stop words out, stemmed), every word kept (a
+    throwaway vocabulary), '' for a text without any word."""
+    if not texts:
+        return []
+    return new_tokenizer().tokenize(list(texts), update_vocab=True, return_as="string", show_progress=False)
 
 
 def _tokenize(tokenizer: Tokenizer, texts: Sequence[str], update: bool) -> list[list[int]]:
@@ -64,6 +74,15 @@ def _counts(ids: list[list[int]], first_doc: int) -> tuple[np.ndarray, np.ndarra
     )
 
 
+def _flat(ids: list[list[int]]) -> np.ndarray:
+    return np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=sum(map(len, ids)))
+
+
+def _mapped(rows: np.ndarray) -> RowBuffer:
+    """Rows to append after: a read-only (mapped) array is copied only by the first append."""
+    return RowBuffer(rows, len(rows)) if not rows.flags.writeable else RowBuffer.of(rows)
+
+
 _COLUMN_TYPES = (np.int32, np.int32, np.float32, np.float32)  # terms, docs, tfs, lengths (see _counts)
 
 
@@ -82,14 +101,18 @@ class LexicalIndex:
         average_length: float = 300.0,
         weights: TermWeights | None = None,
         consume: bool = False,
+        proximity: Proximity = OFF,
     ) -> None:
         """`consume`: `texts` is a list the caller is done with; each chunk is removed from it once
         tokenised, so the bodies (at 100k articles a few hundred MB) are not held while the postings
-        are merged and sorted, the build's peak."""
+        are merged and sorted, the build's peak. `proximity` on: every document's terms are also kept
+        in text order, with each term's positions (index/proximity.py)."""
         self._tokenizer = new_tokenizer()
         self._weights = weights or TermWeights()
         self.average_length = average_length
+        self.proximity = proximity
         parts = []
+        sequences: list[np.ndarray] = []
         size = len(texts)
         for start in range(0, size, _CHUNK):
             if consume and isinstance(texts, list):
@@ -97,8 +120,11 @@ class LexicalIndex:
                 del texts[:_CHUNK]
             else:
                 chunk = list(texts[start : start + _CHUNK])
-            parts.append(_counts(_tokenize(self._tokenizer, chunk, True), start))
-            del chunk
+            ids = _tokenize(self._tokenizer, chunk, True)
+            parts.append(_counts(ids, start))
+            if proximity.on:
+                sequences.append(_flat(ids))
+            del chunk, ids
         # Each column's chunks are let go as soon as they are merged: at 100k articles a column is 14M
         # postings, and holding every chunk next to every merged column would double the build's peak.
         columns = [[p[n] for p in parts] for n in range(4)]
@@ -121,13 +147,39 @@ class LexicalIndex:
         self._alive = np.ones(self.size, dtype=bool)
         self._dead = 0
         self._norm = RowBuffer.of(self._length_norm(lengths))
+        sequence = np.concatenate(sequences) if sequences else np.zeros(0, dtype=np.int32)
+        del sequences
+        self._set_sequences(sequence, lengths, n_terms)
+
+    def _set_sequences(self, sequence: np.ndarray, lengths: np.ndarray, n_terms: int) -> None:
+        """Every document's terms in text order, where each begins, and each term's positions in them
+        (sorted; by term like the postings). Nothing is kept when proximity is off."""
+        if not self.proximity.on:
+            sequence, lengths = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        starts = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(np.asarray(lengths).astype(np.int64), out=starts[1:])
+        self._sequence = RowBuffer.of(sequence.astype(np.int32, copy=False))
+        self._starts = RowBuffer.of(starts)
+        self._positions = np.argsort(sequence, kind="stable").astype(np.int64)
+        self._position_ptr = np.zeros(n_terms + 1, dtype=np.int64)
+        if len(sequence):
+            np.cumsum(np.bincount(sequence, minlength=n_terms)[:n_terms], out=self._position_ptr[1:])
+        self._overlay_positions: dict[int, np.ndarray] = {}
 
     # -- the index files (index/files.py) ---------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
         """The postings and lengths of a fully built index (nothing added or removed since)."""
         if self._overlay_docs or self._dead:
             raise ValueError("only a freshly built lexical index is saved (it has overlay or dead documents)")
-        return {"indptr": self._indptr, "docs": self._docs, "tfs": self._tfs, "lengths": self._lengths.view(self.size)}
+        arrays = {"indptr": self._indptr, "docs": self._docs, "tfs": self._tfs, "lengths": self._lengths.view(self.size)}
+        if self.proximity.on:
+            arrays |= {
+                "sequence": self._sequence.view(int(self._starts.view(self.size + 1)[-1])),
+                "starts": self._starts.view(self.size + 1),
+                "positions": self._positions,
+                "position_ptr": self._position_ptr,
+            }
+        return arrays
 
     def save_vocab(self, folder: Path) -> None:
         """The tokenizer's vocabulary, as bm25s saves it (JSON): word and stem ids stay as they are."""
@@ -135,10 +187,16 @@ class LexicalIndex:
 
     @classmethod
     def restored(
-        cls, arrays: dict[str, np.ndarray], folder: Path, average_length: float, weights: TermWeights | None = None
+        cls,
+        arrays: dict[str, np.ndarray],
+        folder: Path,
+        average_length: float,
+        weights: TermWeights | None = None,
+        proximity: Proximity = OFF,
     ) -> LexicalIndex:
         """The index `arrays()` and `save_vocab()` saved (the arrays may be read-only memory maps)."""
         new = object.__new__(cls)
+        new.proximity = proximity
         new._tokenizer = new_tokenizer()
         new._tokenizer.load_vocab(str(folder), VOCAB_FILE)
         new._weights, new.average_length = weights or TermWeights(), average_length
@@ -152,6 +210,15 @@ class LexicalIndex:
         new._alive = np.ones(new.size, dtype=bool)
         new._dead = 0
         new._norm = RowBuffer.of(new._length_norm(lengths))
+        if proximity.on:
+            if "sequence" not in arrays or len(arrays["starts"]) != new.size + 1:
+                raise ValueError("lexical term positions are missing or do not match the documents")
+            new._sequence = _mapped(arrays["sequence"])
+            new._starts = _mapped(arrays["starts"])
+            new._positions, new._position_ptr = arrays["positions"], arrays["position_ptr"]
+            new._overlay_positions = {}
+        else:
+            new._set_sequences(np.zeros(0, dtype=np.int32), np.zeros(0), 0)
         return new
 
     # -- reading ---------------------------------------------------------------------------
@@ -183,7 +250,13 @@ class LexicalIndex:
             docs, tfs = np.concatenate([docs, extra[0]]), np.concatenate([tfs, extra[1]])
         return docs, tfs
 
-    def _score_ids(self, ids: Sequence[int]) -> np.ndarray:
+    def _term_positions(self, term: int) -> np.ndarray:
+        base = len(self._position_ptr) - 1
+        found = self._positions[self._position_ptr[term] : self._position_ptr[term + 1]] if term < base else self._positions[:0]
+        extra = self._overlay_positions.get(term)
+        return found if extra is None else np.concatenate([found, extra])
+
+    def _score_ids(self, ids: Sequence[int], pair_ids: Sequence[int] = ()) -> np.ndarray:
         scores = np.zeros(self.size, dtype=np.float32)
         norm = self._norm.view(self.size)
         idf = self._idf()
@@ -193,6 +266,16 @@ class LexicalIndex:
             docs, tfs = self._postings(term)
             if len(docs):
                 scores[docs] += idf[term] * tfs / (norm[docs] + tfs)
+        pairs = prox.query_pairs(pair_ids, self.proximity)
+        if len(pairs):
+            starts = self._starts.view(self.size + 1)
+            for key, weight in zip(pairs, prox.pair_idf(idf, pairs, self.proximity)):
+                first, second = prox.split(key[None])
+                docs, tfs = prox.pair_tf(
+                    self._term_positions(int(first[0])), self._term_positions(int(second[0])), starts, self.proximity.window
+                )
+                if len(docs):
+                    scores[docs] += weight * tfs / (norm[docs] + tfs)
         return scores
 
     def query_ids(self, queries: Sequence[str]) -> list[list[int]]:
@@ -211,13 +294,33 @@ class LexicalIndex:
         """(documents,) BM25 score of each document for `query`; zeros when nothing matches (dead ones included)."""
         return self.scores_batch([query])[0] if self.size else np.zeros(0, dtype=np.float32)
 
-    def scores_batch(self, queries: Sequence[str]) -> np.ndarray:
-        """(queries, documents) BM25 scores."""
+    def scores_batch(self, queries: Sequence[str], phrases: Sequence[bool] | None = None) -> np.ndarray:
+        """(queries, documents) BM25 scores; `phrases`: per query, whether it may get term-pair
+        evidence (None: every query may; see index/proximity.py)."""
         out = np.zeros((len(queries), self.size), dtype=np.float32)
         if self.size and queries:
+            pair_ids = self._pair_ids(queries) if self.proximity.on else [[] for _ in queries]
+            if phrases is not None:
+                pair_ids = [ids if phrase else [] for ids, phrase in zip(pair_ids, phrases)]
             for row, ids in enumerate(self.query_ids(queries)):
-                out[row] = self._score_ids(ids)
+                out[row] = self._score_ids(ids, pair_ids[row])
         return out
+
+    def _pair_ids(self, queries: Sequence[str]) -> list[list[int]]:
+        """Each query's terms in order as ids for query_pairs: every word keeps its place, one that no
+        document or question holds gets its own negative id (it counts, but pairs with nothing)."""
+        vocabulary = self._tokenizer.get_vocab_dict()
+        rows = []
+        for terms in terms_of(queries):
+            unknown: dict[str, int] = {}
+            rows.append(
+                [
+                    known if (known := vocabulary.get(t)) is not None else unknown.setdefault(t, -1 - len(unknown))
+                    for t in terms
+                    if t
+                ]
+            )
+        return rows
 
     def weights(self, positions: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
         """(position, (vocabulary,) weights) per document: what one occurrence of each term in a query
@@ -229,6 +332,17 @@ class LexicalIndex:
             out[terms] = idf[terms] * tfs / (norm[position] + tfs)
             out[EMPTY] = 0.0
             yield position, out
+
+    def pair_weights(self, position: int) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted pair keys, weights) of one document: what a query holding each pair adds to its score
+        (empty when proximity is off)."""
+        if not self.proximity.on or not self._alive[position]:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        starts = self._starts.view(self.size + 1)
+        terms = self._sequence.view(int(starts[-1]))[starts[position] : starts[position + 1]]
+        pair_keys, tfs = prox.document_pairs(terms, self.proximity.window)
+        norm = self._norm.view(self.size)[position]
+        return pair_keys, (prox.pair_idf(self._idf(), pair_keys, self.proximity) * tfs / (norm + tfs)).astype(np.float32)
 
     def _document_terms(self, positions: Sequence[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(position, terms, tfs) of each document, from the overlay or one scan of the base postings."""
@@ -261,7 +375,8 @@ class LexicalIndex:
         """
         new = object.__new__(LexicalIndex)
         new._tokenizer = self._tokenizer  # append-only vocabulary: ids of new words are unknown here
-        new._weights, new.average_length = self._weights, self.average_length
+        new._weights, new.average_length, new.proximity = self._weights, self.average_length, self.proximity
+        new._positions, new._position_ptr = self._positions, self._position_ptr
         new._indptr, new._docs, new._tfs = self._indptr, self._docs, self._tfs
         new.size = self.size + len(texts)
         alive = np.ones(new.size, dtype=bool)
@@ -272,7 +387,9 @@ class LexicalIndex:
         new._dead = self._dead + len(removed)
         overlay = dict(self._overlay)
         if texts:
-            terms, docs, tfs, added = _counts(_tokenize(self._tokenizer, texts, True), self.size)
+            ids = _tokenize(self._tokenizer, texts, True)
+            terms, docs, tfs, added = _counts(ids, self.size)
+            new._sequence, new._starts, new._overlay_positions = self._appended_sequences(ids)
             new._lengths = self._lengths.extend(self.size, added)
             new._norm = self._norm.extend(self.size, self._length_norm(added))
             new._overlay_terms = dict(self._overlay_terms)
@@ -292,6 +409,29 @@ class LexicalIndex:
                 )
         else:
             new._lengths, new._norm, new._overlay_terms = self._lengths, self._norm, self._overlay_terms
+            new._sequence, new._starts, new._overlay_positions = self._sequence, self._starts, self._overlay_positions
         new._overlay = overlay
         new._overlay_docs = self._overlay_docs + len(texts)
         return new
+
+    def _appended_sequences(self, ids: list[list[int]]) -> tuple[RowBuffer, RowBuffer, dict[int, np.ndarray]]:
+        """The term sequences and per-term overlay positions with the documents `ids` appended."""
+        if not self.proximity.on:
+            return self._sequence, self._starts, self._overlay_positions
+        starts = self._starts.view(self.size + 1)
+        end = int(starts[-1])
+        flat = _flat(ids)
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        sequence = self._sequence.extend(end, flat)
+        new_starts = self._starts.extend(self.size + 1, end + np.cumsum(lengths))
+        overlay = dict(self._overlay_positions)
+        order = np.argsort(flat, kind="stable")
+        sorted_terms = flat[order]
+        bounds = np.flatnonzero(np.diff(sorted_terms)) + 1
+        for start, stop in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [len(flat)]])):
+            if stop > start:
+                term = int(sorted_terms[start])
+                fresh = end + order[start:stop].astype(np.int64)
+                old = overlay.get(term)
+                overlay[term] = fresh if old is None else np.concatenate([old, fresh])
+        return sequence, new_starts, overlay

@@ -28,10 +28,11 @@ import numpy as np
 from bm25s.tokenization import Tokenizer
 
 from recommender.embedding.base import Encoder
+from recommender.index import proximity
 from recommender.index.base import Added, Evidence, Hit, RankerConfig, RankingIndex
 from recommender.index.fusion import combine, saturate
-from recommender.index.lexical import B, EMPTY, K1, new_tokenizer
-from recommender.index.query import clean_query
+from recommender.index.lexical import B, EMPTY, K1, new_tokenizer, terms_of
+from recommender.index.query import clean_query, is_post
 from recommender.index.term_weights import TermWeights
 
 if TYPE_CHECKING:
@@ -47,8 +48,8 @@ class RankingStore(Protocol):
 
     def hnsw_state(self) -> str: ...
     def stale_term_articles(self, limit: int = 2000) -> list[tuple[str, str, str]]: ...
-    def write_terms(self, rows: Sequence[tuple[str, str, int, Mapping[str, int]]]) -> None: ...
-    def document_terms(self, article_ids: Sequence[str]) -> dict[str, tuple[int, dict[str, int]]]: ...
+    def write_terms(self, rows: Sequence[tuple[str, str, int, Mapping[str, int], Sequence[str]]]) -> None: ...
+    def document_terms(self, article_ids: Sequence[str]) -> dict[str, tuple[int, dict[str, int], list[str]]]: ...
     def dense_candidates(self, vectors: np.ndarray, passages: int, ef_search: int, exact: bool = False) -> list[list[str]]: ...
     def lexical_candidates(
         self,
@@ -61,18 +62,18 @@ class RankingStore(Protocol):
         postings: int = 0,
     ) -> list[str]: ...
     def candidate_rows(
-        self, article_ids: Sequence[str], terms: Sequence[str], vectors: bool = True
-    ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, dict[str, int]]]]: ...
+        self, article_ids: Sequence[str], terms: Sequence[str], vectors: bool = True, sequences: bool = False
+    ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, dict[str, int], list[str]]]]: ...
     def ranked_candidates(
         self,
-        queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float]]],
+        queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float], bool]],
         passages: int,
         lexical: int,
         ef_search: int,
         bm25: tuple[float, float, float],
         exact: bool = False,
         postings: int = 0,
-    ) -> list[list[tuple[str, float, int, int, dict[str, int]]]]: ...
+    ) -> list[list[tuple[str, float, int, int, dict[str, int], list[str]]]]: ...
 
 
 @dataclass(frozen=True)
@@ -94,24 +95,17 @@ class PgOptions:
         )
 
 
-def terms_of(texts: Sequence[str]) -> list[list[str]]:
-    """Each text's terms as the lexical index tokenises it (stop words out, stemmed), '' for a text
-    without any word (it counts in the length, as in the in-memory index)."""
-    if not texts:
-        return []
-    return new_tokenizer().tokenize(list(texts), update_vocab=True, return_as="string", show_progress=False)
-
-
-def term_rows(items: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, int, dict[str, int]]]:
-    """(id, content hash, length, term -> tf) of (id, content hash, text)."""
+def term_rows(items: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, int, dict[str, int], list[str]]]:
+    """(id, content hash, length, term -> tf, terms in text order) of (id, content hash, text)."""
     rows = []
     for (article_id, content_hash, _), terms in zip(items, terms_of([i[2] for i in items])):
         counts: dict[str, int] = {}
         for term in terms:
             if term:
                 counts[term] = counts.get(term, 0) + 1
-        rows.append((article_id, content_hash, len(terms), counts))
+        rows.append((article_id, content_hash, len(terms), counts, list(terms)))
     return rows
+
 
 
 class _HnswState:
@@ -209,15 +203,18 @@ class PgRanker(RankingIndex):
         vocabulary = self._tokenizer.get_vocab_dict()
         for doc_id in wanted:
             weights = None
+            pairs = None
             if doc_id in terms:
-                length, tfs = terms[doc_id]
+                length, tfs, sequence = terms[doc_id]
                 weights = np.zeros(len(vocabulary) + 1, dtype=np.float32)
                 norm = self._norm(length)
                 for term, tf in tfs.items():
                     token = vocabulary.get(term)
                     if token is not None and token != EMPTY:
                         weights[token] = self._idf(term) * np.float32(tf) / (norm + np.float32(tf))
-            yield Evidence(doc_id, matrices.get(doc_id) if dense else None, weights)
+                if self.config.proximity.on:
+                    pairs = proximity.document_pair_weights(sequence, vocabulary, self._idf, norm, self.config.proximity)
+            yield Evidence(doc_id, matrices.get(doc_id) if dense else None, weights, pairs)
 
     def centroid(self, doc_id: str) -> np.ndarray | None:
         if doc_id not in self.live or self.config.method == "lexical":
@@ -247,12 +244,20 @@ class PgRanker(RankingIndex):
         excludes: Sequence[Collection[str]],
         vectors: np.ndarray | None,
         also: Sequence[Collection[str]] | None = None,
+        phrases: Sequence[bool] | None = None,
     ) -> list[list[Hit]]:
         queries = [[t for t in terms if t] for terms in terms_of(texts)] if self.config.method != "dense" else [[] for _ in texts]
+        allowed = phrases if phrases is not None else [True] * len(texts)
+        pairs = [self._query_pairs(terms) if phrase else None for terms, phrase in zip(queries, allowed)]
         use_dense = self.config.method != "lexical"
         found = self._candidates(
             [
-                (vectors[row] if use_dense and vectors is not None else None, terms, [self._weights.of(t) for t in terms])
+                (
+                    vectors[row] if use_dense and vectors is not None else None,
+                    terms,
+                    [self._weights.of(t) for t in terms],
+                    pairs[row] is not None,
+                )
                 for row, terms in enumerate(queries)
             ],
             k,
@@ -262,12 +267,12 @@ class PgRanker(RankingIndex):
         for row, exclude in enumerate(excludes):
             skip = set(exclude)
             rows = [r for r in found[row] if r[0] in self.live and r[0] not in skip]
-            scored = self._fused(rows, queries[row])
+            scored = self._fused(rows, queries[row], pairs[row])
             if also is not None:
                 seen = {r[0] for r in rows} | skip
                 extra = sorted(d for d in also[row] if d in self.live and d not in seen)
                 vector = vectors[row] if use_dense and vectors is not None else None
-                scored += self._scored(extra, queries[row], vector)
+                scored += self._scored(extra, queries[row], vector, allowed[row])
             hits = self._top(scored, k)
             if len(hits) < k and self.config.method == "lexical":
                 hits += self._unmatched(k - len(hits), {h.doc_id for h in hits} | skip)
@@ -275,13 +280,15 @@ class PgRanker(RankingIndex):
         return results
 
     def _candidates(
-        self, queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float]]], k: int, exact: bool
-    ) -> list[list[tuple[str, float, int, int, dict[str, int]]]]:
+        self, queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float], bool]], k: int, exact: bool
+    ) -> list[list[tuple[str, float, int, int, dict[str, int], list[str]]]]:
         """Each query's candidates (RankingStore.ranked_candidates). Many queries (the questions a write
         relinks) are split over `parallel_queries` connections at once: the database works on them side
         by side while this process waits, instead of one after the other."""
 
-        def run(chunk: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float]]]) -> list[list[tuple[str, float, int, int, dict[str, int]]]]:
+        def run(
+            chunk: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float], bool]],
+        ) -> list[list[tuple[str, float, int, int, dict[str, int], list[str]]]]:
             return self.store.ranked_candidates(
                 chunk,
                 max(self.options.dense_candidates, 4 * k),
@@ -309,11 +316,12 @@ class PgRanker(RankingIndex):
     def score(self, text: str, doc_id: str, exclude: Collection[str] = (), vector: np.ndarray | None = None) -> float | None:
         if doc_id not in self.live or doc_id in exclude:
             return None
+        phrase = not is_post(text)
         text = clean_query(text) if self.config.clean_queries else text
         if vector is None and self.config.method != "lexical":
             encoded = self.encode([text])
             vector = encoded[0] if encoded is not None else None
-        hits = self._scored([doc_id], terms_of([text])[0], vector)
+        hits = self._scored([doc_id], terms_of([text])[0], vector, phrase)
         return hits[0].score if hits else None
 
     def _norm(self, length: int) -> np.float32:
@@ -321,14 +329,18 @@ class PgRanker(RankingIndex):
         lengths = np.array([length], dtype=np.float32)
         return (K1 * (1 - B + B * lengths / np.float32(self.config.average_length))).astype(np.float32)[0]
 
-    def _scored(self, ids: Sequence[str], terms: Sequence[str], vector: np.ndarray | None) -> list[Hit]:
-        """Every id's exact fused score (the in-memory Ranker's arithmetic, in float32)."""
+    def _scored(self, ids: Sequence[str], terms: Sequence[str], vector: np.ndarray | None, phrase: bool = True) -> list[Hit]:
+        """Every id's exact fused score (the in-memory Ranker's arithmetic, in float32); `phrase`:
+        the text may get term-pair evidence (RankingIndex._rank)."""
         if not ids:
             return []
         use_dense = self.config.method != "lexical"
         use_lexical = self.config.method != "dense"
         kept = [t for t in terms if t]
-        matrices, tfs = self.store.candidate_rows(ids, kept if use_lexical else (), vectors=use_dense)
+        pairs = self._query_pairs(kept) if use_lexical and phrase else None
+        matrices, tfs = self.store.candidate_rows(
+            ids, kept if use_lexical else (), vectors=use_dense, sequences=pairs is not None
+        )
         dense = np.zeros(len(ids), np.float32)
         passages = np.full(len(ids), -1, dtype=np.int64)
         raw = np.zeros(len(ids), np.float32)
@@ -338,19 +350,34 @@ class PgRanker(RankingIndex):
                 passages[n] = int(np.argmax(sims))
                 dense[n] = sims[passages[n]]
             if use_lexical and doc_id in tfs:
-                raw[n] = self._bm25(*tfs[doc_id], kept)
+                raw[n] = self._bm25(*tfs[doc_id], kept, pairs)
         return self._hits(ids, dense, raw, passages.tolist())
 
-    def _bm25(self, length: int, counts: Mapping[str, int], terms: Sequence[str]) -> np.float32:
-        """BM25 of one document: the query's terms in order, repeats included, summed in float32 as the
-        in-memory index sums them."""
+    def _bm25(
+        self,
+        length: int,
+        counts: Mapping[str, int],
+        sequence: Sequence[str],
+        terms: Sequence[str],
+        pairs: proximity.TermPairs | None = None,
+    ) -> np.float32:
+        """BM25 of one document: the query's terms in order, repeats included, then its term pairs in
+        key order, summed in float32 as the in-memory index sums them."""
         norm = self._norm(length)
         total = np.float32(0)
         for term in terms:
             tf = counts.get(term)
             if tf:
                 total += self._idf(term) * np.float32(tf) / (norm + np.float32(tf))
+        if pairs is not None and sequence:
+            total = pairs.add_to(total, sequence, norm, self.config.proximity.window)
         return total
+
+    def _query_pairs(self, terms: Sequence[str]) -> proximity.TermPairs | None:
+        """The query's term pairs, None when it has none (proximity off, a long query)."""
+        if self.config.method == "dense":
+            return None
+        return proximity.TermPairs.of(terms, self._tokenizer.get_vocab_dict(), self._idf, self.config.proximity)
 
     def _idf(self, term: str) -> np.float32:
         """The term's fixed reference idf as float32 (looked up once per term: a bounded cache, the
@@ -362,7 +389,12 @@ class PgRanker(RankingIndex):
             found = self._idfs[term] = np.float32(self._weights.of(term))
         return found
 
-    def _fused(self, rows: Sequence[tuple[str, float, int, int, dict[str, int]]], terms: Sequence[str]) -> list[Hit]:
+    def _fused(
+        self,
+        rows: Sequence[tuple[str, float, int, int, dict[str, int], list[str]]],
+        terms: Sequence[str],
+        pairs: proximity.TermPairs | None = None,
+    ) -> list[Hit]:
         """Hits of candidates whose best passage's cosine the database computed, with BM25 from their
         term frequencies (the in-memory index's float32 arithmetic, query terms in order)."""
         if not rows:
@@ -370,8 +402,8 @@ class PgRanker(RankingIndex):
         dense = np.array([r[1] for r in rows], dtype=np.float32)
         raw = np.zeros(len(rows), np.float32)
         if self.config.method != "dense":
-            for n, (_, _, _, length, counts) in enumerate(rows):
-                raw[n] = self._bm25(length, counts, terms)
+            for n, (_, _, _, length, counts, sequence) in enumerate(rows):
+                raw[n] = self._bm25(length, counts, sequence, terms, pairs)
         return self._hits([r[0] for r in rows], dense, raw, [r[2] for r in rows])
 
     def _hits(self, ids: Sequence[str], dense: np.ndarray, raw: np.ndarray, passages: Sequence[int]) -> list[Hit]:

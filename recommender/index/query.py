@@ -33,3 +33,10 @@ def clean_query(text: str) -> str:
     cleaned = _HANDLE.sub(_split_tag, cleaned)
     cleaned = _SPACES.sub(" ", cleaned).strip()
     return cleaned or text.strip()
+
+
+def is_post(text: str) -> bool:
+    """Social-media text: a tweet's trailer, a link or picture id, an @handle or a #hashtag. A post's
+    word order is a slogan's rather than a question's, so it gets no term-pair evidence
+    (index/proximity.py); a reader's question or a headline does."""
+    return bool(_TRAILER.search(text) or _URL.search(text) or _HANDLE.search(text) or _HASHTAG.search(text))

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recommender.index.layered import Layered
+from recommender.index.proximity import OFF, PairPostings, Proximity
+from recommender.index.query import is_post
 from recommender.index.rows import RowBuffer
 from recommender.index.vectors import VectorRows
 from recommender.domain import QuestionRow
@@ -49,17 +51,24 @@ class QuestionTable:
     token_ids: np.ndarray  # int32, every row's BM25 token ids one after the other
     token_ends: np.ndarray  # int64 (rows + 1,): row r's ids are token_ids[token_ends[r]:token_ends[r + 1]]
     digest: int  # sum of question_digest() over the live questions, mod 2**64: which questions there are
+    pairs: PairPostings = field(repr=False, compare=False)  # each row's term pairs (index/proximity.py)
+    proximity: Proximity = field(repr=False, compare=False)
     _tokens: RowBuffer = field(repr=False, compare=False)
     _ends: RowBuffer = field(repr=False, compare=False)
 
     @classmethod
     def build(
-        cls, rows: Sequence[QuestionRow], vectors: np.ndarray | Int8Rows, tokens: Sequence[Sequence[int]], dim: int
+        cls,
+        rows: Sequence[QuestionRow],
+        vectors: np.ndarray | Int8Rows,
+        tokens: Sequence[Sequence[int]],
+        dim: int,
+        proximity: Proximity = OFF,
     ) -> QuestionTable:
         flat = np.fromiter((t for ids in tokens for t in ids), dtype=np.int32)
         ends = np.concatenate([[0], np.cumsum([len(ids) for ids in tokens], dtype=np.int64)]).astype(np.int64)
         matrix = vectors if len(rows) else np.zeros((0, dim), np.float32)
-        return cls.of(rows, VectorRows.of(matrix, dim), flat, ends)
+        return cls.of(rows, VectorRows.of(matrix, dim), flat, ends, proximity=proximity)
 
     @classmethod
     def of(
@@ -69,6 +78,7 @@ class QuestionTable:
         token_ids: np.ndarray,
         token_ends: np.ndarray,
         digest: int | None = None,
+        proximity: Proximity = OFF,
     ) -> QuestionTable:
         """A table over vectors and token ids already made (e.g. mapped from the index files, which
         also keep the digest of their questions)."""
@@ -90,6 +100,8 @@ class QuestionTable:
             token_ids=token_buffer.view(len(token_ids)),
             token_ends=end_buffer.view(len(token_ends)),
             digest=sum(question_digest(q) for q in rows) % _MOD if digest is None else digest,
+            pairs=PairPostings.of(token_ids, token_ends, proximity, _phrases(rows, proximity)),
+            proximity=proximity,
             _tokens=token_buffer,
             _ends=end_buffer,
         )
@@ -149,9 +161,25 @@ class QuestionTable:
             token_ends=end_buffer.view(total + 1),
             digest=(self.digest - sum(question_digest(self.rows[r]) for r in gone) + sum(question_digest(q) for q in rows))
             % _MOD,
+            pairs=(
+                self.pairs.appended(flat, np.concatenate([[0], ends - count]), self.proximity, start, _phrases(rows, self.proximity))
+                if len(rows)
+                else self.pairs
+            ),
+            proximity=self.proximity,
             _tokens=token_buffer,
             _ends=end_buffer,
         )
+
+    def lexical_sums(
+        self, weights: np.ndarray, pair_keys: np.ndarray | None = None, pair_weights: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(rows,) each row's BM25 score for one document: its terms' `weights` summed, then the weights
+        of the document's pairs (`pair_keys`, sorted) that the row holds, added in key order."""
+        sums = self.token_sums(weights)
+        if pair_keys is not None and pair_weights is not None and len(sums):
+            self.pairs.add_to(sums, pair_keys, pair_weights)
+        return sums
 
     def token_sums(self, weights: np.ndarray) -> np.ndarray:
         """(rows,) the sum of `weights[id]` over each row's token ids (0 for ids beyond `weights`)."""
@@ -162,6 +190,11 @@ class QuestionTable:
         sums = np.add.reduceat(np.append(values, np.float32(0)), self.token_ends[:-1])
         sums[self.token_ends[1:] == self.token_ends[:-1]] = 0.0  # reduceat gives a value, not 0, for empty rows
         return sums.astype(np.float32)
+
+
+def _phrases(rows: Sequence[QuestionRow], proximity: Proximity) -> np.ndarray | None:
+    """Which questions may hold term pairs: not worded as a social-media post (as Ranker ranks them)."""
+    return np.array([not is_post(q.text) for q in rows], dtype=bool) if proximity.on else None
 
 
 def _buffer(rows: np.ndarray) -> RowBuffer:

@@ -102,7 +102,10 @@ class Ranker(RankingIndex):
             weights = dict(self.lexical.weights(positions))
         for position in positions:
             passages = self.dense.passage_codes(position) if self.config.method != "lexical" and self.dense is not None else None
-            yield Evidence(self.doc_ids[position], passages, weights.get(position))
+            pairs = None
+            if self.config.method != "dense" and self.lexical is not None and self.lexical.proximity.on:
+                pairs = self.lexical.pair_weights(position)
+            yield Evidence(self.doc_ids[position], passages, weights.get(position), pairs)
 
     def centroid(self, doc_id: str) -> np.ndarray | None:
         position = self._position.get(doc_id)
@@ -117,9 +120,10 @@ class Ranker(RankingIndex):
         excludes: Sequence[Collection[str]],
         vectors: np.ndarray | None,
         also: Sequence[Collection[str]] | None = None,
+        phrases: Sequence[bool] | None = None,
     ) -> list[list[Hit]]:
         # `also` changes nothing here: every document is scored.
-        dense_all, lexical_all, scores_all = self.score_matrix(texts, vectors)
+        dense_all, lexical_all, scores_all = self.score_matrix(texts, vectors, phrases)
         results: list[list[Hit]] = []
         for row, exclude in enumerate(excludes):
             scores = scores_all[row].copy()
@@ -131,9 +135,9 @@ class Ranker(RankingIndex):
         return results
 
     def score_matrix(
-        self, texts: Sequence[str], vectors: np.ndarray | None
+        self, texts: Sequence[str], vectors: np.ndarray | None, phrases: Sequence[bool] | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(dense, lexical, combined) scores, each (texts, documents)."""
+        """(dense, lexical, combined) scores, each (texts, documents); `phrases`: see RankingIndex._rank."""
         shape = (len(texts), self.size)
         dense = np.zeros(shape, np.float32)
         lexical = np.zeros(shape, np.float32)
@@ -142,7 +146,7 @@ class Ranker(RankingIndex):
             dense = self.dense.scores(vectors)
         if self.config.method != "dense":
             assert self.lexical is not None
-            raw = self.lexical.scores_batch(texts) if self.size else np.zeros(shape, np.float32)
+            raw = self.lexical.scores_batch(texts, phrases) if self.size else np.zeros(shape, np.float32)
             lexical = saturate(raw, self.config.lexical_saturation)
         if self.config.method == "dense":
             combined = dense.copy() if len(self._dead) else dense

@@ -44,7 +44,9 @@ class Snapshot:
         """The snapshot of `data` (as the backend loaded it), ranked by the backend (default: in memory);
         `consume`: `data.texts` may be emptied as they are indexed (see IndexBackend.ranking)."""
         ranker = (backend or MemoryBackend()).ranking(data, encoder, config, consume)
-        table = QuestionTable.build(data.questions, data.question_vectors, _tokens(ranker, data.questions), encoder.dim)
+        table = QuestionTable.build(
+            data.questions, data.question_vectors, _tokens(ranker, data.questions), encoder.dim, config.proximity
+        )
         return cls(data.generation, ranker, Layered({a.id: a for a in data.articles}), table)
 
     def apply(self, written: Sequence[StoredArticle], deleted: Sequence[str], generation: int) -> Snapshot:

@@ -93,7 +93,8 @@ def document_scores(
         for evidence in group:
             lexical = zeros
             if method != "dense" and evidence.weights is not None:
-                lexical = saturate(table.token_sums(evidence.weights), ranker.config.lexical_saturation)
+                pairs = evidence.pairs or (None, None)
+                lexical = saturate(table.lexical_sums(evidence.weights, *pairs), ranker.config.lexical_saturation)
             dense = zeros
             if method != "lexical" and products is not None and evidence.passages is not None:
                 dense = products[:, column : column + len(evidence.passages)].max(axis=1)

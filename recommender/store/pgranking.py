@@ -28,6 +28,15 @@ from recommender.store.schema import TERM_IMPACT
 HNSW_INDEX = "passages_vector_hnsw"
 
 
+def join_terms(terms: Sequence[str]) -> str:
+    """An article's terms in text order as one column value (terms never hold a space)."""
+    return " ".join(terms)
+
+
+def split_terms(value: str | None) -> list[str]:
+    return value.split(" ") if value else []
+
+
 def lexical_candidates_sql(postings: int) -> str:
     """The articles of highest BM25 for a query given as (terms, idf) arrays, params: terms, idfs, then
     k1, b, b, average length, limit. `postings` > 0 reads only each term's `postings` best postings by
@@ -86,12 +95,13 @@ class PgRanking(PgVectors):
         """(id, content hash, body) of articles whose term rows are missing or of an older version."""
         return self._rows(
             """SELECT a.id, a.content_hash, a.body FROM articles a LEFT JOIN article_lengths l ON l.article_id = a.id
-               WHERE l.content_hash IS DISTINCT FROM a.content_hash ORDER BY a.id LIMIT %s""",
+               WHERE l.content_hash IS DISTINCT FROM a.content_hash OR l.terms IS NULL ORDER BY a.id LIMIT %s""",
             (limit,),
         )
 
-    def write_terms(self, rows: Sequence[tuple[str, str, int, Mapping[str, int]]]) -> None:
-        """Replace the term rows of articles: (id, content hash they come from, length, term -> tf).
+    def write_terms(self, rows: Sequence[tuple[str, str, int, Mapping[str, int], Sequence[str]]]) -> None:
+        """Replace the term rows of articles: (id, content hash they come from, length, term -> tf, the
+        terms in text order).
         One transaction; articles deleted meanwhile are skipped. The generation does not move: these
         rows are derived from articles already counted."""
         if not rows:
@@ -105,21 +115,21 @@ class PgRanking(PgVectors):
             conn.execute("DELETE FROM article_lengths WHERE article_id = ANY(%s)", (ids,))
             with conn.cursor() as cur:
                 with cur.copy("COPY article_terms (term, article_id, tf, length) FROM STDIN") as copy:
-                    for article_id, _, length, terms in rows:
+                    for article_id, _, length, terms, _ in rows:
                         for term, tf in terms.items():
                             copy.write_row((term, article_id, tf, length))
-                with cur.copy("COPY article_lengths (article_id, content_hash, length) FROM STDIN") as copy:
-                    for article_id, content_hash, length, _ in rows:
-                        copy.write_row((article_id, content_hash, length))
+                with cur.copy("COPY article_lengths (article_id, content_hash, length, terms) FROM STDIN") as copy:
+                    for article_id, content_hash, length, _, sequence in rows:
+                        copy.write_row((article_id, content_hash, length, join_terms(sequence)))
 
-    def document_terms(self, article_ids: Sequence[str]) -> dict[str, tuple[int, dict[str, int]]]:
-        """Article id -> (length, term -> tf)."""
-        found: dict[str, tuple[int, dict[str, int]]] = {}
+    def document_terms(self, article_ids: Sequence[str]) -> dict[str, tuple[int, dict[str, int], list[str]]]:
+        """Article id -> (length, term -> tf, its terms in text order)."""
+        found: dict[str, tuple[int, dict[str, int], list[str]]] = {}
         with self._conn() as conn:
-            for article_id, length in conn.execute(
-                "SELECT article_id, length FROM article_lengths WHERE article_id = ANY(%s)", (list(article_ids),)
+            for article_id, length, sequence in conn.execute(
+                "SELECT article_id, length, terms FROM article_lengths WHERE article_id = ANY(%s)", (list(article_ids),)
             ).fetchall():
-                found[article_id] = (length, {})
+                found[article_id] = (length, {}, split_terms(sequence))
             for term, article_id, tf in conn.execute(
                 "SELECT term, article_id, tf FROM article_terms WHERE article_id = ANY(%s)", (list(article_ids),)
             ).fetchall():
@@ -166,26 +176,28 @@ class PgRanking(PgVectors):
 
     def ranked_candidates(
         self,
-        queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float]]],
+        queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float], bool]],
         passages: int,
         lexical: int,
         ef_search: int,
         bm25: tuple[float, float, float],
         exact: bool = False,
         postings: int = 0,
-    ) -> list[list[tuple[str, float, int, int, dict[str, int]]]]:
-        """Per query (vector or None, terms with repeats, their idf): its candidates, each as
-        (article id, best passage inner product, that passage's position, length, term -> tf of the
-        query's terms). Candidates: the articles of the `passages` nearest passages (HNSW) and the
-        `lexical` articles of highest BM25 (k1, b, average length = `bm25`; `postings`: see
-        lexical_candidates_sql). One statement and one round trip per query, one connection for all."""
+    ) -> list[list[tuple[str, float, int, int, dict[str, int], list[str]]]]:
+        """Per query (vector or None, terms with repeats, their idf, whether it has term pairs): its
+        candidates, each as (article id, best passage inner product, that passage's position, length,
+        term -> tf of the query's terms, the article's terms in text order when the query has pairs and
+        the article two of its terms, else []). Candidates: the articles of the `passages` nearest
+        passages (HNSW) and the `lexical` articles of highest BM25 (k1, b, average length = `bm25`;
+        `postings`: see lexical_candidates_sql). One statement and one round trip per query, one
+        connection for all."""
         k1, b, average = bm25
-        found: list[list[tuple[str, float, int, int, dict[str, int]]]] = []
+        found: list[list[tuple[str, float, int, int, dict[str, int], list[str]]]] = []
         with self._conn(replica=True) as conn, conn.transaction():
             conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(passages, ef_search)),))
             if exact:
                 conn.execute("SELECT set_config('enable_indexscan', 'off', true)")
-            for vector, terms, weights in queries:
+            for vector, terms, weights, pairs in queries:
                 parts, params = [], []
                 if vector is not None:
                     parts.append("(SELECT article_id FROM passages ORDER BY vector <=> %s::vector LIMIT %s)")
@@ -205,13 +217,14 @@ class PgRanking(PgVectors):
                 )
                 # A candidate's term frequencies in one probe of its rows (two subqueries read them twice).
                 sql = f"""WITH c AS ({" UNION ".join(parts)})
-                          SELECT c.article_id, {dense}, l.length, f.terms, f.tfs
+                          SELECT c.article_id, {dense}, l.length, f.terms, f.tfs,
+                                 CASE WHEN %s AND cardinality(f.terms) >= 2 THEN l.terms END
                           FROM c LEFT JOIN article_lengths l ON l.article_id = c.article_id
                           LEFT JOIN LATERAL (SELECT ARRAY_AGG(t.term ORDER BY t.term) AS terms,
                                                     ARRAY_AGG(t.tf ORDER BY t.term) AS tfs
                                              FROM article_terms t
                                              WHERE t.article_id = c.article_id AND t.term = ANY(%s)) f ON TRUE"""
-                tail = ([as_f32(vector), as_f32(vector)] if vector is not None else []) + [list(set(terms))]
+                tail = ([as_f32(vector), as_f32(vector)] if vector is not None else []) + [bool(pairs), list(set(terms))]
                 rows = conn.execute(sql, [*params, *tail]).fetchall()
                 found.append(
                     [
@@ -221,20 +234,21 @@ class PgRanking(PgVectors):
                             int(best[1]) if best and best[1] is not None else -1,
                             int(length or 0),
                             dict(zip(names or [], tfs or [])),
+                            split_terms(sequence),
                         )
-                        for article_id, best, length, names, tfs in rows
+                        for article_id, best, length, names, tfs, sequence in rows
                     ]
                 )
         return found
 
     def candidate_rows(
-        self, article_ids: Sequence[str], terms: Sequence[str], vectors: bool = True
-    ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, dict[str, int]]]]:
+        self, article_ids: Sequence[str], terms: Sequence[str], vectors: bool = True, sequences: bool = False
+    ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, dict[str, int], list[str]]]]:
         """What rescoring candidates needs: their passage vectors (by position) and, of `terms` only,
-        their term frequencies with the article's length."""
+        their term frequencies with the article's length (and, with `sequences`, its terms in text order)."""
         ids = list(article_ids)
         matrices: dict[str, np.ndarray] = {}
-        tfs: dict[str, tuple[int, dict[str, int]]] = {}
+        tfs: dict[str, tuple[int, dict[str, int], list[str]]] = {}
         if not ids:
             return matrices, tfs
         with self._conn(replica=True) as conn:
@@ -255,7 +269,12 @@ class PgRanking(PgVectors):
                     "SELECT term, article_id, tf, length FROM article_terms WHERE term = ANY(%s) AND article_id = ANY(%s)",
                     (list(set(terms)), ids),
                 ).fetchall():
-                    tfs.setdefault(article_id, (length, {}))[1][term] = tf
+                    tfs.setdefault(article_id, (length, {}, []))[1][term] = tf
+                if sequences:
+                    for article_id, sequence in conn.execute(
+                        "SELECT article_id, terms FROM article_lengths WHERE article_id = ANY(%s)", (list(tfs),)
+                    ).fetchall():
+                        tfs[article_id][2].extend(split_terms(sequence))
         return matrices, tfs
 
     # -- benchmarks ----------------------------------------------------------------------------

@@ -384,6 +384,13 @@ CREATE INDEX article_terms_article ON article_terms (article_id)""",
         "lexical candidates read each term's best postings, not all of them",
         [Sql(None, f"CREATE INDEX IF NOT EXISTS article_terms_impact ON article_terms (term, ({TERM_IMPACT}) DESC) INCLUDE (article_id, tf, length)")],
     ),
+    Step(
+        # Term proximity (recommender/index/proximity.py) needs each article's terms in text order, which
+        # term rows do not keep. NULL until the index layer rewrites the article's term rows: a start
+        # finds such articles stale and writes them (PgRanker.open).
+        "each article's terms in text order, for term proximity",
+        [Sql(None, "ALTER TABLE article_lengths ADD COLUMN IF NOT EXISTS terms TEXT")],
+    ),
 ]
 
 

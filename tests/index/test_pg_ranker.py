@@ -92,6 +92,23 @@ def test_scores_equal_the_in_memory_rankers_and_so_do_the_top_hits(pg_services: 
     assert ranker.score(QUERIES[0], expected[0].doc_id, exclude=[expected[0].doc_id]) is None
 
 
+def test_term_pairs_count_on_postgresql_as_in_memory(pg_services: Services) -> None:
+    """Proximity (index/proximity.py) moves lexical scores on this backend too, by the same amounts."""
+    from dataclasses import replace
+
+    from recommender.index.proximity import OFF
+
+    ranker = pg_services.holder.snapshot().ranker
+    assert isinstance(ranker, PgRanker) and ranker.config.proximity.on
+    plain = PgRanker(ranker.store, ranker.live, ranker.encoder, replace(ranker.config, proximity=OFF), ranker.options)
+    moved = 0
+    for query in QUERIES:
+        with_pairs = {h.doc_id: h.lexical for h in ranker.rank(query, 10)}
+        without = {h.doc_id: h.lexical for h in plain.rank(query, 10)}
+        moved += sum(1 for d in with_pairs.keys() & without.keys() if with_pairs[d] > without[d] + 1e-6)
+    assert moved > 0
+
+
 def test_only_candidates_are_ranked(pg_services: Services) -> None:
     """What is approximate: recall. Every hit comes from one of the two candidate lists."""
     ranker = pg_services.holder.snapshot().ranker
@@ -120,7 +137,7 @@ def test_lexical_candidates_read_each_terms_best_postings(pg_services: Services)
     rows = store.document_terms(every)  # type: ignore[attr-defined]
 
     def impact(article: str, term: str) -> float:
-        length, tfs = rows[article]
+        length, tfs, _ = rows[article]
         tf = tfs.get(term, 0)
         return tf / (tf + 0.375 + 0.00375 * length)
 
@@ -181,7 +198,9 @@ def test_term_rows_missing_or_stale_are_written_when_the_index_opens(pg_services
     with psycopg.connect(store.url, autocommit=True) as conn:  # type: ignore[attr-defined]
         conn.execute("DELETE FROM article_lengths WHERE article_id IN (SELECT id FROM articles ORDER BY id LIMIT 3)")
         conn.execute("UPDATE article_lengths SET content_hash = 'old' WHERE article_id = (SELECT MAX(id) FROM articles)")
-    assert len(store.stale_term_articles()) == 4  # type: ignore[attr-defined]
+        # a row written before term proximity (schema migration 9 adds the column as NULL)
+        conn.execute("UPDATE article_lengths SET terms = NULL WHERE article_id = (SELECT id FROM articles ORDER BY id LIMIT 1 OFFSET 5)")
+    assert len(store.stale_term_articles()) == 5  # type: ignore[attr-defined]
     exact = memory_ranker(pg_services)
     pg_services.holder.store.mark_for_linking([])  # a write from "another process": the next snapshot is built afresh
     pg_services.holder._snapshot = None
