@@ -141,12 +141,12 @@ class Settings(BaseSettings):
         description="Only queries with at most this many distinct indexed words get pair evidence (questions and "
         "headlines; in a long post most close pairs are incidental).",
     )
-    proximity_weight: float = Field(1.0, ge=0, description="A pair's idf = this x (idf of one word + idf of the other).")
+    proximity_weight: float = Field(0.5, ge=0, description="A pair's idf = this x (idf of one word + idf of the other).")
     clean_queries: bool = Field(True, description="Strip links, @handles and tweet trailers from queries before ranking.")
     top_k: int = Field(3, ge=1, le=20, description="Fact checks linked to each question.")
     candidates: int = Field(10, ge=1, le=50, description="Candidates stored per question (review, related questions).")
     gap_threshold: float = Field(
-        0.42,
+        0.40,
         description="Raw-score gap threshold, used only when no calibrator applies (`calibration` = `none`, or no "
         "calibrator fits the encoder): a question whose best fact check scores below this is a gap, every other "
         "suggestion goes live (chosen on the sample answer key). With a calibrator, `review_threshold` decides.",
@@ -169,7 +169,7 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="Calibrated probability below which a question is a gap (nothing shown; listed for a new fact "
-        "check). 0.5 is a raw score of 0.424 with the shipped calibrator (docs/learning.md).",
+        "check). 0.5 is a raw score of 0.453 with the shipped calibrator (docs/learning.md).",
     )
     auto_approve_threshold: float = Field(
         0.9,

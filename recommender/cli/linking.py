@@ -1,4 +1,4 @@
-"""How the links stand: duplicate-question clusters, the operator's status, verifying stored links."""
+"""How the links stand: duplicate-question clusters, the operator's status, verifying and relinking stored links."""
 
 from __future__ import annotations
 
@@ -81,3 +81,18 @@ def verify(
     typer.echo(json.dumps({**asdict(result), "ok": result.ok}, indent=2) if as_json else format_verification(result))
     if not result.ok:
         raise typer.Exit(1)
+
+
+def relink(
+    everything: Annotated[bool, typer.Option("--all", help="Recompute every question's links, not only what is owed.")] = False,
+) -> None:
+    """Link what is owed: questions marked by an interrupted write, and every question when the ranking
+    settings changed since the links were stored (what a server's start does before it serves)."""
+    settings = Settings()
+    if not settings.database_url and not settings.db.exists():
+        fail(f"no database at {settings.db} (set RECOMMENDER_DB or RECOMMENDER_DATABASE_URL, or run `recommender ingest`)")
+    with context.opened(settings) as services:  # its start relinks what is owed (Services.startup)
+        relinked = services.linking.relink_all() if everything else 0
+        counts = services.store.counts()
+    what = f"every question relinked ({relinked})" if everything else "links current"
+    typer.echo(f"{what}: {counts['questions']} questions, {counts['links']} links ({describe_store(settings)})")

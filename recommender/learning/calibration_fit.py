@@ -31,7 +31,13 @@ class FittedCalibration:
 
 def ranking_of(settings: Settings) -> dict[str, object]:
     """The ranking settings the scores come from: a calibrator is only valid for these."""
-    return {"method": settings.method, "dense_weight": settings.dense_weight, "lexical_saturation": settings.lexical_saturation}
+    return {
+        "method": settings.method,
+        "dense_weight": settings.dense_weight,
+        "lexical_saturation": settings.lexical_saturation,
+        "proximity_window": settings.proximity_window,
+        "proximity_weight": settings.proximity_weight,
+    }
 
 
 def fit_calibration(

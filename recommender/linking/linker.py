@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -9,7 +11,7 @@ import numpy as np
 
 from recommender.index.fusion import combine, saturate
 from recommender.index.products import as_int8, products
-from recommender.index.base import Evidence
+from recommender.index.base import Evidence, RankerConfig
 from recommender.index.ranker import Hit
 from recommender.index.snapshot import Snapshot
 from recommender.index.floors import CandidateFloors
@@ -291,3 +293,13 @@ def compute_links(
         for question, hits in zip(chunk, results):
             links[question.id] = link_rows(question.id, hits)
     return links
+
+
+def link_settings(config: RankerConfig, candidates: int) -> str:
+    """Everything besides the articles, questions and vectors that a stored link depends on, as JSON: the
+    ranking (method, fusion, BM25 reference length, term proximity, query cleaning) and how many candidates
+    a question keeps. The gap and review thresholds are applied when links are read, so they are not in it."""
+    ranking = dataclasses.asdict(config)
+    if not config.proximity.on:
+        ranking["proximity"] = None  # every "off" is the same ranking
+    return json.dumps({"ranking": ranking, "candidates": candidates}, sort_keys=True)

@@ -97,10 +97,12 @@ class Services:
         return services
 
     def startup(self) -> None:
-        """Re-encode foreign vectors (unless served by their own encoder), relink what is pending, and
-        start the background re-embedding the open policy asked for."""
+        """Re-encode foreign vectors (unless served by their own encoder), relink everything if the ranking
+        settings changed since the links were stored, else what is pending, and start the background
+        re-embedding the open policy asked for."""
         self.models.reencode_if_needed()
-        self.linking.relink()
+        if not self.linking.relink_if_settings_changed():
+            self.linking.relink()
         if self.reembed_mode == "background":
             self.models.reembed(background=True)
 

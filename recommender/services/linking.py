@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Collection, Mapping, Sequence
 
 from recommender.config import Settings
@@ -12,11 +13,20 @@ from recommender.index.snapshot import Snapshot
 from recommender.linking.clusters import cluster_questions, sklearn_available
 from recommender.linking.duplicates import cluster_starts, update_clusters
 from recommender.index.ranker import Hit
-from recommender.linking.linker import RideAlong, compute_links, entering_hits, merged_links, rewritten_links
+from recommender.linking.linker import (
+    RideAlong,
+    compute_links,
+    entering_hits,
+    link_settings,
+    merged_links,
+    rewritten_links,
+)
 from recommender.linking.verify import Verification, verify_links
 from recommender.services.models import ModelsService
 from recommender.store.base import Store
 from recommender.domain import LinkRow, QuestionRow
+
+log = logging.getLogger(__name__)
 
 
 class LinkingService:
@@ -31,6 +41,25 @@ class LinkingService:
     def relink(self) -> int:
         """Link every question marked for linking (e.g. after a crash mid-ingest)."""
         with self.holder.write_lock:
+            return self.relink_locked(set())
+
+    def link_settings(self) -> str:
+        """What the links this process computes depend on besides the content (linker.link_settings)."""
+        return link_settings(self.holder.ranker_config, self.settings.candidates)
+
+    def relink_if_settings_changed(self) -> int:
+        """Links stay a function of (articles, decisions, model, settings): when the stored links were
+        computed under other ranking settings (or by a version that did not record them), every question
+        is marked and relinked now, before anything is served. Returns how many questions got new links."""
+        current = self.link_settings()
+        stored = self.store.link_settings()
+        if stored == current:
+            return 0
+        with self.holder.write_lock:
+            marked = self.holder.write(lambda: self.store.relink_under(current))
+            if marked:
+                log.warning("relinking all %d questions: their links were computed under other ranking settings "
+                            "(stored: %s; now: %s)", marked, stored, current)
             return self.relink_locked(set())
 
     def relink_all(self) -> int:

@@ -83,6 +83,21 @@ class SqlQuestions(SqlCore):
         )
         return [(QuestionRow(*r[:5]), LinkRow(*r[5:]) if r[5] is not None else None) for r in rows]
 
+    # -- what the stored links were computed with ----------------------------------------------
+    def link_settings(self) -> str | None:
+        """The ranking settings the stored links come from (see `relink_under`); None before the first start."""
+        rows = self._fetch("SELECT value FROM meta WHERE key = 'link_settings'")
+        return rows[0][0] if rows else None
+
+    def relink_under(self, settings: str) -> int:
+        """Mark every question for linking and record `settings` as what its links will come from, in one
+        transaction: a crash before the relink finishes leaves the questions marked, never the old links
+        under the new settings' name. Returns how many questions were marked."""
+        with self._write() as conn:
+            marked = self._exec(conn, "UPDATE questions SET needs_link = ?", [True]).rowcount
+            self._set_meta(conn, "link_settings", settings)
+        return max(int(marked), 0)
+
     # -- duplicate-question clusters ----------------------------------------------------------
     def all_clusters(self) -> dict[str, str]:
         """Question id -> cluster id, for questions in a cluster of two or more."""

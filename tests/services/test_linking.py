@@ -84,3 +84,46 @@ def test_the_duplicate_search_reuses_the_relinking_pass_over_the_question_rows(s
     incremental = services.linking.clusters()
     assert incremental.get("tariffs-4-q1") is not None and incremental["tariffs-4-q1"] == incremental.get("owls-q1")
     assert services.linking.recluster() == services.store.all_clusters() == incremental
+
+
+def test_links_follow_a_change_of_ranking_settings_at_the_next_start(settings: Settings) -> None:
+    first = Services.start(settings, encoder=HashingEncoder())
+    first.catalog.ingest(CORPUS)
+    before = first.store.links_of(["owls-q1"])["owls-q1"]
+    first.close()
+    changed = settings.model_copy(update={"dense_weight": 0.2, "proximity_window": 0})
+    again = Services.start(changed, encoder=HashingEncoder())
+    try:
+        after = again.store.links_of(["owls-q1"])["owls-q1"]
+        assert [round(r.score, 6) for r in after] != [round(r.score, 6) for r in before]
+        assert again.linking.verify().ok  # equal to a recomputation under the new settings
+        assert again.store.link_settings() == again.linking.link_settings()
+        assert '"dense_weight": 0.2' in again.store.link_settings()
+        assert again.linking.relink_if_settings_changed() == 0  # recorded: the next start relinks nothing
+        assert again.store.questions_to_link() == []
+    finally:
+        again.close()
+
+
+def test_links_stored_without_their_settings_are_recomputed_and_a_crash_mid_relink_is_finished(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = Services.start(settings, encoder=HashingEncoder())
+    first.catalog.ingest(CORPUS)
+    with first.store._write() as conn:  # as a version that did not record them left the database
+        first.store._exec(conn, "DELETE FROM meta WHERE key = 'link_settings'")
+    first.store.replace_links({"owls-q1": first.store.links_of(["owls-q1"])["owls-q1"][1:]})
+    questions = len(first.store.best_links())
+    first.close()
+    crashing = Services.open(settings, encoder=HashingEncoder())
+    monkeypatch.setattr(crashing.linking, "relink_locked", lambda changed: (_ for _ in ()).throw(SystemExit("killed")))
+    with pytest.raises(SystemExit):
+        crashing.startup()
+    assert len(crashing.store.questions_to_link()) == questions  # marked with the settings, in one transaction
+    crashing.close()
+    again = Services.start(settings, encoder=HashingEncoder())
+    try:
+        assert again.store.questions_to_link() == []
+        assert again.linking.verify().ok
+    finally:
+        again.close()
