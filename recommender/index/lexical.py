@@ -160,7 +160,8 @@ class LexicalIndex:
         np.cumsum(np.asarray(lengths).astype(np.int64), out=starts[1:])
         self._sequence = RowBuffer.of(sequence.astype(np.int32, copy=False))
         self._starts = RowBuffer.of(starts)
-        self._positions = np.argsort(sequence, kind="stable").astype(np.int64)
+        # Positions index the sequence: 4 bytes each while it is shorter than 2^31 terms (~7M articles).
+        self._positions = np.argsort(sequence, kind="stable").astype(np.int32 if len(sequence) < 2**31 else np.int64)
         self._position_ptr = np.zeros(n_terms + 1, dtype=np.int64)
         if len(sequence):
             np.cumsum(np.bincount(sequence, minlength=n_terms)[:n_terms], out=self._position_ptr[1:])
