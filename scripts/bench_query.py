@@ -9,7 +9,9 @@ bench_backends_quality.py fills it). One query at a time, as a reader's search a
 is run on every backend in turn, so load from other processes hits all of them alike (torch's
 OpenMP threads wait passively, so its idle threads do not slow the others down). Prints
 p50/p90/p99 of the whole call and of the query embedding alone, and writes the table into
-docs/performance.md.
+docs/performance.md. Tweets get no term-pair evidence (index/proximity.py), so a second table times
+readers' questions (site-titles dev when present, then the sample key's) on the configured backend and
+on BM25 alone, with term proximity as configured and without it.
 """
 
 from __future__ import annotations
@@ -60,6 +62,53 @@ def corpus_and_queries(bench: Path, count: int) -> tuple[list[tuple[str, str, st
         corpus.append((f"s{i}", base.title, " ".join(words[:60])))
     queries = [q.text for q in load_queries(ROOT / "data/sample/eval/queries.jsonl")][:count]
     return corpus, queries, "synthetic (10,000 documents from the sample corpus)"
+
+
+def question_texts(count: int) -> tuple[list[str], str]:
+    """Readers' questions: the kind of query that gets term-pair evidence."""
+    site = ROOT.parent / "shared/benchmarks/site-titles/dev.queries.jsonl"
+    texts = [q.text for q in load_queries(site)] if site.exists() else []
+    label = "site-titles dev, then the sample key's questions" if texts else "the sample key's questions"
+    texts += [q.text for q in load_queries(ROOT / "data/sample/eval/queries.jsonl")]
+    return texts[:count], label
+
+
+def question_latency(
+    corpus: list[tuple[str, str, str]], settings: Settings, threads: int, count: int
+) -> list[str]:
+    """Rows of the questions table: each ranker with and without term proximity, on the same questions."""
+    questions, label = question_texts(count)
+    off = settings.model_copy(update={"proximity_window": 0})
+    encoder = create_encoder(settings.model, settings.models_dir, backend=settings.backend, threads=threads)
+    docs = [benchmark_document(i, t, x, encoder) for i, t, x in corpus]
+    cache = EmbeddingCache(settings.cache_dir / f"backend-{settings.backend}", encoder.model_id)
+    rankers = {
+        f"{settings.backend}, term proximity (window {settings.proximity_window}, weight {settings.proximity_weight:g})":
+            build_ranker(docs, encoder, ranker_config("default", settings), cache),
+        f"{settings.backend}, no term proximity": build_ranker(docs, encoder, ranker_config("default", off), cache),
+        "lexical only, term proximity": build_ranker(docs, None, ranker_config("lexical", settings)),
+        "lexical only, no term proximity": build_ranker(docs, None, ranker_config("lexical", off)),
+    }
+    cache.close()
+    times: dict[str, list[float]] = {name: [] for name in rankers}
+    for ranker in rankers.values():
+        ranker.rank(questions[0], 10)  # warm up
+    for question in questions:
+        for name, ranker in rankers.items():
+            began = time.perf_counter()
+            ranker.rank(question, 10)
+            times[name].append((time.perf_counter() - began) * 1000)
+    rows = [
+        "",
+        f"Readers' questions ({label}; {len(questions)}, one at a time, each on every ranker in turn) on the same corpus:",
+        "",
+        "| ranker | p50 ms | p90 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, found in times.items():
+        p = np.percentile(found, [50, 90, 99])
+        rows.append(f"| {name} | {p[0]:.1f} | {p[1]:.1f} | {p[2]:.1f} |")
+    return rows
 
 
 def main() -> None:
@@ -119,6 +168,7 @@ def main() -> None:
         )
     p = np.percentile(lexical_ms, [50, 90, 99])
     rows.append(f"| (lexical only, no encoder) | {p[0]:.1f} | {p[1]:.1f} | {p[2]:.1f} | - | - | |")
+    rows += question_latency(corpus, settings, args.threads, args.queries)
     rows.append("")
     rows.append(
         "Wall-clock times include waiting for a CPU: with the machine's load average several times its two "

@@ -367,18 +367,23 @@ def exact_links(store, encoder: Encoder, candidates: int = 10, batch: int = 1024
 
 def mark_clusters_current(store, encoder: Encoder) -> None:  # type: ignore[no-untyped-def]
     """Store the duplicate-cluster fingerprint of the database's questions as the linking service
-    computes it, so a server opening it does not start a full clustering (see sampled_links)."""
+    computes it, so a server opening it does not start a full clustering (see sampled_links), and the
+    ranking settings as the links' own, so it does not relink every question either."""
     import types
 
     from recommender.config import Settings
     from recommender.index.ranker import RankerConfig
     from recommender.index.snapshot import Snapshot
+    from recommender.linking.linker import link_settings
     from recommender.services.linking import LinkingService
 
     settings = Settings()
-    snapshot = Snapshot.build(store.load_index(), encoder, RankerConfig.of(settings))
+    config = RankerConfig.of(settings)
+    snapshot = Snapshot.build(store.load_index(), encoder, config)
     stub = types.SimpleNamespace(holder=types.SimpleNamespace(encoder=encoder), settings=settings)
     store.replace_clusters({}, LinkingService._fingerprint(stub, snapshot))  # type: ignore[arg-type]
+    with store._write() as conn:  # no store method records them without marking every question
+        store._set_meta(conn, "link_settings", link_settings(config, settings.candidates))
 
 
 def main() -> None:
