@@ -109,6 +109,14 @@ def pair_tf(
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     if len(positions_b) < len(positions_a):  # search the longer list for each item of the shorter
         positions_a, positions_b = positions_b, positions_a
+    # One binary search finds the few occurrences of a with some b nearby (document bounds ignored);
+    # only those are placed in their documents and counted exactly.
+    first = np.searchsorted(positions_b, positions_a - (window - 1), side="left")
+    near = first < len(positions_b)
+    near[near] = positions_b[first[near]] <= positions_a[near] + (window - 1)
+    if not near.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    positions_a = positions_a[near]
     docs = np.searchsorted(starts, positions_a, side="right") - 1
     low = np.maximum(positions_a - (window - 1), starts[docs])
     high = np.minimum(positions_a + (window - 1), starts[docs + 1] - 1)

@@ -58,8 +58,10 @@ class LinkingService:
         with self.holder.write_lock:
             marked = self.holder.write(lambda: self.store.relink_under(current))
             if marked:
-                log.warning("relinking all %d questions: their links were computed under other ranking settings "
-                            "(stored: %s; now: %s)", marked, stored, current)
+                was = f"the stored links were computed under {stored}" if stored else (
+                    "the database records no ranking settings: it predates them or was never linked"
+                )
+                log.warning("relinking all %d questions under the ranking settings %s (%s)", marked, current, was)
             return self.relink_locked(set())
 
     def relink_all(self) -> int:
