@@ -62,6 +62,10 @@ def index_parts(db: Path) -> dict[str, float]:
         "question vectors": table.vectors.nbytes * mb,
         "BM25 postings": (lexical._docs.nbytes + lexical._tfs.nbytes + lexical._indptr.nbytes) * mb,
         "question BM25 tokens": (table.token_ids.nbytes + table.token_ends.nbytes) * mb,
+        "term positions": sum(
+            a.nbytes for name, a in lexical.arrays().items() if name in ("sequence", "starts", "positions", "position_ptr")
+        ) * mb,
+        "question term pairs": (table.pairs.keys.nbytes + table.pairs.rows.nbytes) * mb,
         "passages / questions / articles": dense.vectors.shape[0],
         "questions": len(table),
         "articles": len(snapshot.articles),
@@ -134,7 +138,8 @@ def main() -> None:
         parts.append(
             f"| {found['articles']:,} | {found['passages / questions / articles']:,} | {found['questions']:,} | "
             f"{found['passage vectors']:.0f} | {found['question vectors']:.0f} | "
-            f"{found['BM25 postings']:.0f} | {found['question BM25 tokens']:.0f} |"
+            f"{found['BM25 postings']:.0f} | {found['question BM25 tokens']:.0f} | {found['term positions']:.0f} | "
+            f"{found['question term pairs']:.0f} |"
         )
     table = "\n".join(
         [
@@ -150,8 +155,9 @@ def main() -> None:
             "",
             "What the index holds (MB; vectors as int8 codes and a float32 scale a row):",
             "",
-            "| articles | passages | questions | passage vectors | question vectors | BM25 postings | question tokens |",
-            "|---:|---:|---:|---:|---:|---:|---:|",
+            "| articles | passages | questions | passage vectors | question vectors | BM25 postings | question tokens "
+            "| term positions (proximity) | question term pairs |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             *parts,
         ]
     )

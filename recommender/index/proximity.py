@@ -220,7 +220,7 @@ def row_pairs(
     flat_keys, flat_rows = flat_keys[order], flat_rows[order]
     keep = np.ones(len(flat_keys), dtype=bool)
     keep[1:] = (flat_keys[1:] != flat_keys[:-1]) | (flat_rows[1:] != flat_rows[:-1])
-    return flat_keys[keep], flat_rows[keep] + first_row
+    return flat_keys[keep], (flat_rows[keep] + first_row).astype(np.int32)  # rows: 4 bytes a pair
 
 
 # -- terms as strings (PostgreSQL's rows: recommender/index/pg_ranker.py) ----------------------------
