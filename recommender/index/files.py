@@ -2,7 +2,7 @@
 
 A full build of 100k articles reads 800k vector blobs and tokenises every article again; the files
 hold what that produces (int8 vector codes and scales, passage offsets, BM25 postings and lengths,
-the questions' token ids as `.npy`, the tokenizer's vocabulary as bm25s saves it, JSON; no pickle),
+the questions' token ids and term pairs as `.npy`, the tokenizer's vocabulary as bm25s saves it, JSON; no pickle),
 so opening maps them instead: the pages are read on first use and shared by every worker of the
 machine. Rows added by upserts stay in memory (index/vectors.py); the next full build or
 compaction writes a new set.
@@ -36,6 +36,7 @@ from recommender.config import Settings
 from recommender.embedding.base import Encoder
 from recommender.index.dense import DenseIndex
 from recommender.index.lexical import LexicalIndex
+from recommender.index.proximity import PairPostings
 from recommender.index.questions import QuestionTable
 from recommender.index.ranker import Ranker, RankerConfig
 from recommender.index.snapshot import Snapshot
@@ -45,7 +46,7 @@ from recommender.store.vectors import Int8Rows
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: term positions for proximity (index/proximity.py)
+FORMAT = 3  # 2: term positions for proximity (index/proximity.py); 3: the questions' term pairs
 META = "meta.json"
 TEMPORARY = ".tmp-"
 ABANDONED_SECONDS = 3600  # a temporary folder this old belongs to a writer that died
@@ -150,6 +151,8 @@ def _arrays(snapshot: Snapshot) -> dict[str, np.ndarray]:
         "questions.scales": _base(table.vectors).scales,
         "questions.token_ids": table.token_ids,
         "questions.token_ends": table.token_ends,
+        "questions.pair_keys": _fresh(table.pairs).keys,
+        "questions.pair_rows": _fresh(table.pairs).rows,
     }
     if dense is not None:
         arrays |= {"passages.codes": _base(dense.vectors).codes, "passages.scales": _base(dense.vectors).scales}
@@ -157,6 +160,12 @@ def _arrays(snapshot: Snapshot) -> dict[str, np.ndarray]:
     if lexical is not None:
         arrays |= {f"lexical.{name}": array for name, array in lexical.arrays().items()}
     return arrays
+
+
+def _fresh(pairs: PairPostings) -> PairPostings:
+    if len(pairs.tail_keys):
+        raise ValueError("only a freshly built index is saved (it has appended question pairs)")
+    return pairs
 
 
 def _base(vectors: VectorRows) -> Int8Rows:
@@ -202,8 +211,11 @@ def _open(folder: Path, digest: str, rows: IndexData, encoder: Encoder, config: 
     ranker = Ranker([r.id for r in rows.articles], encoder, config, dense=dense, lexical=lexical)
     questions = VectorRows(Int8Rows(a["questions.codes"], a["questions.scales"]))
     question_digest = int(meta["question_digest"])  # of exactly these questions: the fingerprint covers their ids and keys
+    empty = np.zeros(0, dtype=np.int64)
+    pairs = PairPostings(a["questions.pair_keys"], a["questions.pair_rows"], empty, empty)
     table = QuestionTable.of(
-        rows.questions, questions, a["questions.token_ids"], a["questions.token_ends"], question_digest, config.proximity
+        rows.questions, questions, a["questions.token_ids"], a["questions.token_ends"], question_digest, config.proximity,
+        pairs,
     )
     return Snapshot(rows.generation, ranker, {r.id: r for r in rows.articles}, table)
 

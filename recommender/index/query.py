@@ -39,4 +39,6 @@ def is_post(text: str) -> bool:
     """Social-media text: a tweet's trailer, a link or picture id, an @handle or a #hashtag. A post's
     word order is a slogan's rather than a question's, so it gets no term-pair evidence
     (index/proximity.py); a reader's question or a headline does."""
+    if "@" not in text and "#" not in text and "/" not in text and "www." not in text.lower():
+        return False  # none of the patterns can match (checked for every question at every open)
     return bool(_TRAILER.search(text) or _URL.search(text) or _HANDLE.search(text) or _HASHTAG.search(text))

@@ -79,9 +79,10 @@ class QuestionTable:
         token_ends: np.ndarray,
         digest: int | None = None,
         proximity: Proximity = OFF,
+        pairs: PairPostings | None = None,
     ) -> QuestionTable:
         """A table over vectors and token ids already made (e.g. mapped from the index files, which
-        also keep the digest of their questions)."""
+        also keep the digest of their questions and their term pairs)."""
         if len(vectors) != len(rows) or len(token_ends) != len(rows) + 1:
             raise ValueError(f"{len(rows)} questions but {len(vectors)} vectors and {len(token_ends) - 1} token rows")
         by_article: dict[str, list[int]] = {}
@@ -100,7 +101,7 @@ class QuestionTable:
             token_ids=token_buffer.view(len(token_ids)),
             token_ends=end_buffer.view(len(token_ends)),
             digest=sum(question_digest(q) for q in rows) % _MOD if digest is None else digest,
-            pairs=PairPostings.of(token_ids, token_ends, proximity, _phrases(rows, proximity)),
+            pairs=pairs if pairs is not None else PairPostings.of(token_ids, token_ends, proximity, _phrases(rows, proximity)),
             proximity=proximity,
             _tokens=token_buffer,
             _ends=end_buffer,

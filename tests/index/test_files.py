@@ -131,6 +131,9 @@ def test_a_full_build_is_saved_and_the_next_open_maps_it(settings: Settings, sam
         assert snapshot.articles == full.articles and snapshot.questions == full.questions
         np.testing.assert_array_equal(snapshot.question_vectors, full.question_vectors)
         np.testing.assert_array_equal(snapshot.table.token_ids, full.table.token_ids)
+        assert len(full.table.pairs.keys) > 0  # the questions' term pairs are read from the files, not recomputed
+        np.testing.assert_array_equal(snapshot.table.pairs.keys, full.table.pairs.keys)
+        np.testing.assert_array_equal(snapshot.table.pairs.rows, full.table.pairs.rows)
         queries = ["Who pays for tariffs?", "measles vaccination", "warmest year on record"]
         np.testing.assert_array_equal(
             snapshot.ranker.score_matrix(queries, snapshot.ranker.encode(queries))[2],

@@ -20,3 +20,12 @@ def test_plain_questions_pass_through() -> None:
 
 def test_nothing_left_falls_back_to_the_input() -> None:
     assert clean_query("https://t.co/x") == "https://t.co/x"
+
+
+def test_posts_are_told_from_questions() -> None:
+    from recommender.index.query import is_post
+
+    for post in ("Wow https://t.co/x", "see www.Example.com now", "#tariffs hurt", "says @someone", "a b — Name (@n) May 1, 2020"):
+        assert is_post(post), post
+    for question in ("Who pays for tariffs?", "Did 50/50 polls hold?", "Is the rate 3.5% or 4%?"):
+        assert not is_post(question), question
