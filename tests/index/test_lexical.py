@@ -121,3 +121,15 @@ def test_a_consumed_list_of_texts_is_emptied_and_indexed_the_same(monkeypatch: p
     assert texts == [] and consumed.size == kept.size == len(TEXTS)
     for query in QUERIES:
         np.testing.assert_array_equal(consumed.scores_batch([query]), kept.scores_batch([query]))
+
+
+def test_positions_by_term_equal_a_stable_argsort_chunk_by_chunk() -> None:
+    from recommender.index.lexical import positions_by_term
+
+    rng = np.random.default_rng(5)
+    for size, terms, chunk in ((0, 4, 8), (1, 3, 8), (1000, 7, 64), (5000, 300, 333), (777, 50, 10_000)):
+        sequence = rng.integers(0, terms, size).astype(np.int32)
+        positions, ptr = positions_by_term(sequence, terms, chunk=chunk)
+        np.testing.assert_array_equal(positions, np.argsort(sequence, kind="stable"))
+        np.testing.assert_array_equal(ptr[1:], np.cumsum(np.bincount(sequence, minlength=terms)[:terms]))
+        assert positions.dtype == np.int32 and ptr[0] == 0
