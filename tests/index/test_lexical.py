@@ -124,7 +124,7 @@ def test_a_consumed_list_of_texts_is_emptied_and_indexed_the_same(monkeypatch: p
 
 
 def test_positions_by_term_equal_a_stable_argsort_chunk_by_chunk() -> None:
-    from recommender.index.lexical import positions_by_term
+    from recommender.index.proximity import positions_by_term
 
     rng = np.random.default_rng(5)
     for size, terms, chunk in ((0, 4, 8), (1, 3, 8), (1000, 7, 64), (5000, 300, 333), (777, 50, 10_000)):
