@@ -212,17 +212,39 @@ def row_pairs(
     proximity: Proximity,
     first_row: int = 0,
     phrases: np.ndarray | None = None,
+    chunk: int = 50_000,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(keys, rows) sorted by key then row: each row's distinct pair keys (as query_pairs gives them),
-    all rows at once. `token_ends` (rows + 1) starts at 0; rows are numbered from `first_row`; rows
-    with more than proximity.max_terms distinct terms, or False in `phrases` (social-media posts,
-    index/query.py is_post), hold no pairs."""
+    """(keys, rows) sorted by key then row: each row's distinct pair keys (as query_pairs gives them).
+    `token_ends` (rows + 1) starts at 0; rows are numbered from `first_row`; rows with more than
+    proximity.max_terms distinct terms, or False in `phrases` (social-media posts, index/query.py
+    is_post), hold no pairs. Made `chunk` rows at a time: the int64 temporaries of all 300k questions of
+    a 100k-article site at once were the peak of a first start (~+260 MB)."""
     empty = np.zeros(0, dtype=np.int64)
     rows = len(token_ends) - 1
     if not proximity.on or rows <= 0 or not len(token_ids):
-        return empty, empty
+        return empty, empty.astype(np.int32)
     ends = np.asarray(token_ends, dtype=np.int64)
-    ids = np.asarray(token_ids[: ends[-1]], dtype=np.int64)
+    parts = [
+        _chunk_pairs(token_ids, ends[start : min(rows, start + chunk) + 1], proximity, start,
+                     None if phrases is None else phrases[start : start + chunk])
+        for start in range(0, rows, chunk)
+    ]
+    keys = np.concatenate([k for k, _ in parts])
+    found = np.concatenate([r for _, r in parts])
+    order = np.argsort(keys, kind="stable")  # chunks come in row order, each sorted by key then row
+    return keys[order], (found[order] + first_row).astype(np.int32)  # rows: 4 bytes a pair
+
+
+def _chunk_pairs(
+    token_ids: np.ndarray, ends: np.ndarray, proximity: Proximity, first: int, phrases: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """row_pairs of the rows whose token ranges `ends` gives (absolute offsets), numbered from `first`."""
+    empty = np.zeros(0, dtype=np.int64)
+    rows = len(ends) - 1
+    ids = np.asarray(token_ids[ends[0] : ends[-1]], dtype=np.int64)
+    if not len(ids):
+        return empty, empty
+    ends = ends - ends[0]
     row_of = np.repeat(np.arange(rows, dtype=np.int64), np.diff(ends))
     width = int(ids.max()) + 1
     distinct = np.bincount(np.unique(row_of * width + ids) // width, minlength=rows)
@@ -241,7 +263,7 @@ def row_pairs(
     flat_keys, flat_rows = flat_keys[order], flat_rows[order]
     keep = np.ones(len(flat_keys), dtype=bool)
     keep[1:] = (flat_keys[1:] != flat_keys[:-1]) | (flat_rows[1:] != flat_rows[:-1])
-    return flat_keys[keep], (flat_rows[keep] + first_row).astype(np.int32)  # rows: 4 bytes a pair
+    return flat_keys[keep], flat_rows[keep] + first
 
 
 # -- terms as strings (PostgreSQL's rows: recommender/index/pg_ranker.py) ----------------------------

@@ -158,3 +158,17 @@ def test_social_media_posts_get_no_pairs_on_either_path() -> None:
     rows = [QuestionRow("q0", "a", 0, post, "k0"), QuestionRow("q1", "a", 1, cleaned, "k1")]
     table = QuestionTable.build(rows, np.zeros((2, 4), np.float32), index.text_ids([cleaned, cleaned]), 4, ON)
     assert set(table.pairs.rows.tolist()) == {1}
+
+
+def test_row_pairs_are_the_same_made_in_chunks_of_rows() -> None:
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(0, 14, 500)
+    ends = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    ids = rng.integers(0, 40, int(ends[-1])).astype(np.int32)
+    phrases = rng.random(500) > 0.1
+    whole = prox.row_pairs(ids, ends, Proximity(), 7, phrases, chunk=10_000)
+    assert len(whole[0]) > 0
+    for chunk in (1, 3, 64, 499):
+        keys, rows = prox.row_pairs(ids, ends, Proximity(), 7, phrases, chunk=chunk)
+        np.testing.assert_array_equal(keys, whole[0])
+        np.testing.assert_array_equal(rows, whole[1])
