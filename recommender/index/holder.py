@@ -7,7 +7,6 @@ snapshot lock so the next snapshot is derived from the current one and what was 
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import threading
 import time
@@ -21,6 +20,7 @@ from recommender.embedding.base import Encoder
 from recommender.index.backend import IndexBackend, MemoryBackend
 from recommender.index.files import IndexFiles
 from recommender.index.floors import CandidateFloors
+from recommender.index.heap import release_freed_memory
 from recommender.index.questions import QuestionChange
 from recommender.index.base import RankerConfig
 from recommender.index.snapshot import Snapshot
@@ -181,19 +181,6 @@ class IndexHolder:
         """The question changes since the last call (None: unknown, cluster from scratch); starts a new list."""
         changes, self._question_changes = self._question_changes, []
         return changes
-
-
-def release_freed_memory() -> None:
-    """Give the heap freed after a full build (the rows read from the store, the previous snapshot)
-    back to the system: glibc keeps it in the building thread's arena otherwise, and a server's RSS
-    stays at the build's peak. A no-op where there is no glibc."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    trim = getattr(libc, "malloc_trim", None)
-    if trim is not None:
-        trim(0)
 
 
 def question_change(before: Snapshot, after: Snapshot, written: Sequence[StoredArticle], deleted: Sequence[str]) -> QuestionChange:

@@ -30,6 +30,7 @@ import Stemmer
 from bm25s.tokenization import Tokenizer
 
 from recommender.index import proximity as prox
+from recommender.index.heap import release_freed_memory
 from recommender.index.proximity import OFF, Proximity
 from recommender.index.rows import RowBuffer
 from recommender.index.term_weights import TermWeights
@@ -125,15 +126,18 @@ class LexicalIndex:
             if proximity.on:
                 sequences.append(_flat(ids))
             del chunk, ids
+        if size > _CHUNK:
+            release_freed_memory()  # the tokenised chunks' lists, before the postings are merged and sorted
         # Each column's chunks are let go as soon as they are merged: at 100k articles a column is 14M
         # postings, and holding every chunk next to every merged column would double the build's peak.
         columns = [[p[n] for p in parts] for n in range(4)]
         del parts
         terms, docs, tfs, lengths = (_merged(columns, n, dtype) for n, dtype in enumerate(_COLUMN_TYPES))
-        order = np.argsort(terms, kind="stable")  # by term, documents ascending within a term
         n_terms = len(self._tokenizer.get_vocab_dict())
-        self._indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms, minlength=n_terms), out=self._indptr[1:])
+        # By term, documents ascending within a term: the chunked counting sort of the term positions gives
+        # that order as int32, where a whole-column argsort holds an int64 index (and its merge buffer) per
+        # posting, the peak of a first start at 100k articles.
+        order, self._indptr = prox.positions_by_term(terms, n_terms)
         del terms
         self._docs = docs[order]
         del docs
@@ -283,9 +287,14 @@ class LexicalIndex:
         """Token ids of texts whose words should stay known (e.g. questions), as queries will see them.
 
         Their words join the vocabulary even if no document has them yet, so ids taken now still match
-        a query's tokens after a document brings the word in.
+        a query's tokens after a document brings the word in. Tokenised a chunk at a time: bm25s holds
+        every text's stemmed strings until the call returns (at 300k questions, a first start's peak).
         """
-        return [[i for i in ids if i != EMPTY] for ids in _tokenize(self._tokenizer, texts, True)]
+        return [
+            [i for i in ids if i != EMPTY]
+            for start in range(0, len(texts), _CHUNK)
+            for ids in _tokenize(self._tokenizer, texts[start : start + _CHUNK], True)
+        ]
 
     def scores(self, query: str) -> np.ndarray:
         """(documents,) BM25 score of each document for `query`; zeros when nothing matches (dead ones included)."""

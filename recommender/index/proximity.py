@@ -224,15 +224,23 @@ def row_pairs(
     if not proximity.on or rows <= 0 or not len(token_ids):
         return empty, empty.astype(np.int32)
     ends = np.asarray(token_ends, dtype=np.int64)
-    parts = [
-        _chunk_pairs(token_ids, ends[start : min(rows, start + chunk) + 1], proximity, start,
-                     None if phrases is None else phrases[start : start + chunk])
-        for start in range(0, rows, chunk)
-    ]
-    keys = np.concatenate([k for k, _ in parts])
-    found = np.concatenate([r for _, r in parts])
-    order = np.argsort(keys, kind="stable")  # chunks come in row order, each sorted by key then row
-    return keys[order], (found[order] + first_row).astype(np.int32)  # rows: 4 bytes a pair
+    key_parts, row_parts = [], []
+    for start in range(0, rows, chunk):
+        part_keys, part_rows = _chunk_pairs(
+            token_ids, ends[start : min(rows, start + chunk) + 1], proximity, start,
+            None if phrases is None else phrases[start : start + chunk],
+        )
+        key_parts.append(part_keys)
+        row_parts.append((part_rows + first_row).astype(np.int32))  # rows: 4 bytes a pair
+    # Each column is merged and its parts let go before the next: at 300k questions (~6M pairs) every
+    # temporary here is tens of MB, and holding them all at once was the peak of a first start.
+    found_keys = np.concatenate(key_parts)
+    del key_parts
+    order = np.argsort(found_keys, kind="stable")  # chunks come in row order, each sorted by key then row
+    found_keys = found_keys[order]
+    found_rows = np.concatenate(row_parts)
+    del row_parts
+    return found_keys, found_rows[order]
 
 
 def _chunk_pairs(

@@ -20,6 +20,7 @@ import numpy as np
 from recommender.embedding.base import Encoder
 from recommender.index.backend import IndexBackend, MemoryBackend
 from recommender.index.base import RankerConfig, RankingIndex
+from recommender.index.heap import release_freed_memory
 from recommender.index.layered import Layered
 from recommender.index.query import clean_query
 from recommender.index.questions import QuestionTable
@@ -44,6 +45,7 @@ class Snapshot:
         """The snapshot of `data` (as the backend loaded it), ranked by the backend (default: in memory);
         `consume`: `data.texts` may be emptied as they are indexed (see IndexBackend.ranking)."""
         ranker = (backend or MemoryBackend()).ranking(data, encoder, config, consume)
+        release_freed_memory()  # the lexical build's freed chunks: the question table is built next
         table = QuestionTable.build(
             data.questions, data.question_vectors, _tokens(ranker, data.questions), encoder.dim, config.proximity
         )
