@@ -47,7 +47,7 @@ class Snapshot:
         ranker = (backend or MemoryBackend()).ranking(data, encoder, config, consume)
         release_freed_memory()  # the lexical build's freed chunks: the question table is built next
         table = QuestionTable.build(
-            data.questions, data.question_vectors, _tokens(ranker, data.questions), encoder.dim, config.proximity
+            data.questions, data.question_vectors, question_tokens(ranker, data.questions), encoder.dim, config.proximity
         )
         return cls(data.generation, ranker, Layered({a.id: a for a in data.articles}), table)
 
@@ -68,7 +68,7 @@ class Snapshot:
             )
             questions += [QuestionRow(q.id, q.article_id, q.position, q.text, q.key) for q in article.question_records()]
             vectors.append(np.asarray(item.question_vectors, np.float32))
-        tokens = _tokens(ranker, questions)
+        tokens = question_tokens(ranker, questions)
         stacked = np.concatenate(vectors) if vectors else np.zeros((0, self.table.vectors.shape[1]), np.float32)
         table = self.table.updated(touched, questions, stacked, tokens)
         articles = Layered.of(self.articles).with_changes(rows, [a for a in deleted if a not in rows])
@@ -112,7 +112,7 @@ class Snapshot:
         return float(ca @ cb)
 
 
-def _tokens(ranker: RankingIndex, questions: Sequence[QuestionRow]) -> list[list[int]]:
+def question_tokens(ranker: RankingIndex, questions: Sequence[QuestionRow]) -> list[list[int]]:
     """BM25 token ids of each question as the ranker will see it (cleaned, when it cleans queries)."""
     texts = [clean_query(q.text) if ranker.config.clean_queries else q.text for q in questions]
     return ranker.text_ids(texts)
