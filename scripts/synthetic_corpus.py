@@ -382,8 +382,7 @@ def mark_clusters_current(store, encoder: Encoder) -> None:  # type: ignore[no-u
     snapshot = Snapshot.build(store.load_index(), encoder, config)
     stub = types.SimpleNamespace(holder=types.SimpleNamespace(encoder=encoder), settings=settings)
     store.replace_clusters({}, LinkingService._fingerprint(stub, snapshot))  # type: ignore[arg-type]
-    with store._write() as conn:  # no store method records them without marking every question
-        store._set_meta(conn, "link_settings", link_settings(config, settings.candidates))
+    store.record_link_settings(link_settings(config, settings.candidates))
 
 
 def main() -> None:

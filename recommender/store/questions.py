@@ -98,6 +98,13 @@ class SqlQuestions(SqlCore):
             self._set_meta(conn, "link_settings", settings)
         return max(int(marked), 0)
 
+    def record_link_settings(self, settings: str) -> None:
+        """Record `settings` as what the stored links come from, marking nothing: for links computed
+        outside a service's start under exactly these settings (e.g. a benchmark database's, linked by
+        scripts/synthetic_corpus.py). A service relinks through `relink_under`."""
+        with self._write() as conn:
+            self._set_meta(conn, "link_settings", settings)
+
     # -- duplicate-question clusters ----------------------------------------------------------
     def all_clusters(self) -> dict[str, str]:
         """Question id -> cluster id, for questions in a cluster of two or more."""

@@ -66,3 +66,14 @@ def test_deleting_an_article_drops_its_questions_links_and_clusters(store: Store
     store.delete_article("a")
     assert store.get_question("a-q1") is None and store.all_clusters() == {"b-q1": "x"}
     assert store.links_to("b", 0.0) == []
+
+
+def test_link_settings_are_recorded_with_a_relink_or_alone(store: Store) -> None:
+    _corpus(store)
+    assert store.link_settings() is None
+    store.replace_links({"a-q1": [], "a-q2": [], "b-q1": []})
+    assert store.relink_under('{"w": 1}') == 3
+    assert store.link_settings() == '{"w": 1}' and store.questions_to_link() == ["a-q1", "a-q2", "b-q1"]
+    store.replace_links({"a-q1": [], "a-q2": [], "b-q1": []})
+    store.record_link_settings('{"w": 2}')  # links made elsewhere under these settings: nothing marked
+    assert store.link_settings() == '{"w": 2}' and store.questions_to_link() == []
