@@ -132,9 +132,10 @@ class RankingIndex(ABC):
         """One document's score for a text, as rank_batch would give it (None: not ranked, or excluded)."""
 
     @abstractmethod
-    def with_changes(self, added: Sequence[Added], removed: Collection[str] = ()) -> RankingIndex:
+    def with_changes(self, added: Sequence[Added], removed: Collection[str] = (), derived: bool = True) -> RankingIndex:
         """The index after documents (id, passage vectors, text[, content hash]) were added or replaced
-        and `removed` went (this one is unchanged)."""
+        and `removed` went (this one is unchanged). `derived`: also store what the backend derives from
+        them (False: another process did, when it wrote them)."""
 
     @abstractmethod
     def contains(self, doc_id: str) -> bool: ...

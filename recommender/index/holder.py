@@ -84,7 +84,8 @@ class IndexHolder:
 
     def rebuild(self) -> Snapshot:
         """The snapshot of the store's current generation: the one kept up to date by this process's
-        writes (see write), or a full build after another process wrote or dead rows piled up."""
+        writes (see write), carried over another process's few writes (see `_follow`), or a full build
+        (many or unknown changes, dead rows piled up, the first build)."""
         with self._snapshot_lock:
             generation = self.store.generation()
             current = self._snapshot
@@ -94,12 +95,35 @@ class IndexHolder:
                 self._question_changes = None  # the store changed behind this process's back: cluster afresh
             if current is not None and current.generation > generation:
                 return current  # asked from inside an older consistent read: never swap the index back
+            followed = self._follow(current) if current is not None and current.generation < generation else None
+            if followed is not None:
+                self._snapshot = followed
+                return followed
             if self.before_build is not None:
                 self.before_build()
             snapshot = self._build()
             self._snapshot = snapshot  # one reference swap: readers see the old or the new index
             release_freed_memory()
             return snapshot
+
+    def _follow(self, current: Snapshot) -> Snapshot | None:
+        """`current` carried over the writes other processes made since its generation, as this
+        process carries its own (Snapshot.apply): the articles they changed are read back from the
+        store. None when that is not known or not small, or when dead rows call for a full build."""
+        if current.needs_compaction:
+            return None
+        changes = self.store.changes_since(current.generation, self._incremental_limit(current))
+        if changes is None:
+            return None
+        if not changes.written and not changes.deleted:
+            return current.at(changes.generation)  # links only
+        followed = current.apply(changes.written, changes.deleted, changes.generation, derived=False)
+        return None if followed.needs_compaction else followed
+
+    @staticmethod
+    def _incremental_limit(current: Snapshot | None) -> int:
+        """How many articles one write may change for the snapshot to be carried over it."""
+        return int(max(INCREMENTAL_MINIMUM, INCREMENTAL_FRACTION * len(current.articles))) if current else 0
 
     def _build(self) -> Snapshot:
         """A full build: mapped from the index files when they hold exactly the store's content, else
@@ -133,7 +157,7 @@ class IndexHolder:
             before = self.store.generation()
             result = write()
             after = self.store.generation()
-            small = len(written) + len(deleted) <= max(INCREMENTAL_MINIMUM, INCREMENTAL_FRACTION * len(current.articles)) if current else False
+            small = len(written) + len(deleted) <= self._incremental_limit(current)
             if current is not None and current.generation == before and after == before + 1 and small:
                 self._snapshot = current.apply(written, deleted, after) if written or deleted else current.at(after)
                 if (written or deleted) and self._question_changes is not None:

@@ -179,11 +179,13 @@ class PgRanker(RankingIndex):
     def contains(self, doc_id: str) -> bool:
         return doc_id in self.live
 
-    def with_changes(self, added: Sequence[Added], removed: Collection[str] = ()) -> PgRanker:
+    def with_changes(self, added: Sequence[Added], removed: Collection[str] = (), derived: bool = True) -> PgRanker:
         # The articles are stored by now; their term rows follow (derived rows: should this process die
-        # first, the next one to open the index writes them, see `open`).
-        written = [(a[0], a[3] if len(a) > 3 else "", a[2]) for a in added]
-        self.store.write_terms(term_rows(written))
+        # first, the next one to open the index writes them, see `open`). A process following another
+        # one's writes leaves them to the writer (it could otherwise overwrite a newer version's rows).
+        if derived:
+            written = [(a[0], a[3] if len(a) > 3 else "", a[2]) for a in added]
+            self.store.write_terms(term_rows(written))
         live = (self.live - set(removed)) | {a[0] for a in added}
         return PgRanker(self.store, live, self.encoder, self.config, self.options, self._tokenizer, self._weights, self._state, self._idfs)
 

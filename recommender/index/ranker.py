@@ -47,7 +47,7 @@ class Ranker(RankingIndex):
         self.dense = dense
         self.lexical = lexical
 
-    def with_changes(self, added: Sequence[Added], removed: Collection[str] = ()) -> Ranker:
+    def with_changes(self, added: Sequence[Added], removed: Collection[str] = (), derived: bool = True) -> Ranker:
         """A new Ranker with documents (id, passage vectors, text) added (replacing any of the same id)
         and the ids in `removed` gone. This one is unchanged; the two share every unchanged row.
 

@@ -51,12 +51,18 @@ class Snapshot:
         )
         return cls(data.generation, ranker, Layered({a.id: a for a in data.articles}), table)
 
-    def apply(self, written: Sequence[StoredArticle], deleted: Sequence[str], generation: int) -> Snapshot:
-        """The snapshot after `written` articles were stored and `deleted` ones removed (this one is unchanged)."""
+    def apply(
+        self, written: Sequence[StoredArticle], deleted: Sequence[str], generation: int, derived: bool = True
+    ) -> Snapshot:
+        """The snapshot after `written` articles were stored and `deleted` ones removed (this one is
+        unchanged). `derived`: this process wrote them, so the backend writes what it derives from them
+        (PostgreSQL's term rows); False when following another process's writes."""
         touched = {item.article.id for item in written} | set(deleted)
+        dim = self.table.vectors.dim
         ranker = self.ranker.with_changes(
-            [(item.article.id, item.passage_vectors, item.article.body_text(), item.content_hash) for item in written],
+            [(item.article.id, _rows(item.passage_vectors, dim), item.article.body_text(), item.content_hash) for item in written],
             removed=touched,
+            derived=derived,
         )
         rows: dict[str, ArticleRow] = {}
         questions: list[QuestionRow] = []
@@ -67,7 +73,7 @@ class Snapshot:
                 article.id, article.title, article.checked_on, article.url, article.topic, item.content_hash
             )
             questions += [QuestionRow(q.id, q.article_id, q.position, q.text, q.key) for q in article.question_records()]
-            vectors.append(np.asarray(item.question_vectors, np.float32))
+            vectors.append(_rows(item.question_vectors, dim))
         tokens = question_tokens(ranker, questions)
         stacked = np.concatenate(vectors) if vectors else np.zeros((0, self.table.vectors.shape[1]), np.float32)
         table = self.table.updated(touched, questions, stacked, tokens)
@@ -116,3 +122,9 @@ def question_tokens(ranker: RankingIndex, questions: Sequence[QuestionRow]) -> l
     """BM25 token ids of each question as the ranker will see it (cleaned, when it cleans queries)."""
     texts = [clean_query(q.text) if ranker.config.clean_queries else q.text for q in questions]
     return ranker.text_ids(texts)
+
+
+def _rows(vectors: np.ndarray, dim: int) -> np.ndarray:
+    """`vectors` as a (rows, dim) float32 matrix, also when there are none (read back as (0, 0))."""
+    matrix = np.asarray(vectors, np.float32)
+    return matrix.reshape(-1, dim) if matrix.size else np.zeros((0, dim), np.float32)

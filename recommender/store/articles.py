@@ -15,7 +15,7 @@ import numpy as np
 
 from recommender.articles.model import Article
 from recommender.domain import ArticleRow, EncoderMismatch, QuestionRow, StoredArticle
-from recommender.store.base import Activity, IndexData
+from recommender.store.base import Activity, IndexChanges, IndexData
 from recommender.store.core import INDEX_ARTICLES, SqlCore, index_data, text_hash
 
 INDEX_ROWS = INDEX_ARTICLES.replace(", body FROM", " FROM")
@@ -42,6 +42,46 @@ class SqlArticles(SqlCore):
         # Always the primary: a snapshot must never be older than what this process wrote.
         return int(self._fetch("SELECT value FROM meta WHERE key = 'generation'")[0][0])
 
+    def changes_since(self, generation: int, limit: int) -> IndexChanges | None:
+        """What changed in the indexed content after `generation` (another process's writes, for a
+        process to follow them without a full build); None when that is not known (the record does not
+        reach back that far, or a write changed anything: a restore, a model swap) or more than `limit`
+        articles changed."""
+        with self._read() as conn:
+            current = self._counter(conn, "generation")
+            since = self._exec(conn, "SELECT value FROM meta WHERE key = 'changes_from'").fetchone()
+            if since is None or generation < int(since[0]) or generation > current:
+                return None
+            rows = self._exec(
+                conn, "SELECT DISTINCT article_id FROM index_changes WHERE generation > ? AND generation <= ?", (generation, current)
+            ).fetchall()
+            ids = [r[0] for r in rows]
+            if None in ids or len(ids) > limit:
+                return None
+            written = [item for a in sorted(ids) if (item := self._stored_article(conn, a)) is not None]
+        present = {item.article.id for item in written}
+        return IndexChanges(current, written, sorted(a for a in ids if a not in present))
+
+    def _stored_article(self, conn: Any, article_id: str) -> StoredArticle | None:
+        """An article as stored, with its passages and the stored vectors (float32, as written)."""
+        article = self._get_article(conn, article_id)
+        if article is None:
+            return None
+        content_hash = self._exec(conn, "SELECT content_hash FROM articles WHERE id = ?", (article_id,)).fetchone()[0]
+        passages = self._exec(
+            conn, "SELECT text, vector FROM passages WHERE article_id = ? ORDER BY position", (article_id,)
+        ).fetchall()
+        questions = self._exec(
+            conn, "SELECT vector FROM questions WHERE article_id = ? ORDER BY position", (article_id,)
+        ).fetchall()
+        return StoredArticle(
+            article=article,
+            content_hash=content_hash,
+            passages=[p[0] for p in passages],
+            passage_vectors=_matrix([self._vector_value(p[1]) for p in passages]),
+            question_vectors=_matrix([self._vector_value(q[0]) for q in questions]),
+        )
+
     def stored_model_ids(self) -> set[str]:
         rows = self._fetch("SELECT DISTINCT model_id FROM passages UNION SELECT DISTINCT model_id FROM questions")
         return {r[0] for r in rows}
@@ -60,7 +100,7 @@ class SqlArticles(SqlCore):
         Questions of a changed article, and questions whose links point at it, are marked for
         relinking in the same transaction, so a crash before relinking loses no work.
         """
-        with self._write() as conn:
+        with self._write(changed=[i.article.id for i in items]) as conn:
             self._write_articles(conn, items)
             # In the same transaction: a crash after this commit leaves the relink owed on record, and
             # one before it leaves nothing behind (no record of a version that was never written).
@@ -116,7 +156,7 @@ class SqlArticles(SqlCore):
         nothing, not even the generation, so caches and ETags stay valid."""
         if not self._fetch("SELECT 1 FROM articles WHERE id = ?", (article_id,)):
             return False
-        with self._write() as conn:
+        with self._write(changed=[article_id]) as conn:
             self._exec(
                 conn,
                 "UPDATE questions SET needs_link = ? WHERE id IN (SELECT question_id FROM links WHERE article_id = ?)",
@@ -284,3 +324,7 @@ class SqlArticles(SqlCore):
             kept = {a: h for a, h in pending.items() if hashes.get(a) != h and stored.get(a) == h}
             if kept != pending:
                 self._set_pending(conn, kept)
+
+
+def _matrix(rows: list[np.ndarray]) -> np.ndarray:
+    return np.stack(rows).astype(np.float32, copy=False) if rows else np.zeros((0, 0), np.float32)

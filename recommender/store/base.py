@@ -41,6 +41,16 @@ class IndexData:
 
 
 @dataclass(frozen=True)
+class IndexChanges:
+    """The indexed content that changed after some generation, up to `generation`, read in one
+    consistent snapshot: articles written (as stored now) and ids no longer stored."""
+
+    generation: int
+    written: list[StoredArticle]
+    deleted: list[str]
+
+
+@dataclass(frozen=True)
 class Activity:
     """When the database last changed, for operators (`recommender status`). Times are ISO 8601, UTC."""
 
@@ -55,6 +65,7 @@ class ArticleStore(Protocol):
     model_id: str
 
     def generation(self) -> int: ...
+    def changes_since(self, generation: int, limit: int) -> IndexChanges | None: ...
     def stored_model_ids(self) -> set[str]: ...
     def content_hashes(self) -> dict[str, str]: ...
     def passage_vectors_by_text(self, texts: Sequence[str]) -> dict[str, np.ndarray]: ...

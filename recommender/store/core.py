@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -29,6 +29,10 @@ from recommender.store.vectors import Int8Rows
 
 # The articles of an in-memory index: ArticleRow's columns, then the body (for lexical indexing).
 INDEX_ARTICLES = "SELECT id, title, checked_on, url, topic, content_hash, body FROM articles ORDER BY id"
+# The record of what each generation changed (index_changes) keeps this many generations: a process
+# further behind than that builds its index afresh. Pruned every CHANGES_PRUNED_EVERY generations.
+CHANGES_KEPT = 10_000
+CHANGES_PRUNED_EVERY = 1_000
 
 
 def text_hash(text: str) -> str:
@@ -83,7 +87,9 @@ class SqlCore:
     # Article order of a re-embedding (unstaged_texts): what readers see most is staged first.
     NEWEST_FIRST = "a.checked_on IS NULL, a.checked_on DESC, a.updated_at DESC"
 
-    def _write(self, counter: str | None = "generation") -> AbstractContextManager[Any]:
+    def _write(self, counter: str | None = "generation", changed: Collection[str] | None = None) -> AbstractContextManager[Any]:
+        """One write transaction that bumps `counter`; a generation bump records the articles whose
+        indexed content it `changed` (None: any may have, () none: links only; see `_log_changes`)."""
         raise NotImplementedError
 
     def _read(self, replica: bool = False) -> AbstractContextManager[Any]:
@@ -96,6 +102,20 @@ class SqlCore:
     def _bump(self, conn: Any, counter: str) -> None:
         raise NotImplementedError
 
+    def _log_changes(self, conn: Any, changed: Collection[str] | None) -> None:
+        """Record what the generation just reached changed (inside the write's transaction, after the
+        bump): one row per article, one NULL row for "anything", nothing for a links-only write. Rows
+        older than CHANGES_KEPT generations are let go now and then (`changes_from` moves up)."""
+        generation = self._counter(conn, "generation")
+        rows = [(generation, None)] if changed is None else [(generation, a) for a in sorted(set(changed))]
+        if rows:
+            self._many(conn, "INSERT INTO index_changes (generation, article_id) VALUES (?, ?)", rows)
+        if generation % CHANGES_PRUNED_EVERY == 0 and generation > CHANGES_KEPT:
+            oldest = generation - CHANGES_KEPT
+            self._exec(conn, "DELETE FROM index_changes WHERE generation <= ?", (oldest,))
+            if oldest > self._counter(conn, "changes_from"):
+                self._set_meta(conn, "changes_from", str(oldest))
+
     def _in(self, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
         """(condition on a column, its parameters) pieces matching `values`: `IN (?, ...)` or `= ANY(?)`."""
         raise NotImplementedError
@@ -106,6 +126,11 @@ class SqlCore:
     @staticmethod
     def _vector_param(vector: np.ndarray) -> Any:
         """A vector as the driver writes it."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _vector_value(value: Any) -> np.ndarray:
+        """A vector column's value, as the driver reads it, as float32."""
         raise NotImplementedError
 
     @staticmethod

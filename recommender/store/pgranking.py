@@ -13,7 +13,7 @@ SQL over the `(term, article_id)` primary key, whose INCLUDE columns let it read
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,7 +57,7 @@ def lexical_candidates_sql(postings: int) -> str:
 class PgRanking(PgVectors):
     """The ranking reads of PostgresStore (its connections: postgres.py)."""
 
-    def _write(self, counter: str | None = "generation") -> Any:
+    def _write(self, counter: str | None = "generation", changed: Collection[str] | None = None) -> Any:
         raise NotImplementedError
 
     # -- the index without passages ----------------------------------------------------------

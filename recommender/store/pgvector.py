@@ -59,6 +59,10 @@ class PgVectors(SqlStore):
     def _vector_param(vector: np.ndarray) -> np.ndarray:
         return as_f32(vector)
 
+    @staticmethod
+    def _vector_value(value: Any) -> np.ndarray:
+        return _array(value)
+
     # -- vector columns ----------------------------------------------------------------------
     @staticmethod
     def _column_dim(conn: psycopg.Connection, table: str) -> int | None:

@@ -28,7 +28,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -188,14 +188,17 @@ class PostgresStore(PgRanking):
             return conn.execute(sql, params).fetchall()
 
     @contextmanager
-    def _write(self, counter: str | None = "generation") -> Iterator[psycopg.Connection]:
-        """One transaction; bumps `counter` in meta (generation: articles and links changed)."""
+    def _write(self, counter: str | None = "generation", changed: Collection[str] | None = None) -> Iterator[psycopg.Connection]:
+        """One transaction; bumps `counter` in meta (generation: articles and links changed; `changed`:
+        see SqlCore._write)."""
         # One transaction: a connection lost halfway rolls the whole write back on the server.
         with self._reachable(self._pool), self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_APP, _LOCK_WRITE))
             yield conn
             if counter is not None:
                 self._bump(conn, counter)
+                if counter == "generation":
+                    self._log_changes(conn, changed)
 
     def _bump(self, conn: psycopg.Connection, counter: str) -> None:
         conn.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = %s", (counter,))
@@ -315,7 +318,7 @@ class PostgresStore(PgRanking):
             )
 
     def replace_links(self, links: dict[str, list[LinkRow]]) -> None:
-        with self._write() as conn:
+        with self._write(changed=()) as conn:  # links only: no indexed content changes
             present = {
                 r[0] for r in conn.execute("SELECT id FROM questions WHERE id = ANY(%s)", (list(links),)).fetchall()
             }

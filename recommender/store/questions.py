@@ -22,7 +22,7 @@ class SqlQuestions(SqlCore):
         raise NotImplementedError
 
     def mark_for_linking(self, question_ids: Sequence[str]) -> None:
-        with self._write() as conn:
+        with self._write(changed=()) as conn:
             for condition, params in self._in(list(question_ids)):
                 self._exec(conn, f"UPDATE questions SET needs_link = ? WHERE id {condition}", [True, *params])
 
@@ -93,7 +93,7 @@ class SqlQuestions(SqlCore):
         """Mark every question for linking and record `settings` as what its links will come from, in one
         transaction: a crash before the relink finishes leaves the questions marked, never the old links
         under the new settings' name. Returns how many questions were marked."""
-        with self._write() as conn:
+        with self._write(changed=()) as conn:
             marked = self._exec(conn, "UPDATE questions SET needs_link = ?", [True]).rowcount
             self._set_meta(conn, "link_settings", settings)
         return max(int(marked), 0)
@@ -102,7 +102,7 @@ class SqlQuestions(SqlCore):
         """Record `settings` as what the stored links come from, marking nothing: for links computed
         outside a service's start under exactly these settings (e.g. a benchmark database's, linked by
         scripts/synthetic_corpus.py). A service relinks through `relink_under`."""
-        with self._write() as conn:
+        with self._write(changed=()) as conn:
             self._set_meta(conn, "link_settings", settings)
 
     # -- duplicate-question clusters ----------------------------------------------------------

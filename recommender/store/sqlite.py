@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,14 +74,17 @@ class SQLiteStore(SqlStore):
         return conn
 
     @contextmanager
-    def _write(self, counter: str | None = "generation") -> Iterator[sqlite3.Connection]:
-        """One transaction; bumps `counter` in meta (generation: articles and links changed)."""
+    def _write(self, counter: str | None = "generation", changed: Collection[str] | None = None) -> Iterator[sqlite3.Connection]:
+        """One transaction; bumps `counter` in meta (generation: articles and links changed; `changed`:
+        see SqlCore._write)."""
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
             if counter is not None:
                 self._bump(conn, counter)
+                if counter == "generation":
+                    self._log_changes(conn, changed)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -160,6 +163,10 @@ class SQLiteStore(SqlStore):
         return _blob(vector)
 
     @staticmethod
+    def _vector_value(value: bytes) -> np.ndarray:
+        return _vector(value)
+
+    @staticmethod
     def _json(value: Any, ensure_ascii: bool = False) -> str:
         return json.dumps(value, ensure_ascii=ensure_ascii)
 
@@ -220,7 +227,7 @@ class SQLiteStore(SqlStore):
         )
 
     def replace_links(self, links: dict[str, list[LinkRow]]) -> None:
-        with self._write() as conn:
+        with self._write(changed=()) as conn:  # links only: no indexed content changes
             for question_id, rows in links.items():
                 if conn.execute("SELECT 1 FROM questions WHERE id = ?", (question_id,)).fetchone() is None:
                     continue  # deleted meanwhile

@@ -155,3 +155,69 @@ def test_vectors_riding_along_change_no_document_score(settings: Settings, sampl
         assert extra.products_for(snapshot.table, snapshot.table.vectors[[1, 0]]) is None  # other vectors
     finally:
         services.close()
+
+
+def _count_full_builds(holder, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    built = {"count": 0}
+    original = holder._build
+
+    def counting() -> Snapshot:
+        built["count"] += 1
+        return original()
+
+    monkeypatch.setattr(holder, "_build", counting)
+    return built
+
+
+def test_a_process_follows_another_ones_writes_without_a_full_build(  # type: ignore[no-untyped-def]
+    fake_services: Services, settings: Settings, fake_encoder, sample_articles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = fake_services
+    services.catalog.ingest(sample_articles[:30])
+    services.holder.snapshot()
+    built = _count_full_builds(services.holder, monkeypatch)
+    other = Services.open(settings, encoder=fake_encoder)  # another process on the same database
+    try:
+        other.catalog.ingest([_article("zebra-1", "Zebra imports face new tariffs, importers pay.", ["Do zebras pay tariffs?"])])
+        other.catalog.ingest([sample_articles[3].model_copy(update={"summary": "Rewritten summary about whales and wind."})])
+        other.catalog.delete(sample_articles[5].id)
+        other.linking.relink()  # links only
+    finally:
+        other.close()
+    current = services.holder.snapshot()
+    assert built["count"] == 0  # carried over what the other process changed, as over its own writes
+    assert current.generation == services.store.generation()
+    full = _full(services)
+    assert current.articles == full.articles and current.questions == full.questions
+    np.testing.assert_array_equal(current.question_vectors, full.question_vectors)
+    incremental, fresh = _by_id(current, QUERIES), _by_id(full, QUERIES)
+    assert incremental.keys() == fresh.keys()
+    for doc, scores in fresh.items():
+        np.testing.assert_allclose(incremental[doc], scores, rtol=1e-5, atol=1e-6, err_msg=doc)
+    # What the follower links from here on equals a recomputation (its question table came along too).
+    services.catalog.ingest([_article("zebra-2", "Zebra tariffs again: who pays?", ["Are zebra tariffs paid by buyers?"])])
+    assert built["count"] == 0
+    result = services.linking.verify()
+    assert result.ok and result.checked == result.questions > 0
+
+
+def test_a_process_builds_afresh_when_another_one_changed_too_much_or_anything(  # type: ignore[no-untyped-def]
+    fake_services: Services, settings: Settings, fake_encoder, sample_articles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recommender.index import holder as holder_module
+
+    fake_services.catalog.ingest(sample_articles[:10])
+    fake_services.holder.snapshot()
+    built = _count_full_builds(fake_services.holder, monkeypatch)
+    monkeypatch.setattr(holder_module, "INCREMENTAL_MINIMUM", 1)
+    monkeypatch.setattr(holder_module, "INCREMENTAL_FRACTION", 0.0)
+    other = Services.open(settings, encoder=fake_encoder)
+    try:
+        other.catalog.ingest(sample_articles[10:12])  # two articles: over the limit of one
+        assert set(fake_services.holder.snapshot().articles) == {a.id for a in sample_articles[:12]}
+        assert built["count"] == 1
+        other.store.reencode(other.store.model_id, {}, {})  # a write of anything: not known article by article
+    finally:
+        other.close()
+    fake_services.holder.snapshot()
+    assert built["count"] == 2

@@ -193,6 +193,28 @@ def test_links_equal_a_recomputation_after_writes(pg_services: Services, sample_
             assert link.score == pytest.approx(other.score, abs=2 * QUANTISED)
 
 
+def test_a_worker_follows_another_ones_writes_and_leaves_their_term_rows_to_it(  # type: ignore[no-untyped-def]
+    pg_services: Services, sample_articles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pg_services.holder.snapshot()
+    other = Services.open(pg_services.settings, encoder=HashingEncoder())  # another worker
+    try:
+        other.catalog.ingest([sample_articles[0].model_copy(update={"summary": "Zebra imports face new tariffs."})])
+        other.catalog.delete(sample_articles[2].id)
+    finally:
+        other.close()
+    store = pg_services.store
+    writes: list[object] = []
+    monkeypatch.setattr(store, "write_terms", lambda rows: writes.append(rows))
+    monkeypatch.setattr(pg_services.holder, "_build", lambda: pytest.fail("a full build"))
+    snapshot = pg_services.holder.snapshot()
+    assert writes == [] and snapshot.generation == store.generation()
+    assert not snapshot.ranker.contains(sample_articles[2].id)
+    exact = memory_ranker(pg_services)
+    for query in ("zebra tariffs", *QUERIES[:3]):
+        assert [h.doc_id for h in snapshot.ranker.rank(query, 5)] == [h.doc_id for h in exact.rank(query, 5)], query
+
+
 def test_term_rows_missing_or_stale_are_written_when_the_index_opens(pg_services: Services, pg_server: PgServer) -> None:
     store = pg_services.store
     with psycopg.connect(store.url, autocommit=True) as conn:  # type: ignore[attr-defined]

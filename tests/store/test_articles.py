@@ -9,7 +9,8 @@ import pytest
 
 from recommender.config import Settings
 from recommender.domain import EncoderMismatch
-from recommender.store.base import Store
+from recommender.store import core
+from recommender.store.base import IndexChanges, Store
 from recommender.store.factory import open_store
 from recommender.store.vectors import Int8Rows
 from tests.store.conftest import article, link, stored, vector
@@ -123,3 +124,48 @@ def test_another_connection_sees_a_write_at_once(store: Store, other_store: Stor
     store.upsert([stored(article("a"))])
     assert other_store.generation() == store.generation() == 1
     assert other_store.content_hashes() == store.content_hashes()
+
+
+def test_changes_since_a_generation_are_the_articles_written_and_deleted_then(store: Store, other_store: Store) -> None:
+    store.upsert([stored(article("a", ["Is a true?"])), stored(article("b"))])
+    start = store.generation()
+    assert other_store.changes_since(start, 10) == IndexChanges(start, [], [])
+    rewritten = stored(article("a", ["Is a true?", "Is a new?"], body="A rewritten body."), passages=["one", "two"])
+    store.upsert([rewritten, stored(article("c"))])
+    store.replace_links({"a-q1": [link("a-q1", 0, "b", 0.5)]})  # links only: no article changed
+    store.delete_article("b")
+    changes = other_store.changes_since(start, 10)
+    assert changes is not None and changes.generation == store.generation() == start + 3
+    assert [item.article for item in changes.written] == [rewritten.article, article("c")]
+    assert changes.deleted == ["b"]
+    a = changes.written[0]
+    assert (a.content_hash, list(a.passages)) == (rewritten.content_hash, ["one", "two"])
+    np.testing.assert_array_equal(a.passage_vectors, rewritten.passage_vectors)  # float32, as written
+    np.testing.assert_array_equal(a.question_vectors, rewritten.question_vectors)
+    links_only = other_store.changes_since(start + 1, 10)
+    assert links_only is not None and (links_only.written, links_only.deleted) == ([], ["b"])
+    assert other_store.changes_since(start, 2) is None  # three articles changed: more than the limit
+
+
+def test_changes_are_unknown_before_the_record_or_after_a_write_of_anything(store: Store) -> None:
+    store.upsert([stored(article("a"))])
+    assert store.changes_since(-1, 10) is None  # from before the record began
+    assert store.changes_since(store.generation() + 1, 10) is None  # from the future (another database?)
+    before = store.generation()
+    store.reencode("m@2", {("a", 0): vector("x")}, {})  # every vector swapped: anything may have changed
+    assert store.changes_since(before, 10) is None
+    after = store.generation()
+    store.upsert([stored(article("b"))])
+    later = store.changes_since(after, 10)
+    assert later is not None and [item.article.id for item in later.written] == ["b"]
+
+
+def test_the_record_of_changes_keeps_the_last_generations_only(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(core, "CHANGES_KEPT", 3)
+    monkeypatch.setattr(core, "CHANGES_PRUNED_EVERY", 2)
+    for n in range(6):
+        store.upsert([stored(article(f"a{n}"))])
+    assert store.generation() == 6
+    assert store.changes_since(2, 10) is None  # let go at generation 6: 6 - 3
+    kept = store.changes_since(3, 10)
+    assert kept is not None and [item.article.id for item in kept.written] == ["a3", "a4", "a5"]
