@@ -63,6 +63,8 @@ class IndexHolder:
         self._floors: CandidateFloors | None = None  # of the snapshot's generation (see candidate_floors)
         # Questions changed by this process's writes since the stored clusters were current (None: unknown).
         self._question_changes: list[QuestionChange] | None = None
+        # When another process's writes came before them: the snapshot they start from (see changes_base).
+        self._changes_base: Snapshot | None = None
 
     @property
     def current(self) -> Snapshot | None:
@@ -91,20 +93,35 @@ class IndexHolder:
             current = self._snapshot
             if current is not None and current.generation == generation and not current.needs_compaction:
                 return current
+            if current is not None and current.generation < generation:
+                followed = self._catch_up(current)
+                if followed is not None:
+                    return followed
             if current is None or current.generation != generation:
                 self._question_changes = None  # the store changed behind this process's back: cluster afresh
+                self._changes_base = None
             if current is not None and current.generation > generation:
                 return current  # asked from inside an older consistent read: never swap the index back
-            followed = self._follow(current) if current is not None and current.generation < generation else None
-            if followed is not None:
-                self._snapshot = followed
-                return followed
             if self.before_build is not None:
                 self.before_build()
             snapshot = self._build()
             self._snapshot = snapshot  # one reference swap: readers see the old or the new index
             release_freed_memory()
             return snapshot
+
+    def _catch_up(self, current: Snapshot) -> Snapshot | None:
+        """Under the snapshot lock: `current` followed to the store's generation and made the snapshot
+        (None: not possible, a full build is needed). The question changes to cluster then start from
+        the followed snapshot, unless this process had changes of its own waiting (then unknown)."""
+        followed = self._follow(current)
+        if followed is None:
+            return None
+        self._snapshot = followed
+        if self._question_changes == []:
+            self._question_changes, self._changes_base = [], followed
+        else:
+            self._question_changes, self._changes_base = None, None
+        return followed
 
     def _follow(self, current: Snapshot) -> Snapshot | None:
         """`current` carried over the writes other processes made since its generation, as this
@@ -150,11 +167,14 @@ class IndexHolder:
 
         When the generation moved by exactly this write (no other process wrote meanwhile), the next
         snapshot is derived from the current one and what was written (Snapshot.apply); otherwise the
-        snapshot is left stale and the next rebuild builds afresh. Large writes build afresh too.
+        snapshot is left stale and the next rebuild builds afresh. Large writes build afresh too. A
+        snapshot behind other processes' writes is first carried over them (see `_follow`).
         """
         with self._snapshot_lock:
             current = self._snapshot
             before = self.store.generation()
+            if current is not None and current.generation < before:
+                current = self._catch_up(current) or current
             result = write()
             after = self.store.generation()
             small = len(written) + len(deleted) <= self._incremental_limit(current)
@@ -167,6 +187,7 @@ class IndexHolder:
                     self._floors = self._floors.carried(after, self._snapshot.table)
             elif written or deleted or after != before + 1:
                 self._question_changes = None  # not known question by question: cluster from scratch
+                self._changes_base = None
         return result
 
     def use_encoder(self, encoder: Encoder) -> Snapshot:
@@ -201,9 +222,15 @@ class IndexHolder:
         """The question changes since the last take_question_changes, left in place (None: unknown)."""
         return None if self._question_changes is None else list(self._question_changes)
 
+    def changes_base(self) -> Snapshot | None:
+        """The snapshot the question changes start from when this process followed other processes'
+        writes since it last clustered (None: they start from its own last clustering). The stored
+        clusters may then be current for this snapshot (the other process updated them)."""
+        return self._changes_base
+
     def take_question_changes(self) -> list[QuestionChange] | None:
         """The question changes since the last call (None: unknown, cluster from scratch); starts a new list."""
-        changes, self._question_changes = self._question_changes, []
+        changes, self._question_changes, self._changes_base = self._question_changes, [], None
         return changes
 
 

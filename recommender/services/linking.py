@@ -212,11 +212,15 @@ class LinkingService:
         snapshot = self.holder.current or self.holder.rebuild()
         fingerprint = self._fingerprint(snapshot)
         stored = self.store.cluster_fingerprint()
+        base = self.holder.changes_base()
         changes = self.holder.take_question_changes()
         if stored == fingerprint or not sklearn_available():
             self._clustered_fingerprint = stored
             return
-        if changes and stored is not None and stored == self._clustered_fingerprint:
+        # Where this process's changes start from: its own last clustering, or the snapshot it followed
+        # other processes' writes to (whose clusters the process that wrote them stores).
+        start = self._fingerprint(base) if base is not None else self._clustered_fingerprint
+        if changes and stored is not None and stored == start:
             # The stored clusters were current before this process's writes: redo only what they touch.
             products = None
             if ride_along is not None:

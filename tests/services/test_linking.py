@@ -52,6 +52,34 @@ def test_clusters_follow_writes(services: Services) -> None:
     assert [q.id for q in services.linking.cluster_members("owls-q1")] == ["tariffs-2-q1"]
 
 
+def test_a_process_that_followed_another_ones_writes_updates_the_clusters_without_a_full_clustering(
+    services: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services.linking.recluster_if_needed()  # clusters current, as after any earlier write
+    other = Services.open(settings, encoder=HashingEncoder())  # another process: it clusters its own write
+    try:
+        other.catalog.ingest([art("tariffs-2", "Who pays import tariffs, again?", "Importers pay.", ["Do importers pay tariffs?"])])
+        other.linking.relink()  # and a links-only write
+    finally:
+        other.close()
+    monkeypatch.setattr(services.linking, "recluster", lambda *a, **k: pytest.fail("a full clustering"))
+    services.catalog.ingest([art("tariffs-3", "Do importers pay the tariffs?", "Importers do.", ["Do importers pay tariffs?"])])
+    clusters = services.linking.clusters()
+    assert clusters.get("owls-q1") is not None
+    assert clusters.get("owls-q1") == clusters.get("tariffs-2-q1") == clusters.get("tariffs-3-q1")
+    monkeypatch.undo()
+    incremental = services.store.all_clusters()
+    services.linking.recluster()
+    assert _partition(services.store.all_clusters()) == _partition(incremental)
+
+
+def _partition(clusters: dict[str, str]) -> set[frozenset[str]]:
+    members: dict[str, set[str]] = {}
+    for question, cluster in clusters.items():
+        members.setdefault(cluster, set()).add(question)
+    return {frozenset(m) for m in members.values()}
+
+
 def test_warming_up_reads_the_candidate_floors_so_the_first_write_does_not(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     reads: list[int] = []
     real = services.store.last_candidate_scores
