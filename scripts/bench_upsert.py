@@ -40,13 +40,11 @@ from scripts.bench_memory import model_of  # noqa: E402
 from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.synthetic_corpus import (  # noqa: E402
     EXACT_LINKS_UP_TO,
-    Corpus,
     DerivedVectors,
     KnownVectors,
     build_database,
-    fact_checks,
     links_kind,
-    source_vectors,
+    upsert_material,
 )
 
 VERIFY_SAMPLE = 2000  # questions recomputed besides those linking to an upserted article, above EXACT_LINKS_UP_TO
@@ -174,12 +172,7 @@ def main() -> None:
         # The encoder whose vectors the database holds (a database built before a default change keeps its own).
         settings = Settings(model=model_of(db)) if db.exists() else Settings()
         encoder = create_encoder(settings.model, settings.models_dir, backend=settings.backend)
-        checks, label = fact_checks()
-        titles, claims = source_vectors(checks, encoder, settings.cache_dir)
-        corpus, rewritten = Corpus(checks), Corpus(checks, seed=11)
-        corpus.set_neighbours(titles)
-        rewritten.set_neighbours(titles)
-        vectors, rewrites = DerivedVectors(corpus, titles, claims), DerivedVectors(rewritten, titles, claims)
+        vectors, rewrites, label = upsert_material(encoder, settings.cache_dir)
         labels.append(f"`{encoder.model_id}` at {size:,}")
         if not db.exists():
             print(f"building {db} (once; kept for later runs)", file=sys.stderr)

@@ -365,6 +365,18 @@ def exact_links(store, encoder: Encoder, candidates: int = 10, batch: int = 1024
     mark_clusters_current(store, encoder)
 
 
+def upsert_material(encoder: Encoder, cache_dir: str | Path) -> tuple[DerivedVectors, DerivedVectors, str]:
+    """What the upsert benchmarks write: new articles (`[0].stored(i)`, i beyond the corpus) and rewrites
+    of existing ones with other context and questions (`[1].stored(i)`), with derived vectors; and the
+    label of the fact checks they come from."""
+    checks, label = fact_checks()
+    titles, claims = source_vectors(checks, encoder, cache_dir)
+    corpus, rewritten = Corpus(checks), Corpus(checks, seed=11)
+    corpus.set_neighbours(titles)
+    rewritten.set_neighbours(titles)
+    return DerivedVectors(corpus, titles, claims), DerivedVectors(rewritten, titles, claims), label
+
+
 def mark_clusters_current(store, encoder: Encoder) -> None:  # type: ignore[no-untyped-def]
     """Store the duplicate-cluster fingerprint of the database's questions as the linking service
     computes it, so a server opening it does not start a full clustering (see sampled_links), and the
