@@ -120,7 +120,7 @@ def run(db: Path | None, size: int, count: int, url: str | None = None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000], help="SQLite databases (none: only --database-url)")
     parser.add_argument("--writes", type=int, default=20)
     parser.add_argument("--work", type=Path, default=Path("/tmp/perf"))
     parser.add_argument("--database-url", help="also follow on this PostgreSQL database (bench_pg_scale.py --build)")

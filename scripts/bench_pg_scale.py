@@ -114,6 +114,8 @@ def build(size: int, links_from: Path | None = None) -> dict:
     services = Services.open(settings.model_copy(update={"database_url": database_url(size)}), encoder=fake)
     snapshot = services.holder.rebuild()  # also writes the term rows (PgRanker.open)
     services.store.replace_clusters({}, services.linking._fingerprint(snapshot))
+    # ... and the ranking settings as the links' own, or a server's start relinks every question (hours).
+    services.store.record_link_settings(services.linking.link_settings())
     services.close()
     # Planner statistics for the bulk-loaded tables, as autovacuum gathers them soon after a large load:
     # measured right after the load without them, search and upsert were three times slower at 10k.
