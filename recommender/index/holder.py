@@ -63,8 +63,8 @@ class IndexHolder:
         self._floors: CandidateFloors | None = None  # of the snapshot's generation (see candidate_floors)
         # Questions changed by this process's writes since the stored clusters were current (None: unknown).
         self._question_changes: list[QuestionChange] | None = None
-        # When another process's writes came before them: the snapshot they start from (see changes_base).
-        self._changes_base: Snapshot | None = None
+        # When another process's writes came before them: the questions they start from (see changes_base).
+        self._changes_base: tuple[int, int] | None = None
 
     @property
     def current(self) -> Snapshot | None:
@@ -118,7 +118,7 @@ class IndexHolder:
             return None
         self._snapshot = followed
         if self._question_changes == []:
-            self._question_changes, self._changes_base = [], followed
+            self._question_changes, self._changes_base = [], followed.table.identity
         else:
             self._question_changes, self._changes_base = None, None
         return followed
@@ -222,10 +222,11 @@ class IndexHolder:
         """The question changes since the last take_question_changes, left in place (None: unknown)."""
         return None if self._question_changes is None else list(self._question_changes)
 
-    def changes_base(self) -> Snapshot | None:
-        """The snapshot the question changes start from when this process followed other processes'
-        writes since it last clustered (None: they start from its own last clustering). The stored
-        clusters may then be current for this snapshot (the other process updated them)."""
+    def changes_base(self) -> tuple[int, int] | None:
+        """The questions (QuestionTable.identity) the question changes start from when this process
+        followed other processes' writes since it last clustered (None: they start from its own last
+        clustering). The stored clusters may then be current for them (the other process updated them).
+        Not the snapshot itself: holding it would keep a whole older index in memory."""
         return self._changes_base
 
     def take_question_changes(self) -> list[QuestionChange] | None:

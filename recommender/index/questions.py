@@ -107,6 +107,11 @@ class QuestionTable:
             _ends=end_buffer,
         )
 
+    @property
+    def identity(self) -> tuple[int, int]:
+        """(live questions, digest): which questions the table holds, as duplicate clusters are keyed."""
+        return int(self.alive.sum()), self.digest
+
     def __len__(self) -> int:
         return len(self.rows)
 

@@ -219,7 +219,7 @@ class LinkingService:
             return
         # Where this process's changes start from: its own last clustering, or the snapshot it followed
         # other processes' writes to (whose clusters the process that wrote them stores).
-        start = self._fingerprint(base) if base is not None else self._clustered_fingerprint
+        start = self._fingerprint_of(base) if base is not None else self._clustered_fingerprint
         if changes and stored is not None and stored == start:
             # The stored clusters were current before this process's writes: redo only what they touch.
             products = None
@@ -234,6 +234,9 @@ class LinkingService:
     def _fingerprint(self, snapshot: Snapshot) -> str:
         """Which questions (ids and wordings), model and threshold the clusters come from. The question
         part is the table's order-independent digest, kept up to date by each write (no pass over all)."""
-        table = snapshot.table
-        key = f"2|{self.holder.encoder.model_id}|{self.settings.cluster_threshold}|{int(table.alive.sum())}|{table.digest:016x}"
+        return self._fingerprint_of(snapshot.table.identity)
+
+    def _fingerprint_of(self, questions: tuple[int, int]) -> str:
+        live, digest = questions
+        key = f"2|{self.holder.encoder.model_id}|{self.settings.cluster_threshold}|{live}|{digest:016x}"
         return hashlib.sha256(key.encode()).hexdigest()
