@@ -33,6 +33,13 @@ log = logging.getLogger(__name__)
 # full build; beyond that, building afresh is about as fast and leaves no dead rows behind.
 INCREMENTAL_MINIMUM = 200
 INCREMENTAL_FRACTION = 0.05
+# Question changes remembered for updating duplicate clusters (the oldest dropped first): enough to
+# reach back to the last clustering of any process that writes; a worker that only follows others
+# never takes them, and losing the oldest only means a full clustering should it ever need them.
+HISTORY_KEPT = 1000
+
+# (the questions before a change, as QuestionTable.identity; the change)
+QuestionHistory = list[tuple[tuple[int, int], QuestionChange]]
 
 
 class IndexHolder:
@@ -61,10 +68,9 @@ class IndexHolder:
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
         self._floors: CandidateFloors | None = None  # of the snapshot's generation (see candidate_floors)
-        # Questions changed by this process's writes since the stored clusters were current (None: unknown).
-        self._question_changes: list[QuestionChange] | None = None
-        # When another process's writes came before them: the questions they start from (see changes_base).
-        self._changes_base: tuple[int, int] | None = None
+        # How the snapshot's questions came to be, change by change (its own writes and the ones it
+        # followed), since the last take_question_history or the last full build that changed them.
+        self._history: QuestionHistory = []
 
     @property
     def current(self) -> Snapshot | None:
@@ -97,33 +103,30 @@ class IndexHolder:
                 followed = self._catch_up(current)
                 if followed is not None:
                     return followed
-            if current is None or current.generation != generation:
-                self._question_changes = None  # the store changed behind this process's back: cluster afresh
-                self._changes_base = None
             if current is not None and current.generation > generation:
                 return current  # asked from inside an older consistent read: never swap the index back
             if self.before_build is not None:
                 self.before_build()
             snapshot = self._build()
+            if current is None or current.generation != snapshot.generation:
+                self._history = []  # changed behind this process's back, not known question by question
             self._snapshot = snapshot  # one reference swap: readers see the old or the new index
             release_freed_memory()
             return snapshot
 
     def _catch_up(self, current: Snapshot) -> Snapshot | None:
         """Under the snapshot lock: `current` followed to the store's generation and made the snapshot
-        (None: not possible, a full build is needed). The question changes to cluster then start from
-        the followed snapshot, unless this process had changes of its own waiting (then unknown)."""
+        (None: not possible, a full build is needed), the questions the other processes changed added
+        to the history."""
         followed = self._follow(current)
         if followed is None:
             return None
-        self._snapshot = followed
-        if self._question_changes == []:
-            self._question_changes, self._changes_base = [], followed.table.identity
-        else:
-            self._question_changes, self._changes_base = None, None
-        return followed
+        self._snapshot, change = followed
+        if change is not None:
+            self._remember(current, change)
+        return self._snapshot
 
-    def _follow(self, current: Snapshot) -> Snapshot | None:
+    def _follow(self, current: Snapshot) -> tuple[Snapshot, QuestionChange | None] | None:
         """`current` carried over the writes other processes made since its generation, as this
         process carries its own (Snapshot.apply): the articles they changed are read back from the
         store. None when that is not known or not small, or when dead rows call for a full build."""
@@ -133,9 +136,16 @@ class IndexHolder:
         if changes is None:
             return None
         if not changes.written and not changes.deleted:
-            return current.at(changes.generation)  # links only
+            return current.at(changes.generation), None  # links only
         followed = current.apply(changes.written, changes.deleted, changes.generation, derived=False)
-        return None if followed.needs_compaction else followed
+        if followed.needs_compaction:
+            return None
+        return followed, question_change(current, followed, changes.written, changes.deleted)
+
+    def _remember(self, before: Snapshot, change: QuestionChange) -> None:
+        self._history.append((before.table.identity, change))
+        if len(self._history) > HISTORY_KEPT:
+            del self._history[0]
 
     @staticmethod
     def _incremental_limit(current: Snapshot | None) -> int:
@@ -167,8 +177,9 @@ class IndexHolder:
 
         When the generation moved by exactly this write (no other process wrote meanwhile), the next
         snapshot is derived from the current one and what was written (Snapshot.apply); otherwise the
-        snapshot is left stale and the next rebuild builds afresh. Large writes build afresh too. A
-        snapshot behind other processes' writes is first carried over them (see `_follow`).
+        snapshot is left as it was and the next rebuild follows this write with the others' (or builds
+        afresh). Large writes build afresh too. A snapshot behind other processes' writes is first
+        carried over them (see `_follow`).
         """
         with self._snapshot_lock:
             current = self._snapshot
@@ -180,14 +191,13 @@ class IndexHolder:
             small = len(written) + len(deleted) <= self._incremental_limit(current)
             if current is not None and current.generation == before and after == before + 1 and small:
                 self._snapshot = current.apply(written, deleted, after) if written or deleted else current.at(after)
-                if (written or deleted) and self._question_changes is not None:
-                    self._question_changes.append(question_change(current, self._snapshot, written, deleted))
+                if written or deleted:
+                    self._remember(current, question_change(current, self._snapshot, written, deleted))
                 if self._floors is not None and self._floors.generation == before:
                     # Links changed only where questions are relinked next anyway (see entering_hits).
                     self._floors = self._floors.carried(after, self._snapshot.table)
-            elif written or deleted or after != before + 1:
-                self._question_changes = None  # not known question by question: cluster from scratch
-                self._changes_base = None
+            # Otherwise the snapshot (and its history) stays at `current`: following the store from
+            # there reads this write back with the others' (or a full build starts the history afresh).
         return result
 
     def use_encoder(self, encoder: Encoder) -> Snapshot:
@@ -218,21 +228,18 @@ class IndexHolder:
         else:
             self._floors = None  # another process wrote too: read them again when next needed
 
-    def question_changes(self) -> list[QuestionChange] | None:
-        """The question changes since the last take_question_changes, left in place (None: unknown)."""
-        return None if self._question_changes is None else list(self._question_changes)
+    def question_history(self) -> QuestionHistory:
+        """The snapshot's question changes since the last take_question_history, left in place: each
+        with the questions before it (QuestionTable.identity; not the snapshot itself, which would keep
+        an older index in memory). Stored clusters made for any of those states, by this process or by
+        another one, are brought up to date by the changes from there on (services/linking.py)."""
+        return list(self._history)
 
-    def changes_base(self) -> tuple[int, int] | None:
-        """The questions (QuestionTable.identity) the question changes start from when this process
-        followed other processes' writes since it last clustered (None: they start from its own last
-        clustering). The stored clusters may then be current for them (the other process updated them).
-        Not the snapshot itself: holding it would keep a whole older index in memory."""
-        return self._changes_base
-
-    def take_question_changes(self) -> list[QuestionChange] | None:
-        """The question changes since the last call (None: unknown, cluster from scratch); starts a new list."""
-        changes, self._question_changes, self._changes_base = self._question_changes, [], None
-        return changes
+    def take_question_history(self) -> tuple[Snapshot | None, QuestionHistory]:
+        """The snapshot and its question history (see question_history), together; starts a new history."""
+        with self._snapshot_lock:
+            history, self._history = self._history, []
+            return self._snapshot, history
 
 
 def question_change(before: Snapshot, after: Snapshot, written: Sequence[StoredArticle], deleted: Sequence[str]) -> QuestionChange:

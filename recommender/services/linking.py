@@ -8,7 +8,8 @@ from collections.abc import Collection, Mapping, Sequence
 
 from recommender.config import Settings
 from recommender.editorial.statuses import question_statuses
-from recommender.index.holder import IndexHolder
+from recommender.index.holder import IndexHolder, QuestionHistory
+from recommender.index.questions import QuestionChange
 from recommender.index.snapshot import Snapshot
 from recommender.linking.clusters import cluster_questions, sklearn_available
 from recommender.linking.duplicates import cluster_starts, update_clusters
@@ -36,7 +37,6 @@ class LinkingService:
         self.holder = holder
         self.models = models
         self._clusters: tuple[tuple[int, int], dict[str, str]] | None = None  # (counters, question -> cluster)
-        self._clustered_fingerprint: str | None = None  # the fingerprint the stored clusters were computed for
 
     def relink(self) -> int:
         """Link every question marked for linking (e.g. after a crash mid-ingest)."""
@@ -93,7 +93,7 @@ class LinkingService:
         if changed:
             floors = self.holder.candidate_floors(snapshot)
             # The duplicate search after the write starts with a pass over the question rows too: one pass.
-            changes = self.holder.question_changes()
+            changes = [change for _, change in self.holder.question_history()]
             if changes:
                 ride_along = RideAlong(snapshot.table, cluster_starts(snapshot.table, changes).vectors)
             rewritten = self._rewritten(snapshot, changed, pending)
@@ -209,19 +209,16 @@ class LinkingService:
         """Recompute duplicate clusters when the questions changed (scikit-learn is a base dependency;
         an install without it keeps the stored clusters and the widget's cosine duplicate filter).
         `ride_along`: the duplicate search's first product, when relinking already made it."""
-        snapshot = self.holder.current or self.holder.rebuild()
+        snapshot, history = self.holder.take_question_history()
+        snapshot = snapshot or self.holder.rebuild()
         fingerprint = self._fingerprint(snapshot)
         stored = self.store.cluster_fingerprint()
-        base = self.holder.changes_base()
-        changes = self.holder.take_question_changes()
         if stored == fingerprint or not sklearn_available():
-            self._clustered_fingerprint = stored
             return
-        # Where this process's changes start from: its own last clustering, or the snapshot it followed
-        # other processes' writes to (whose clusters the process that wrote them stores).
-        start = self._fingerprint_of(base) if base is not None else self._clustered_fingerprint
-        if changes and stored is not None and stored == start:
-            # The stored clusters were current before this process's writes: redo only what they touch.
+        changes = self._changes_since(stored, history)
+        if changes:
+            # The stored clusters were current for the questions before these changes (made by this
+            # process or by the one whose writes it followed): redo only what the changes touch.
             products = None
             if ride_along is not None:
                 products = ride_along.products_for(snapshot.table, cluster_starts(snapshot.table, changes).vectors)
@@ -229,7 +226,16 @@ class LinkingService:
             self.store.update_clusters(diff.assign, diff.unassign, fingerprint)
         else:
             self.recluster(snapshot, fingerprint)
-        self._clustered_fingerprint = fingerprint
+
+    def _changes_since(self, stored: str | None, history: QuestionHistory) -> list[QuestionChange] | None:
+        """The changes of `history` after the questions the stored clusters were made for (None: the
+        history does not reach back to them, a full clustering is needed)."""
+        if stored is None:
+            return None
+        for start, (before, _) in enumerate(history):
+            if self._fingerprint_of(before) == stored:
+                return [change for _, change in history[start:]]
+        return None
 
     def _fingerprint(self, snapshot: Snapshot) -> str:
         """Which questions (ids and wordings), model and threshold the clusters come from. The question

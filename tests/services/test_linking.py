@@ -73,6 +73,51 @@ def test_a_process_that_followed_another_ones_writes_updates_the_clusters_withou
     assert _partition(services.store.all_clusters()) == _partition(incremental)
 
 
+def test_interleaved_writes_of_two_processes_update_the_clusters_without_a_full_clustering(
+    services: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services.linking.recluster_if_needed()  # clusters current, as after any earlier write
+    other = Services.open(settings, encoder=HashingEncoder())  # another worker on the same database
+    try:
+        other.holder.snapshot()  # its index built, as a serving worker's is
+        # This process writes and is still relinking (its clustering not run yet) when the other one
+        # writes: the other one follows this write, then clusters both changes.
+        with monkeypatch.context() as patch:
+            patch.setattr(services.linking, "recluster_if_needed", lambda *a, **k: None)
+            services.catalog.ingest([art("tariffs-2", "Who pays import tariffs, again?", "Importers pay.", ["Do importers pay tariffs?"])])
+        for process in (services, other):
+            monkeypatch.setattr(process.linking, "recluster", lambda *a, **k: pytest.fail("a full clustering"))
+        other.catalog.ingest([art("tariffs-3", "Do importers pay the tariffs?", "Importers do.", ["Do importers pay tariffs?"])])
+        clusters = other.linking.clusters()
+        assert clusters.get("owls-q1") is not None
+        assert clusters.get("owls-q1") == clusters.get("tariffs-2-q1") == clusters.get("tariffs-3-q1")
+        # This process then finishes (its next write follows the other's first): nothing left to cluster
+        # from scratch either.
+        services.catalog.ingest([art("tariffs-4", "Are tariffs paid by importers?", "Importers pay.", ["Who pays the tariffs?"])])
+        services.linking.relink()
+    finally:
+        other.close()
+    monkeypatch.undo()
+    incremental = services.store.all_clusters()
+    services.linking.recluster()
+    assert _partition(services.store.all_clusters()) == _partition(incremental)
+
+
+def test_the_question_history_is_bounded(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recommender.index.holder as holder_module
+
+    monkeypatch.setattr(holder_module, "HISTORY_KEPT", 2)
+    services = Services.start(settings, encoder=HashingEncoder())
+    try:
+        monkeypatch.setattr(services.linking, "recluster_if_needed", lambda *a, **k: None)  # a worker that never clusters
+        for n in range(4):
+            services.catalog.ingest([art(f"extra-{n}", f"Question {n}?", "Text.", [f"Follow-up {n}?"])])
+        history = services.holder.question_history()
+        assert len(history) == 2 and [c.added for _, c in history] == [("extra-2-q1",), ("extra-3-q1",)]
+    finally:
+        services.close()
+
+
 def _partition(clusters: dict[str, str]) -> set[frozenset[str]]:
     members: dict[str, set[str]] = {}
     for question, cluster in clusters.items():
