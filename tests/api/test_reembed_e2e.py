@@ -32,7 +32,7 @@ def stored_ids(db: Path) -> set[str]:
 def fp32_db(tmp_path: Path, sample_articles: list[Article]) -> tuple[Path, str]:
     """A small corpus embedded with the ONNX fp32 backend; the service's default backend is onnx-int8."""
     encoder = create_encoder(Settings().model, ROOT / "models", backend="onnx")  # the default model, on fp32
-    assert not encoder.model_id.endswith("+int8row")
+    assert not encoder.model_id.endswith("+int8row2")
     chosen = [a for a in sample_articles if a.id.startswith("health-")][:10]
     assert ARTICLE in {a.id for a in chosen}
     db = tmp_path / "fp32.db"
@@ -57,8 +57,8 @@ def test_reembed_command_switches_to_the_configured_backend(fp32_db: tuple[Path,
     assert stored_ids(db) == {old_id}
     result = CliRunner().invoke(cli.app, ["reembed", "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert f"now serving {old_id}+int8row" in result.output
-    assert stored_ids(db) == {f"{old_id}+int8row"}
+    assert f"now serving {old_id}+int8row2" in result.output
+    assert stored_ids(db) == {f"{old_id}+int8row2"}
     assert sqlite3.connect(db).execute("SELECT article_id, question_key, hidden, version FROM decisions").fetchall() == before
     again = CliRunner().invoke(cli.app, ["reembed"])
     assert again.exit_code == 0 and "nothing to do" in again.output
@@ -89,7 +89,7 @@ def test_a_server_configured_with_another_encoder_serves_while_it_re_embeds(fp32
             assert response.status_code == 200, response.text
             assert response.json()["questions"] or response.json()["related"]
             ids_seen.append(stored_ids(db))
-            if ids_seen[-1] == {f"{old_id}+int8row"}:
+            if ids_seen[-1] == {f"{old_id}+int8row2"}:
                 break
             time.sleep(0.05)
         else:

@@ -22,6 +22,7 @@ from recommender.config import Settings
 from recommender.embedding import Encoder, factory
 from recommender.embedding.export import SAMPLE, export_onnx
 from recommender.embedding.factory import BackendUnavailable, create_encoder
+from recommender.embedding.int8 import OUTLIERS
 from recommender.embedding.onnx import INT8_FILE, MANIFEST, MODEL_FILE, OnnxEncoder, export_folder
 from tests.conftest import ROOT, SAMPLE as SAMPLE_DATA
 
@@ -84,7 +85,7 @@ def test_int8_vectors_are_close_and_have_their_own_model_id(int8_encoder: OnnxEn
     texts = queries(60)
     cosines = np.sum(int8_encoder.encode(texts) * torch_encoder.encode(texts, batch_size=16), axis=1)
     assert cosines.min() >= 0.99, cosines.min()
-    assert int8_encoder.model_id == torch_encoder.model_id + "+int8row"  # not format 1's dynamic "+int8"
+    assert int8_encoder.model_id == torch_encoder.model_id + "+int8row2"  # not format 1's dynamic "+int8"
 
 
 @pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
@@ -109,9 +110,10 @@ def test_the_export_is_fused_and_the_int8_model_quantises_every_weight(models_di
     fp32 = {n.op_type for n in onnx.load(str(folder / MODEL_FILE), load_external_data=False).graph.node}
     assert {"Attention", "SkipLayerNormalization", "BiasGelu"} <= fp32  # ONNX Runtime's transformer fusions
     int8 = onnx.load(str(folder / INT8_FILE), load_external_data=False).graph
-    weights = {i.name for i in int8.initializer}
+    weights = {i.name: i for i in int8.initializer}
     assert sum(n.op_type == "MatMulIntegerToFloat" for n in int8.node) == 6 * 3  # out-projection, FFN in, FFN out
-    assert not [n.name for n in int8.node if n.op_type == "MatMul" and n.input[1] in weights]
+    fp32_products = [weights[n.input[1]].dims for n in int8.node if n.op_type == "MatMul" and n.input[1] in weights]
+    assert fp32_products == [[OUTLIERS, 1536]] * 6  # only each FFN input's loud LayerNorm columns
 
 
 def test_count_tokens_equals_the_hf_tokenizer(onnx_encoder: OnnxEncoder, torch_encoder: Encoder) -> None:
@@ -198,10 +200,28 @@ def test_onnx_backends_export_on_demand(models_dir: Path, tmp_path: Path, monkey
         shutil.copy(export_folder(NAME, models_dir) / INT8_FILE, export_folder(NAME, folder) / INT8_FILE)
 
     monkeypatch.setattr(export, "export_onnx", fake_export)
-    assert not create_encoder(NAME, target, backend="onnx").model_id.endswith("+int8row")
+    assert not create_encoder(NAME, target, backend="onnx").model_id.endswith("+int8row2")
     assert calls == []  # fp32 present: nothing to export
-    assert create_encoder(NAME, target, backend="onnx-int8").model_id.endswith("+int8row")
+    assert create_encoder(NAME, target, backend="onnx-int8").model_id.endswith("+int8row2")
     assert calls == [(NAME, target, True)]
+
+
+def test_an_int8_model_of_an_earlier_scheme_is_made_again(models_dir: Path, tmp_path: Path) -> None:
+    """Its vectors would differ from what the current variant id promises: the exporter re-quantises
+    the fp32 model (kept as it is) and records the scheme."""
+    target = fresh_models_dir(tmp_path / "older")
+    folder = export_folder(NAME, target)
+    shutil.copytree(export_folder(NAME, models_dir), folder)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    del manifest["files"][INT8_FILE]["variant"]  # as an export of the plain row-wise scheme left it
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    (folder / INT8_FILE).write_bytes(b"an older int8 model")
+    fp32 = (folder / MODEL_FILE).read_bytes()
+    encoder = create_encoder(NAME, target, backend="onnx-int8")
+    assert encoder.model_id.endswith("+int8row2") and encoder.encode(["Who pays tariffs?"]).shape == (1, 384)
+    assert json.loads((folder / MANIFEST).read_text())["files"][INT8_FILE]["variant"] == "int8row2"
+    assert (folder / INT8_FILE).read_bytes() == (export_folder(NAME, models_dir) / INT8_FILE).read_bytes()
+    assert (folder / MODEL_FILE).read_bytes() == fp32
 
 
 def test_export_again_is_a_no_op(models_dir: Path) -> None:

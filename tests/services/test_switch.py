@@ -143,15 +143,16 @@ def test_a_switch_finished_by_another_process_is_followed_not_redone(old_db: Set
 
 
 def test_model_ids_name_the_model_its_weights_and_backend() -> None:
-    int8 = parse_model_id("all-MiniLM-L6-v2@4c6203507e0b+int8row")
-    assert (int8.name, int8.weights, int8.variant, int8.backends) == ("all-MiniLM-L6-v2", "4c6203507e0b", "int8row", ("onnx-int8",))
-    # format 1's dynamic int8: no backend makes those vectors any more, so a database of them is re-embedded
-    retired = parse_model_id("all-MiniLM-L6-v2@4c6203507e0b+int8")
-    assert retired.backends == () and "retired" in retired.backend
+    int8 = parse_model_id("all-MiniLM-L6-v2@4c6203507e0b+int8row2")
+    assert (int8.name, int8.weights, int8.variant, int8.backends) == ("all-MiniLM-L6-v2", "4c6203507e0b", "int8row2", ("onnx-int8",))
+    # earlier int8 schemes: no backend makes those vectors any more, so a database of them is re-embedded
+    for variant in ("int8", "int8row"):
+        retired = parse_model_id(f"all-MiniLM-L6-v2@4c6203507e0b+{variant}")
+        assert retired.backends == () and "retired" in retired.backend
     plain = parse_model_id("all-MiniLM-L6-v2@4c6203507e0b")
     assert plain.backends == ("auto", "torch") and plain.variant == ""
     assert parse_model_id("my-model@0123456789ab+onnx").backends == ("onnx",)
     with pytest.raises(EncoderUnavailable, match="my-model"):
-        load_encoder_of("my-model@0123456789ab+int8row", Path("/nonexistent"))
+        load_encoder_of("my-model@0123456789ab+int8row2", Path("/nonexistent"))
     with pytest.raises(EncoderUnavailable, match="no backend makes these vectors now"):
         load_encoder_of("my-model@0123456789ab+int8", Path("/nonexistent"))
