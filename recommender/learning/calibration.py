@@ -133,7 +133,8 @@ class Calibrator:
 
 
 def _base_id(model_id: str) -> str:
-    return re.sub(r"\+(onnx|int8)$", "", model_id)
+    """The id without its backend variant (NAME@WEIGHTS[+VARIANT], embedding/versions.py)."""
+    return re.sub(r"\+[A-Za-z0-9]+$", "", model_id)
 
 
 # -- examples ----------------------------------------------------------------------------------

@@ -111,7 +111,9 @@ def test_the_right_calibrator_is_found(tmp_path: Path) -> None:
     Calibrator("logistic", "other@9", coef=1).save(models / "calibration" / "mine.json")
     assert find_calibrator("auto", models, "mine", "mine@1") is None  # fitted on another encoder: skipped
     Calibrator("logistic", "mine@1", coef=2).save(models / "mine" / "calibration.json")
-    assert find_calibrator("auto", models, "mine", "mine@1+int8").coef == 2  # type: ignore[union-attr]
+    for variant in ("+onnx", "+int8", "+int8row", "+int8row2"):  # every backend's scores of these weights
+        assert find_calibrator("auto", models, "mine", f"mine@1{variant}").coef == 2  # type: ignore[union-attr]
+    assert find_calibrator("auto", models, "mine", "mine@2+int8row2") is None  # other weights
     Calibrator("logistic", "mine@1", coef=3).save(models / "calibration" / "mine.json")
     assert find_calibrator("auto", models, "mine", "mine@1").coef == 3  # type: ignore[union-attr]
     assert find_calibrator("none", models, "mine", "mine@1") is None
@@ -122,6 +124,13 @@ def test_the_right_calibrator_is_found(tmp_path: Path) -> None:
 def test_the_shipped_calibrator_fits_the_default_model() -> None:
     found = find_calibrator("auto", Path("/nonexistent"), "all-MiniLM-L6-v2", "all-MiniLM-L6-v2@4c6203507e0b")
     assert found is not None and found.probability(0.3) < 0.5 < found.probability(0.6)
+
+
+def test_the_shipped_calibrator_fits_the_default_encoder(real_encoder) -> None:  # type: ignore[no-untyped-def]
+    from recommender.config import Settings
+
+    found = find_calibrator("auto", Path("/nonexistent"), Settings().model, real_encoder.model_id)
+    assert found is not None, real_encoder.model_id  # on the default backend's vectors too
 
 
 @dataclass
