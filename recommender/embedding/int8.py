@@ -28,7 +28,7 @@ rows have a few large ones that cost every other value its precision:
 
 With both (variant `int8row2`), MAP@5 on checkthat2020 dev equals torch's to three decimals, where the
 plain row-wise scheme (`int8row`) lost 0.005 (docs/performance.md, "Default encoder backend"),
-for a few percent of its speed.
+at about the same speed (docs/performance.md, "Encoder backends").
 """
 
 from __future__ import annotations
