@@ -52,6 +52,7 @@ def main() -> None:
     server = (ROOT / "var" / "pgtest" / "url").read_text().strip()
     store = PostgresStore(server.rsplit("/", 1)[0] + f"/pg_scale_{args.size}", "-")
     try:
+        buffers = store._rows("SHOW shared_buffers")[0][0]  # scripts/start_postgres.sh, PG_SHARED_BUFFERS
         ids = [r[0] for r in store._rows("SELECT id FROM articles ORDER BY id")]
         count = store._rows("SELECT COUNT(*) FROM questions")[0][0]
         picked = sorted(random.Random(1).sample(range(count), args.questions))
@@ -84,7 +85,7 @@ def main() -> None:
         f"linker ranks it (top {K}, its own article excluded) by the PgRanker; candidates: "
         f"{settings.ranking_dense_candidates} nearest passages and the {settings.ranking_lexical_candidates} best BM25 "
         "articles, the latter summed from each query term's best `postings` postings (0: all). Time: one question's "
-        "candidate query and exact rescoring, over a connection to the local server.",
+        f"candidate query and exact rescoring, over a connection to the local server (shared_buffers {buffers}).",
         "",
         f"| postings per term | median ms | p90 ms | same top {K} as all postings | same best answer | recall of its top {K} |",
         "|---:|---:|---:|---:|---:|---:|",

@@ -208,6 +208,18 @@ def copy_articles(url: str, model_id: str, items: list) -> None:  # type: ignore
                         copy.write_row((q.id, q.article_id, q.position, q.text, q.key, model_id, vector, False))
 
 
+def shared_buffers(url: str) -> str:
+    """The server's page cache (scripts/start_postgres.sh, PG_SHARED_BUFFERS): what search latency at
+    scale depends on most, besides the OS cache."""
+    from recommender.store.postgres import PostgresStore
+
+    store = PostgresStore(url, "-")
+    try:
+        return str(store._rows("SHOW shared_buffers")[0][0])
+    finally:
+        store.close()
+
+
 def get(port: int, path: str, timeout: float = 120) -> tuple[int, float]:
     began = time.perf_counter()
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as answer:
@@ -311,7 +323,8 @@ def main() -> None:
     table = "\n".join([
         f"One `recommender serve` process on PostgreSQL (model `{Settings().model}`), synthetic articles with derived "
         f"vectors (scripts/synthetic_corpus.py); 1-minute load average at the end {os.getloadavg()[0]:.1f} "
-        "(2 shared cores; the PostgreSQL server runs on the same machine).",
+        "(2 shared cores; the PostgreSQL server runs on the same machine, shared_buffers "
+        f"{shared_buffers(database_url(args.sizes[0]))}).",
         "",
         "| articles | ranking backend (HNSW) | open s | RSS after start MB | peak RSS MB | search p50 ms | widget p50 ms | upsert p50 ms | upsert max ms | database GB (passages + HNSW / term rows / questions) |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",

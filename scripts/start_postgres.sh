@@ -15,6 +15,10 @@
 # Tests read var/pgtest/url (tests/pg.py) and skip with the reason when no server answers.
 # Concurrent runs (several `make test` at once) serialise on a lock file.
 # scripts/stop_postgres.sh stops the server; `make clean` calls it.
+#
+# PG_SHARED_BUFFERS (default: the 64MB of postgresql.conf below) sets shared_buffers when this script
+# starts the server (a running one keeps its own): the scale benchmarks run with a production-like
+# cache, e.g. `scripts/stop_postgres.sh; PG_SHARED_BUFFERS=6GB scripts/start_postgres.sh`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -113,7 +117,9 @@ if [ -z "$PORT" ]; then
     log "starting PostgreSQL on 127.0.0.1:$PORT"
     touch "$DIR/server.log" && { [ "$(id -u)" != 0 ] || chown postgres:postgres "$DIR/server.log"; }
     # 9>&-: the server must not inherit (and so hold) the lock.
-    as_owner "$PGBIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -o "-p $PORT" -w -t 60 start >/dev/null 9>&-
+    OPTIONS="-p $PORT"
+    [ -z "${PG_SHARED_BUFFERS:-}" ] || OPTIONS="$OPTIONS -c shared_buffers=$PG_SHARED_BUFFERS"
+    as_owner "$PGBIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -o "$OPTIONS" -w -t 60 start >/dev/null 9>&-
     echo "$PORT" >"$DIR/port"
 fi
 

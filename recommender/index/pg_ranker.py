@@ -10,6 +10,10 @@ enters a score. Only recall is approximate: an article in neither candidate list
 even when its fused score would place it in the top k, unless the caller names it in `also` (the
 articles a question already links to, when verify recomputes its links: linking/verify.py).
 
+Term-pair evidence (index/proximity.py) needs a candidate's terms in text order (~2 kB an article);
+they are read only for the candidates that it could lift into the top k (`_pair_plan`: a bound on
+what pairs can add, then every candidate that may reach the top is scored exactly).
+
 A worker keeps no passage vector and no posting: memory no longer grows with the passages. The
 tokeniser's vocabulary holds the words of questions only (for the linker, see `text_ids`); queries
 are tokenised by a throwaway tokeniser, so search traffic adds nothing to it.
@@ -38,9 +42,17 @@ from recommender.index.term_weights import TermWeights
 if TYPE_CHECKING:
     from recommender.config import Settings
 
+# (vector or None, terms with repeats, their idf) and (article id, best passage's inner product, its
+# position, length, term -> tf of the query's terms): what RankingStore.ranked_candidates takes and gives.
+Query = tuple[np.ndarray | None, Sequence[str], Sequence[float]]
+Candidate = tuple[str, float, int, int, dict[str, int]]
+
 STATE_SECONDS = 10.0  # how long an HNSW index state read from the catalog is trusted
 IDF_CACHE = 200_000  # terms whose float32 idf is kept (cleared when full)
 _CHUNK = 2000  # articles whose term rows are written per transaction when catching up
+# What _pair_plan's bounds allow for float32 rounding (the exact sum adds terms one at a time; scores
+# are ~1, their last bits ~1e-7): a candidate is dropped only when clearly below the k-th.
+PAIR_SLACK = 1e-4
 
 
 class RankingStore(Protocol):
@@ -66,14 +78,15 @@ class RankingStore(Protocol):
     ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, dict[str, int], list[str]]]]: ...
     def ranked_candidates(
         self,
-        queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float], bool]],
+        queries: Sequence[Query],
         passages: int,
         lexical: int,
         ef_search: int,
         bm25: tuple[float, float, float],
         exact: bool = False,
         postings: int = 0,
-    ) -> list[list[tuple[str, float, int, int, dict[str, int], list[str]]]]: ...
+    ) -> list[list[Candidate]]: ...
+    def term_sequences(self, article_ids: Sequence[str]) -> dict[str, list[str]]: ...
 
 
 @dataclass(frozen=True)
@@ -254,24 +267,25 @@ class PgRanker(RankingIndex):
         use_dense = self.config.method != "lexical"
         found = self._candidates(
             [
-                (
-                    vectors[row] if use_dense and vectors is not None else None,
-                    terms,
-                    [self._weights.of(t) for t in terms],
-                    pairs[row] is not None,
-                )
+                (vectors[row] if use_dense and vectors is not None else None, terms, [self._weights.of(t) for t in terms])
                 for row, terms in enumerate(queries)
             ],
             k,
             exact=use_dense and self._state.get() != "ready",
         )
+        kept = []
+        for row, exclude in enumerate(excludes):
+            skip = set(exclude)
+            kept.append([r for r in found[row] if r[0] in self.live and r[0] not in skip])
+        plans = [self._pair_plan(rows, queries[row], pairs[row], k) for row, rows in enumerate(kept)]
+        needed = sorted({doc for _, wanted in plans for doc in wanted})
+        sequences = self.store.term_sequences(needed) if needed else {}
         results = []
         for row, exclude in enumerate(excludes):
             skip = set(exclude)
-            rows = [r for r in found[row] if r[0] in self.live and r[0] not in skip]
-            scored = self._fused(rows, queries[row], pairs[row])
+            scored = self._fused(plans[row][0], queries[row], pairs[row], sequences)
             if also is not None:
-                seen = {r[0] for r in rows} | skip
+                seen = {r[0] for r in kept[row]} | skip
                 extra = sorted(d for d in also[row] if d in self.live and d not in seen)
                 vector = vectors[row] if use_dense and vectors is not None else None
                 scored += self._scored(extra, queries[row], vector, allowed[row])
@@ -281,16 +295,38 @@ class PgRanker(RankingIndex):
             results.append(hits)
         return results
 
-    def _candidates(
-        self, queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float], bool]], k: int, exact: bool
-    ) -> list[list[tuple[str, float, int, int, dict[str, int], list[str]]]]:
+    def _pair_plan(
+        self, rows: Sequence[Candidate], terms: Sequence[str], pairs: proximity.TermPairs | None, k: int
+    ) -> tuple[list[Candidate], set[str]]:
+        """The candidates that may reach the top `k`, and of those the ones whose term-pair evidence
+        must be counted on their terms in text order (read from the database: ~2 kB an article, so
+        only for these).
+
+        A candidate's pairs add less than the sum of the weights of the query pairs whose two terms it
+        holds (each adds weight * tf / (tf + norm) < weight). Its fused score without pair evidence is
+        a lower bound, with that sum an upper bound: a candidate whose upper bound is below the k-th
+        best lower bound can never be in the top k, and is dropped unscored. The rest are scored
+        exactly, so the top k are a full scoring's."""
+        if pairs is None or len(rows) <= k:
+            wanted = {r[0] for r in rows if pairs is not None and pairs.bound(r[4]) > 0}
+            return list(rows), wanted
+        dense = np.array([r[1] for r in rows], dtype=np.float32)
+        norms = self._norms([r[3] for r in rows])
+        raw = np.array([self._bm25(norm, r[4], (), terms) for norm, r in zip(norms, rows)], dtype=np.float32)
+        extra = np.array([pairs.bound(r[4]) for r in rows], dtype=np.float32)
+        lower = self._combined(dense, raw)
+        upper = self._combined(dense, raw + extra)
+        floor = np.partition(lower, len(lower) - k)[len(lower) - k]
+        keep = upper >= floor - PAIR_SLACK
+        kept = [r for r, kept_row in zip(rows, keep.tolist()) if kept_row]
+        return kept, {rows[n][0] for n in np.flatnonzero(keep & (extra > 0)).tolist()}
+
+    def _candidates(self, queries: Sequence[Query], k: int, exact: bool) -> list[list[Candidate]]:
         """Each query's candidates (RankingStore.ranked_candidates). Many queries (the questions a write
         relinks) are split over `parallel_queries` connections at once: the database works on them side
         by side while this process waits, instead of one after the other."""
 
-        def run(
-            chunk: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float], bool]],
-        ) -> list[list[tuple[str, float, int, int, dict[str, int], list[str]]]]:
+        def run(chunk: Sequence[Query]) -> list[list[Candidate]]:
             return self.store.ranked_candidates(
                 chunk,
                 max(self.options.dense_candidates, 4 * k),
@@ -327,9 +363,12 @@ class PgRanker(RankingIndex):
         return hits[0].score if hits else None
 
     def _norm(self, length: int) -> np.float32:
+        return self._norms([length])[0]
+
+    def _norms(self, lengths: Sequence[int]) -> np.ndarray:
         """k1 * (1 - b + b * len / average length), in float32 as the in-memory index computes it."""
-        lengths = np.array([length], dtype=np.float32)
-        return (K1 * (1 - B + B * lengths / np.float32(self.config.average_length))).astype(np.float32)[0]
+        values = np.array(lengths, dtype=np.float32)
+        return (K1 * (1 - B + B * values / np.float32(self.config.average_length))).astype(np.float32)
 
     def _scored(self, ids: Sequence[str], terms: Sequence[str], vector: np.ndarray | None, phrase: bool = True) -> list[Hit]:
         """Every id's exact fused score (the in-memory Ranker's arithmetic, in float32); `phrase`:
@@ -352,20 +391,20 @@ class PgRanker(RankingIndex):
                 passages[n] = int(np.argmax(sims))
                 dense[n] = sims[passages[n]]
             if use_lexical and doc_id in tfs:
-                raw[n] = self._bm25(*tfs[doc_id], kept, pairs)
+                length, counts, sequence = tfs[doc_id]
+                raw[n] = self._bm25(self._norm(length), counts, sequence, kept, pairs)
         return self._hits(ids, dense, raw, passages.tolist())
 
     def _bm25(
         self,
-        length: int,
+        norm: np.float32,
         counts: Mapping[str, int],
         sequence: Sequence[str],
         terms: Sequence[str],
         pairs: proximity.TermPairs | None = None,
     ) -> np.float32:
         """BM25 of one document: the query's terms in order, repeats included, then its term pairs in
-        key order, summed in float32 as the in-memory index sums them."""
-        norm = self._norm(length)
+        key order, summed in float32 as the in-memory index sums them; `norm`: the document's (_norms)."""
         total = np.float32(0)
         for term in terms:
             tf = counts.get(term)
@@ -393,30 +432,38 @@ class PgRanker(RankingIndex):
 
     def _fused(
         self,
-        rows: Sequence[tuple[str, float, int, int, dict[str, int], list[str]]],
+        rows: Sequence[Candidate],
         terms: Sequence[str],
-        pairs: proximity.TermPairs | None = None,
+        pairs: proximity.TermPairs | None,
+        sequences: Mapping[str, Sequence[str]],
     ) -> list[Hit]:
         """Hits of candidates whose best passage's cosine the database computed, with BM25 from their
-        term frequencies (the in-memory index's float32 arithmetic, query terms in order)."""
+        term frequencies (the in-memory index's float32 arithmetic, query terms in order) and term
+        pairs from `sequences` (a candidate absent there holds no two of the query's terms)."""
         if not rows:
             return []
         dense = np.array([r[1] for r in rows], dtype=np.float32)
         raw = np.zeros(len(rows), np.float32)
         if self.config.method != "dense":
-            for n, (_, _, _, length, counts, sequence) in enumerate(rows):
-                raw[n] = self._bm25(length, counts, sequence, terms, pairs)
+            norms = self._norms([r[3] for r in rows])
+            for n, (doc_id, _, _, _, counts) in enumerate(rows):
+                raw[n] = self._bm25(norms[n], counts, sequences.get(doc_id, ()), terms, pairs)
         return self._hits([r[0] for r in rows], dense, raw, [r[2] for r in rows])
+
+    def _combined(self, dense: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Fused scores of dense cosines and raw BM25 (the arithmetic of _hits)."""
+        lexical = saturate(raw, self.config.lexical_saturation) if self.config.method != "dense" else raw
+        if self.config.method == "dense":
+            return dense
+        if self.config.method == "lexical":
+            return lexical
+        return combine(dense, lexical, self.config.dense_weight)
 
     def _hits(self, ids: Sequence[str], dense: np.ndarray, raw: np.ndarray, passages: Sequence[int]) -> list[Hit]:
         lexical = saturate(raw, self.config.lexical_saturation) if self.config.method != "dense" else raw
-        if self.config.method == "dense":
-            combined = dense
-        elif self.config.method == "lexical":
-            combined = lexical
+        combined = self._combined(dense, raw)
+        if self.config.method == "lexical":
             dense = np.zeros_like(dense)
-        else:
-            combined = combine(dense, lexical, self.config.dense_weight)
         return [
             Hit(doc_id, float(combined[n]), float(dense[n]), float(lexical[n]), int(passages[n]) if self.config.method != "lexical" else -1)
             for n, doc_id in enumerate(ids)

@@ -20,7 +20,7 @@ one int64 key, smaller id in the high half.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -286,6 +286,7 @@ class TermPairs:
     ids: dict[str, int]
     keys: np.ndarray
     weights: np.ndarray  # float32 pair idf, by key
+    words: tuple[tuple[str, str], ...] = ()  # the two terms of each key
 
     @classmethod
     def of(cls, terms: Sequence[str], vocabulary: Mapping[str, int], idf: Idf, proximity: Proximity) -> TermPairs | None:
@@ -300,7 +301,19 @@ class TermPairs:
         found = query_pairs([ids[t] for t in terms], proximity)
         if not len(found):
             return None
-        return cls(ids, found, _pair_idf(found, {i: t for t, i in ids.items()}, idf, proximity))
+        names = {i: t for t, i in ids.items()}
+        first, second = split(found)
+        words = tuple((names[a], names[b]) for a, b in zip(first.tolist(), second.tolist()))
+        return cls(ids, found, _pair_idf(found, names, idf, proximity), words)
+
+    def bound(self, present: Container[str]) -> np.float32:
+        """More than add_to can add for a document holding the terms `present`: the weights of the
+        pairs whose two terms it holds (each pair adds weight * tf / (tf + norm), below its weight)."""
+        total = np.float32(0)
+        for n, (a, b) in enumerate(self.words):
+            if a in present and b in present:
+                total += self.weights[n]
+        return total
 
     def add_to(self, total: np.float32, sequence: Sequence[str], norm: np.float32, window: int) -> np.float32:
         """total plus the document's BM25 for these pairs, key by key, in float32."""

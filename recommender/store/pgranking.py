@@ -176,28 +176,28 @@ class PgRanking(PgVectors):
 
     def ranked_candidates(
         self,
-        queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float], bool]],
+        queries: Sequence[tuple[np.ndarray | None, Sequence[str], Sequence[float]]],
         passages: int,
         lexical: int,
         ef_search: int,
         bm25: tuple[float, float, float],
         exact: bool = False,
         postings: int = 0,
-    ) -> list[list[tuple[str, float, int, int, dict[str, int], list[str]]]]:
-        """Per query (vector or None, terms with repeats, their idf, whether it has term pairs): its
-        candidates, each as (article id, best passage inner product, that passage's position, length,
-        term -> tf of the query's terms, the article's terms in text order when the query has pairs and
-        the article two of its terms, else []). Candidates: the articles of the `passages` nearest
+    ) -> list[list[tuple[str, float, int, int, dict[str, int]]]]:
+        """Per query (vector or None, terms with repeats, their idf): its candidates, each as (article
+        id, best passage inner product, that passage's position, length, term -> tf of the query's
+        terms); an article's terms in text order (term pairs) are read for the few candidates that
+        need them (`term_sequences`). Candidates: the articles of the `passages` nearest
         passages (HNSW) and the `lexical` articles of highest BM25 (k1, b, average length = `bm25`;
         `postings`: see lexical_candidates_sql). One statement and one round trip per query, one
         connection for all."""
         k1, b, average = bm25
-        found: list[list[tuple[str, float, int, int, dict[str, int], list[str]]]] = []
+        found: list[list[tuple[str, float, int, int, dict[str, int]]]] = []
         with self._conn(replica=True) as conn, conn.transaction():
             conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(passages, ef_search)),))
             if exact:
                 conn.execute("SELECT set_config('enable_indexscan', 'off', true)")
-            for vector, terms, weights, pairs in queries:
+            for vector, terms, weights in queries:
                 parts, params = [], []
                 if vector is not None:
                     parts.append("(SELECT article_id FROM passages ORDER BY vector <=> %s::vector LIMIT %s)")
@@ -208,23 +208,27 @@ class PgRanking(PgVectors):
                 if not parts:
                     found.append([])
                     continue
+                # The best passage: one distance per passage, nearest first, ties by position.
                 dense = (
-                    """(SELECT ARRAY[MAX(-(p.vector <#> %s::vector)),
-                               (ARRAY_AGG(p.position ORDER BY p.vector <#> %s::vector, p.position))[1]]
-                        FROM passages p WHERE p.article_id = c.article_id)"""
+                    """LEFT JOIN LATERAL (SELECT -(p.vector <#> %s::vector) AS score, p.position FROM passages p
+                                          WHERE p.article_id = c.article_id ORDER BY 1 DESC, 2 LIMIT 1) d ON TRUE"""
                     if vector is not None
-                    else "NULL::float8[]"
+                    else "LEFT JOIN LATERAL (SELECT NULL::float8 AS score, NULL::int AS position) d ON TRUE"
                 )
-                # A candidate's term frequencies in one probe of its rows (two subqueries read them twice).
+                # A candidate's term frequencies: one probe of the (term, article_id) key per query term,
+                # not a scan of all of the article's term rows (~150) filtered by term (OFFSET 0 keeps
+                # the planner from flattening the probe into that scan).
                 sql = f"""WITH c AS ({" UNION ".join(parts)})
-                          SELECT c.article_id, {dense}, l.length, f.terms, f.tfs,
-                                 CASE WHEN %s AND cardinality(f.terms) >= 2 THEN l.terms END
-                          FROM c LEFT JOIN article_lengths l ON l.article_id = c.article_id
+                          SELECT c.article_id, ARRAY[d.score, d.position], l.length, f.terms, f.tfs
+                          FROM c {dense}
+                          LEFT JOIN article_lengths l ON l.article_id = c.article_id
                           LEFT JOIN LATERAL (SELECT ARRAY_AGG(t.term ORDER BY t.term) AS terms,
                                                     ARRAY_AGG(t.tf ORDER BY t.term) AS tfs
-                                             FROM article_terms t
-                                             WHERE t.article_id = c.article_id AND t.term = ANY(%s)) f ON TRUE"""
-                tail = ([as_f32(vector), as_f32(vector)] if vector is not None else []) + [bool(pairs), list(set(terms))]
+                                             FROM unnest(%s::text[]) AS w(term)
+                                             CROSS JOIN LATERAL (SELECT i.term, i.tf FROM article_terms i
+                                                                 WHERE i.term = w.term AND i.article_id = c.article_id
+                                                                 OFFSET 0) t) f ON TRUE"""
+                tail = [*([as_f32(vector)] if vector is not None else []), sorted(set(terms))]
                 rows = conn.execute(sql, [*params, *tail]).fetchall()
                 found.append(
                     [
@@ -234,12 +238,20 @@ class PgRanking(PgVectors):
                             int(best[1]) if best and best[1] is not None else -1,
                             int(length or 0),
                             dict(zip(names or [], tfs or [])),
-                            split_terms(sequence),
                         )
-                        for article_id, best, length, names, tfs, sequence in rows
+                        for article_id, best, length, names, tfs in rows
                     ]
                 )
         return found
+
+    def term_sequences(self, article_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Article id -> its terms in text order (what term-pair evidence is counted on)."""
+        if not article_ids:
+            return {}
+        rows = self._rows(
+            "SELECT article_id, terms FROM article_lengths WHERE article_id = ANY(%s)", (list(article_ids),), replica=True
+        )
+        return {article_id: split_terms(sequence) for article_id, sequence in rows}
 
     def candidate_rows(
         self, article_ids: Sequence[str], terms: Sequence[str], vectors: bool = True, sequences: bool = False

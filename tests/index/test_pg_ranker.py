@@ -264,3 +264,36 @@ def test_the_dense_candidates_come_from_the_hnsw_index(pg_services: Services) ->
             )
         )
     assert "passages_vector_hnsw" in plan
+
+
+def test_term_sequences_are_read_only_for_candidates_that_may_reach_the_top(pg_services: Services) -> None:
+    """PgRanker._pair_plan: a candidate whose pair evidence cannot lift it to the top k is dropped
+    before its terms in text order are read, and the top k stay those of scoring every candidate."""
+    ranker = pg_services.holder.snapshot().ranker
+    assert isinstance(ranker, PgRanker)
+    store = ranker.store
+    read: list[str] = []
+    real = store.term_sequences
+
+    def spy(article_ids):  # type: ignore[no-untyped-def]
+        read.extend(article_ids)
+        return real(article_ids)
+
+    store.term_sequences = spy  # type: ignore[method-assign]
+    try:
+        queries = [q for q in QUERIES if ranker._query_pairs([t for t in terms_of([q])[0] if t]) is not None]
+        assert queries
+        read_all = read_top = 0
+        for query in queries:
+            read.clear()
+            everything = ranker.rank(query, ranker.live_size)  # k = all: nothing can be dropped
+            every = len(read)
+            read_all += every
+            for k in (1, 3):
+                read.clear()
+                assert ranker.rank(query, k) == everything[:k], (query, k)
+                assert len(read) <= every
+                read_top += len(read) if k == 1 else 0
+        assert 0 < read_top < read_all / 2
+    finally:
+        del store.term_sequences

@@ -172,3 +172,23 @@ def test_row_pairs_are_the_same_made_in_chunks_of_rows() -> None:
         keys, rows = prox.row_pairs(ids, ends, Proximity(), 7, phrases, chunk=chunk)
         np.testing.assert_array_equal(keys, whole[0])
         np.testing.assert_array_equal(rows, whole[1])
+
+
+def test_a_documents_pair_bound_is_above_what_its_pairs_add() -> None:
+    """TermPairs.bound (what PgRanker prunes candidates by) is never below what add_to adds, and is 0
+    exactly when the document holds no two terms of a query pair."""
+    weights = TermWeights()
+    rng = random.Random(5)
+    vocabulary = {t: n + 1 for n, t in enumerate(sorted({t for d in terms_of(TEXTS) for t in d if t}))}
+    for query in QUERIES[:4]:
+        pairs = prox.TermPairs.of([t for t in terms_of([query])[0] if t], vocabulary, lambda t: np.float32(weights.of(t)), ON)
+        assert pairs is not None
+        words = sorted({w for pair in pairs.words for w in pair})
+        for _ in range(200):
+            sequence = [rng.choice(words + ["filler", "other"]) for _ in range(rng.randint(0, 30))]
+            norm = np.float32(rng.uniform(0.4, 3.0))
+            added = pairs.add_to(np.float32(0), sequence, norm, ON.window)
+            bound = pairs.bound(set(sequence))
+            assert added <= bound
+            if bound == 0:
+                assert added == 0
