@@ -14,10 +14,13 @@ rows are written by the first server that opens the database (PgRanker.open) and
 
 Each measurement starts one `recommender serve` process (default settings: on PostgreSQL the
 `postgres` ranking backend; `--memory-too` also the in-memory one) and reports: open time (spawn to a
-200 from /healthz), RSS after start and after the load, 30 searches (p50 over HTTP, query encoding
-included), 200 widget reads, and 10 upserts of one article over HTTP (PUT: embed, store, write term
+200 from /healthz), RSS after start and after the load, 30 searches after an untimed round of the
+same 10 queries (p50 over HTTP, query encoding included), 200 widget reads, and 10 upserts of one article over HTTP (PUT: embed, store, write term
 rows, find and relink the affected questions) with their p50: five new articles (deleted again at the
 end, untimed) and five rewrites of existing ones, each a checkthat2020 fact check drawn at random.
+The server encodes with the backend its database's vectors are labelled with (`encoder_backend`), and
+the table says which, with the PostgreSQL server's shared_buffers (PG_SHARED_BUFFERS in
+scripts/start_postgres.sh).
 """
 
 from __future__ import annotations
@@ -208,6 +211,11 @@ def copy_articles(url: str, model_id: str, items: list) -> None:  # type: ignore
                         copy.write_row((q.id, q.article_id, q.position, q.text, q.key, model_id, vector, False))
 
 
+def encoder_backend(model_id: str) -> str:
+    """The encoder backend whose vectors carry `model_id` (the fp32 export shares the model's id)."""
+    return "onnx-int8" if "+int8" in model_id else "onnx"
+
+
 def shared_buffers(url: str) -> str:
     """The server's page cache (scripts/start_postgres.sh, PG_SHARED_BUFFERS): what search latency at
     scale depends on most, besides the OS cache."""
@@ -237,14 +245,20 @@ def measure(size: int, backend: str) -> str:
     store.revoke_editor(name)
     store.add_editor(name, hash_token(token), "publisher")
     ids = [r[0] for r in store._rows("SELECT id FROM articles ORDER BY id LIMIT 200")]
+    # Rewrites go to articles picked at random: an article rewritten by an earlier run may hold a fact
+    # check that hundreds of questions link to, and rewriting it again relinks all of them.
+    rewritten = [r[0] for r in store._rows("SELECT id FROM articles WHERE id LIKE 'a%%' ORDER BY random() LIMIT 5")]
     sizes = store._rows(
         "SELECT pg_database_size(current_database()), pg_total_relation_size('passages'), "
         "pg_total_relation_size('article_terms'), pg_total_relation_size('questions')"
     )[0]
+    encoder = encoder_backend(store._rows("SELECT model_id FROM passages LIMIT 1")[0][0])
     store.close()
     port = free_port()
+    # The encoder the derived vectors are labelled with: with any other, the server would start
+    # re-embedding every article in the background (and every figure would measure that).
     env = {**os.environ, "RECOMMENDER_DATABASE_URL": url, "RECOMMENDER_RANKING_BACKEND": backend,
-           "RECOMMENDER_RATE_LIMIT_PER_MINUTE": "0"}
+           "RECOMMENDER_BACKEND": encoder, "RECOMMENDER_RATE_LIMIT_PER_MINUTE": "0"}
     log_path = Path(f"/tmp/pg_scale_{size}_{backend}.log")
     command = [str(ROOT / ".venv" / "bin" / "recommender"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     began = time.perf_counter()
@@ -261,6 +275,10 @@ def measure(size: int, backend: str) -> str:
                 time.sleep(0.5)
         opened = time.perf_counter() - began
         after_start = rss_kib(process.pid)[0]
+        # One untimed round first: the first query of a just-started process pays its lazy set-up
+        # (connections, the encoder's first run) and the database's cold pages.
+        for q in QUERIES:
+            get(port, f"/v1/search?q={q.replace(' ', '%20')}&k=10")
         searches = [get(port, f"/v1/search?q={q.replace(' ', '%20')}&k=10")[1] for q in QUERIES * 3]
         widgets = [get(port, f"/v1/articles/{a}/dive-deeper")[1] for a in ids]
         upserts = []
@@ -273,7 +291,7 @@ def measure(size: int, backend: str) -> str:
         checks = fact_checks()[0]
         picked = random.Random(int(time.time())).sample(range(len(checks)), 10)
         for n in range(10):
-            target = ids[n * 7] if n % 2 else f"bench-new-{n}"
+            target = rewritten[n // 2] if n % 2 else f"bench-new-{n}"
             check = checks[picked[n]]
             body = json.dumps({"id": target, "title": check.title, "summary": check.claim,
                                "questions": [check.title]}).encode()
@@ -298,7 +316,7 @@ def measure(size: int, backend: str) -> str:
             process.wait(60)
     hnsw = health.get("ranking", {}).get("hnsw", "-")
     return (
-        f"| {size:,} | {backend} ({hnsw}) | {opened:.1f} | {after_start / 1024:.0f} | {peak / 1024:.0f} | "
+        f"| {size:,} | {backend} ({hnsw}), encoder {encoder} | {opened:.1f} | {after_start / 1024:.0f} | {peak / 1024:.0f} | "
         f"{statistics.median(searches):.0f} | {statistics.median(widgets):.1f} | {statistics.median(upserts):.0f} | "
         f"{max(upserts):.0f} | {sizes[0] / 2**30:.1f} ({sizes[1] / 2**30:.1f} / {sizes[2] / 2**30:.1f} / {sizes[3] / 2**30:.1f}) |"
     )
@@ -326,7 +344,7 @@ def main() -> None:
         "(2 shared cores; the PostgreSQL server runs on the same machine, shared_buffers "
         f"{shared_buffers(database_url(args.sizes[0]))}).",
         "",
-        "| articles | ranking backend (HNSW) | open s | RSS after start MB | peak RSS MB | search p50 ms | widget p50 ms | upsert p50 ms | upsert max ms | database GB (passages + HNSW / term rows / questions) |",
+        "| articles | ranking backend (HNSW), encoder | open s | RSS after start MB | peak RSS MB | search p50 ms | widget p50 ms | upsert p50 ms | upsert max ms | database GB (passages + HNSW / term rows / questions) |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
         *rows,
     ])

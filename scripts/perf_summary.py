@@ -123,7 +123,7 @@ def postgres_at_1m(column: str, limit: float) -> Callable[[str], tuple[str, bool
     is reported when 1M is not)."""
 
     def measure(text: str) -> tuple[str, bool]:
-        rows = [r for r in tables(block(text, "pg-scale"))[0] if r["ranking backend (HNSW)"].startswith("postgres")]
+        rows = [r for r in tables(block(text, "pg-scale"))[0] if r["ranking backend (HNSW), encoder"].startswith("postgres")]
         if not rows:
             return "not measured", False
         largest = max(rows, key=lambda r: number(r["articles"]) or 0)
