@@ -36,16 +36,12 @@ from recommender.index import proximity
 from recommender.index.base import Added, Evidence, Hit, RankerConfig, RankingIndex
 from recommender.index.fusion import combine, saturate
 from recommender.index.lexical import B, EMPTY, K1, new_tokenizer, terms_of
+from recommender.index.pg_contract import Candidate, PgOptions, Query, RankingStore, term_rows
 from recommender.index.query import clean_query, is_post
 from recommender.index.term_weights import TermWeights
 
 if TYPE_CHECKING:
     from recommender.config import Settings
-
-# (vector or None, terms with repeats, their idf) and (article id, best passage's inner product, its
-# position, length, term -> tf of the query's terms): what RankingStore.ranked_candidates takes and gives.
-Query = tuple[np.ndarray | None, Sequence[str], Sequence[float]]
-Candidate = tuple[str, float, int, int, dict[str, int]]
 
 STATE_SECONDS = 10.0  # how long an HNSW index state read from the catalog is trusted
 IDF_CACHE = 200_000  # terms whose float32 idf is kept (cleared when full)
@@ -53,72 +49,6 @@ _CHUNK = 2000  # articles whose term rows are written per transaction when catch
 # What _pair_plan's bounds allow for float32 rounding (the exact sum adds terms one at a time; scores
 # are ~1, their last bits ~1e-7): a candidate is dropped only when clearly below the k-th.
 PAIR_SLACK = 1e-4
-
-
-class RankingStore(Protocol):
-    """What PgRanker reads and writes (recommender/store/pgranking.py)."""
-
-    def hnsw_state(self) -> str: ...
-    def stale_term_articles(self, limit: int = 2000) -> list[tuple[str, str, str]]: ...
-    def write_terms(self, rows: Sequence[tuple[str, str, int, Mapping[str, int], Sequence[str]]]) -> None: ...
-    def document_terms(self, article_ids: Sequence[str]) -> dict[str, tuple[int, dict[str, int], list[str]]]: ...
-    def dense_candidates(self, vectors: np.ndarray, passages: int, ef_search: int, exact: bool = False) -> list[list[str]]: ...
-    def lexical_candidates(
-        self,
-        terms: Sequence[str],
-        weights: Sequence[float],
-        limit: int,
-        k1: float,
-        b: float,
-        average_length: float,
-        postings: int = 0,
-    ) -> list[str]: ...
-    def candidate_rows(
-        self, article_ids: Sequence[str], terms: Sequence[str], vectors: bool = True, sequences: bool = False
-    ) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, dict[str, int], list[str]]]]: ...
-    def ranked_candidates(
-        self,
-        queries: Sequence[Query],
-        passages: int,
-        lexical: int,
-        ef_search: int,
-        bm25: tuple[float, float, float],
-        exact: bool = False,
-        postings: int = 0,
-    ) -> list[list[Candidate]]: ...
-    def term_sequences(self, article_ids: Sequence[str]) -> dict[str, list[str]]: ...
-
-
-@dataclass(frozen=True)
-class PgOptions:
-    dense_candidates: int = 200
-    lexical_candidates: int = 100
-    ef_search: int = 200
-    lexical_postings: int = 1000  # per query term, its best postings read for lexical candidates (0: all)
-    parallel_queries: int = 2  # connections one batch of queries is split over
-
-    @classmethod
-    def of(cls, settings: Settings) -> PgOptions:
-        return cls(
-            settings.ranking_dense_candidates,
-            settings.ranking_lexical_candidates,
-            settings.ranking_ef_search,
-            settings.ranking_lexical_postings,
-            settings.ranking_parallel_queries,
-        )
-
-
-def term_rows(items: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, int, dict[str, int], list[str]]]:
-    """(id, content hash, length, term -> tf, terms in text order) of (id, content hash, text)."""
-    rows = []
-    for (article_id, content_hash, _), terms in zip(items, terms_of([i[2] for i in items])):
-        counts: dict[str, int] = {}
-        for term in terms:
-            if term:
-                counts[term] = counts.get(term, 0) + 1
-        rows.append((article_id, content_hash, len(terms), counts, list(terms)))
-    return rows
-
 
 
 class _HnswState:
