@@ -38,8 +38,7 @@ def pack(text: str, prefix: str, count_tokens: TokenCounter, budget: int) -> lis
     current: list[str] = []
     used = 0
     for sentence in split_sentences(text):
-        for piece in _fit(sentence, count_tokens, room):
-            size = count_tokens(piece)
+        for piece, size in _fit(sentence, count_tokens, room):
             if current and used + size > room:
                 passages.append(lead + " ".join(current))
                 current, used = [], 0
@@ -50,10 +49,12 @@ def pack(text: str, prefix: str, count_tokens: TokenCounter, budget: int) -> lis
     return passages
 
 
-def _fit(sentence: str, count_tokens: TokenCounter, room: int) -> list[str]:
-    """A sentence longer than the budget is cut between words (rare: tables, run-on text)."""
-    if count_tokens(sentence) <= room:
-        return [sentence]
+def _fit(sentence: str, count_tokens: TokenCounter, room: int) -> list[tuple[str, int]]:
+    """The sentence and its size in tokens (counted once: tokenising is most of an ingest's packing);
+    one longer than the budget is cut between words (rare: tables, run-on text)."""
+    size = count_tokens(sentence)
+    if size <= room:
+        return [(sentence, size)]
     pieces: list[str] = []
     words = sentence.split()
     current: list[str] = []
@@ -64,7 +65,7 @@ def _fit(sentence: str, count_tokens: TokenCounter, room: int) -> list[str]:
         current.append(word)
     if current:
         pieces.append(" ".join(current))
-    return pieces
+    return [(piece, count_tokens(piece)) for piece in pieces]
 
 
 def document_passages(

@@ -176,18 +176,16 @@ class Ranker(RankingIndex):
         above = np.flatnonzero(scores > kth)
         tied = heapq.nsmallest(k - len(above), np.flatnonzero(scores == kth).tolist(), key=self.doc_ids.__getitem__)
         top = sorted([*above.tolist(), *tied], key=lambda d: (-scores[d], self.doc_ids[d]))
-        hits = []
-        for doc in top:
-            passage = -1
-            if vectors is not None and self.dense is not None:
-                passage, _ = self.dense.best_passage(vectors[row], int(doc))
-            hits.append(
-                Hit(
-                    doc_id=self.doc_ids[doc],
-                    score=float(scores[doc]),
-                    dense=float(dense[row, doc]),
-                    lexical=float(lexical[row, doc]),
-                    passage=passage,
-                )
+        passages = [-1] * len(top)
+        if vectors is not None and self.dense is not None:
+            passages = self.dense.best_passages(vectors[row], top).tolist()
+        return [
+            Hit(
+                doc_id=self.doc_ids[doc],
+                score=float(scores[doc]),
+                dense=float(dense[row, doc]),
+                lexical=float(lexical[row, doc]),
+                passage=passage,
             )
-        return hits
+            for doc, passage in zip(top, passages)
+        ]

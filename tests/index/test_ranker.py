@@ -47,3 +47,16 @@ def test_hybrid_score_is_the_documented_combination() -> None:
 def test_fusion_functions() -> None:
     assert np.allclose(saturate(np.array([0.0, 5.0, -1.0]), 5.0), [0.0, 0.5, 0.0])
     assert np.allclose(combine(np.array([1.0]), np.array([0.0]), 0.7), [0.7])
+
+
+def test_best_passages_of_many_documents_match_one_at_a_time() -> None:
+    from recommender.index.dense import DenseIndex
+
+    rng = np.random.default_rng(3)
+    groups = [rng.normal(size=(int(n), 16)).astype(np.float32) for n in rng.integers(1, 6, 40)]
+    groups[7] = np.repeat(groups[7][:1], 3, axis=0)  # tied passages: the first one wins, as argmax says
+    index = DenseIndex.from_groups(groups, 16)
+    query = rng.normal(size=16).astype(np.float32)
+    docs = [39, 0, 7, 12, 7, 25]
+    assert index.best_passages(query, docs).tolist() == [index.best_passage(query, d)[0] for d in docs]
+    assert index.best_passages(query, []).tolist() == []
