@@ -393,7 +393,7 @@ def mark_clusters_current(store, encoder: Encoder) -> None:  # type: ignore[no-u
     config = RankerConfig.of(settings)
     snapshot = Snapshot.build(store.load_index(), encoder, config)
     stub = types.SimpleNamespace(holder=types.SimpleNamespace(encoder=encoder), settings=settings)
-    store.replace_clusters({}, LinkingService._fingerprint(stub, snapshot))  # type: ignore[arg-type]
+    store.replace_clusters({}, LinkingService._fingerprint_of(stub, snapshot.table.identity))  # type: ignore[arg-type]
     store.record_link_settings(link_settings(config, settings.candidates))
 
 
