@@ -1,4 +1,4 @@
-"""Vector index comparison: exact numpy (the service's) vs faiss HNSW / IVF vs pgvector HNSW.
+"""Vector index comparison: exact numpy (the service's) vs faiss HNSW / IVF vs pgvector HNSW (vector, halfvec, binary + rerank).
 
     RECOMMENDER_CACHE_DIR=/tmp/evalcache .venv/bin/python scripts/bench_index.py [--sizes 10000 100000]
 
@@ -70,7 +70,16 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(t)) / K for f, t in zip(found, truth)]))
 
 
-def in_process_rows(vectors: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, list[tuple[str, str, float, float, float]]]:
+def _megabytes(vectors: np.ndarray, index: object) -> float:
+    """What an in-process index holds: the float32 matrix, or the faiss index as serialised."""
+    if index is None:
+        return vectors.nbytes / 2**20
+    import faiss
+
+    return len(faiss.serialize_index(index)) / 2**20
+
+
+def in_process_rows(vectors: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, list[tuple[str, str, float, float, float, float]]]:
     """Exact numpy and the faiss indexes, timed query by query in turn (so machine load hits all alike)."""
     searchers: list[tuple[str, str, float, object]] = [("exact numpy (the service)", "float32 matrix, q @ M.T", 0.0, None)]
     try:
@@ -103,51 +112,77 @@ def in_process_rows(vectors: np.ndarray, queries: np.ndarray) -> tuple[np.ndarra
             found[n].append(ids)
     truth = np.stack(found[0])
     rows = [
-        (name, params, build, float(np.median(times[n])) * 1000, recall(np.stack(found[n]), truth))
-        for n, (name, params, build, _) in enumerate(searchers)
+        (name, params, build, float(np.median(times[n])) * 1000, recall(np.stack(found[n]), truth), _megabytes(vectors, index))
+        for n, (name, params, build, index) in enumerate(searchers)
     ]
     if faiss is None:
-        rows.append(("faiss", "not measured: faiss-cpu not installed (pip install '.[bench]')", 0, 0, 0))
+        rows.append(("faiss", "not measured: faiss-cpu not installed (pip install '.[bench]')", 0, 0, 0, 0))
     return truth, rows
 
 
-def pgvector_rows(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, size: int) -> list[tuple[str, str, float, float, float]]:
+# pgvector's index variants: (name, parameters, index expression and operator class, ORDER BY of a query,
+# rerank): halfvec keeps half the bytes per vector in the graph; the binary one keeps one bit per
+# dimension and reranks its RERANK nearest by the full vectors (both as large deployments do).
+RERANK = 100
+_VARIANTS = (
+    ("pgvector HNSW", "vector", "embedding vector_ip_ops", "embedding <#> %s::vector({dim})", False),
+    ("pgvector HNSW, halfvec", "halfvec", "(embedding::halfvec({dim})) halfvec_ip_ops",
+     "embedding::halfvec({dim}) <#> %s::halfvec({dim})", False),
+    ("pgvector HNSW, binary + rerank", f"bit, rerank {RERANK}", "(binary_quantize(embedding)::bit({dim})) bit_hamming_ops",
+     "binary_quantize(embedding)::bit({dim}) <~> binary_quantize(%s::vector({dim}))", True),
+)
+
+
+def pgvector_rows(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, size: int) -> list[tuple[str, str, float, float, float, float]]:
     name = "pgvector HNSW"
     try:
         import psycopg
         from pgvector.psycopg import register_vector
     except ImportError as exc:
-        return [(name, f"not measured: {exc}", 0, 0, 0)]
+        return [(name, f"not measured: {exc}", 0, 0, 0, 0)]
     env = {**os.environ, "PGTEST_DIR": "/tmp/perf/pgbench"}
     started = subprocess.run(["bash", str(ROOT / "scripts" / "start_postgres.sh")], capture_output=True, text=True, env=env)
     if started.returncode != 0:
-        return [(name, f"not measured: PostgreSQL did not start ({started.stderr.strip().splitlines()[-1:]})", 0, 0, 0)]
+        return [(name, f"not measured: PostgreSQL did not start ({started.stderr.strip().splitlines()[-1:]})", 0, 0, 0, 0)]
     url = started.stdout.strip().splitlines()[-1]
+    dim = vectors.shape[1]
     out = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         register_vector(conn)
         table = f"bench_{size}"
         conn.execute(f"DROP TABLE IF EXISTS {table}")
-        conn.execute(f"CREATE TABLE {table} (id integer PRIMARY KEY, embedding vector({vectors.shape[1]}))")
+        conn.execute(f"CREATE TABLE {table} (id integer PRIMARY KEY, embedding vector({dim}))")
         with conn.cursor().copy(f"COPY {table} (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
             copy.set_types(["int4", "vector"])
             for i, v in enumerate(vectors):
                 copy.write_row((i, v))
         conn.execute("SET maintenance_work_mem = '512MB'")
-        began = time.perf_counter()
-        conn.execute(f"CREATE INDEX ON {table} USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64)")
-        build = time.perf_counter() - began
-        for ef in (40, 100):
-            conn.execute(f"SET hnsw.ef_search = {ef}")
-            found, times = [], []
-            for q in queries:
-                began = time.perf_counter()
-                rows = conn.execute(f"SELECT id FROM {table} ORDER BY embedding <#> %s LIMIT {K}", (q,)).fetchall()
-                times.append(time.perf_counter() - began)
-                found.append([r[0] for r in rows] + [-1] * (K - len(rows)))
-            out.append((name, f"m=16, ef_construction=64, ef_search={ef}", build, float(np.median(times)) * 1000,
-                        recall(np.array(found), truth)))
+        for label, kind, opclass, order, rerank in _VARIANTS:
+            index = f"{table}_hnsw"
+            began = time.perf_counter()
+            conn.execute(f"CREATE INDEX {index} ON {table} USING hnsw ({opclass.format(dim=dim)}) WITH (m = 16, ef_construction = 64)")
+            build = time.perf_counter() - began
+            megabytes = conn.execute("SELECT pg_relation_size(%s::regclass)", (index,)).fetchone()[0] / 2**20
+            ordered = order.format(dim=dim)
+            sql = f"SELECT id FROM {table} ORDER BY {ordered} LIMIT {K}"
+            if rerank:
+                sql = (f"SELECT id FROM (SELECT id, embedding FROM {table} ORDER BY {ordered} LIMIT {RERANK}) c "
+                       f"ORDER BY embedding <#> %s::vector({dim}) LIMIT {K}")
+            for ef in (40, 100):
+                conn.execute(f"SET hnsw.ef_search = {max(ef, RERANK) if rerank else ef}")
+                found, times = [], []
+                for q in queries:
+                    began = time.perf_counter()
+                    rows = conn.execute(sql, (q, q) if rerank else (q,)).fetchall()
+                    times.append(time.perf_counter() - began)
+                    found.append([r[0] for r in rows] + [-1] * (K - len(rows)))
+                search = f"ef_search={max(ef, RERANK) if rerank else ef}"
+                out.append((label, f"{kind}, m=16, ef_construction=64, {search}", build, float(np.median(times)) * 1000,
+                            recall(np.array(found), truth), megabytes))
+                if rerank:
+                    break  # ef_search is at least the rerank depth
+            conn.execute(f"DROP INDEX {index}")
         conn.execute(f"DROP TABLE {table}")
     return out
 
@@ -171,11 +206,11 @@ def main() -> None:
         truth, rows = in_process_rows(vectors, queries)
         if not args.no_postgres:
             rows += pgvector_rows(vectors, queries, truth, size)
-        for name, params, build, p50, rec in rows:
+        for name, params, build, p50, rec, megabytes in rows:
             if params.startswith("not measured"):
-                lines.append(f"| {size:,} | {name} | {params} | - | - | - |")
+                lines.append(f"| {size:,} | {name} | {params} | - | - | - | - |")
             else:
-                lines.append(f"| {size:,} | {name} | {params} | {build:.2f} | {p50:.2f} | {rec:.3f} |")
+                lines.append(f"| {size:,} | {name} | {params} | {build:.2f} | {megabytes:.0f} | {p50:.2f} | {rec:.3f} |")
             print(lines[-1], file=sys.stderr)
     table = "\n".join(
         [
@@ -183,8 +218,8 @@ def main() -> None:
             f"{args.queries} question vectors as queries, top {K} by inner product; 2 threads; "
             f"1-minute load average at the end {os.getloadavg()[0]:.1f} (shared machine).",
             "",
-            "| vectors | index | parameters | build s | query p50 ms | recall@10 vs exact |",
-            "|---:|---|---|---:|---:|---:|",
+            "| vectors | index | parameters | build s | index MB | query p50 ms | recall@10 vs exact |",
+            "|---:|---|---|---:|---:|---:|---:|",
             *lines,
         ]
     )

@@ -47,6 +47,7 @@ import psycopg  # noqa: E402
 
 from recommender.config import Settings  # noqa: E402
 from recommender.editorial.auth import hash_token, new_token  # noqa: E402
+from recommender.store.pgvector import HNSW_INDEX, hnsw_statement  # noqa: E402
 from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.serverproc import free_port, rss_kib  # noqa: E402
 
@@ -94,7 +95,7 @@ def build(size: int, links_from: Path | None = None) -> dict:
             if i < 2000:  # the service's own write: creates the vector columns' types and the HNSW index
                 store.upsert(batch)
                 with psycopg.connect(database_url(size), autocommit=True) as conn:
-                    conn.execute("DROP INDEX IF EXISTS passages_vector_hnsw")  # built once at the end
+                    conn.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")  # built once at the end
             else:
                 copy_articles(database_url(size), encoder.model_id, batch)
             batch = []
@@ -104,7 +105,7 @@ def build(size: int, links_from: Path | None = None) -> dict:
     began = time.perf_counter()
     with psycopg.connect(database_url(size), autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
-        conn.execute("CREATE INDEX passages_vector_hnsw ON passages USING hnsw (vector vector_cosine_ops)")
+        conn.execute(hnsw_statement(encoder.dim))
     hnsw_seconds = time.perf_counter() - began
     if links_from is not None:
         copy_links(links_from, store)

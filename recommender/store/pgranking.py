@@ -21,11 +21,9 @@ import numpy as np
 from recommender.store.base import IndexData
 from recommender.domain import QuestionRow
 from recommender.store.core import text_hash
-from recommender.store.pgvector import PgVectors, as_f32
+from recommender.store.pgvector import HNSW_INDEX, PgVectors, as_f32, nearest_order
 from recommender.store.pgvector import _read_matrix as read_matrix
 from recommender.store.schema import TERM_IMPACT
-
-HNSW_INDEX = "passages_vector_hnsw"
 
 
 def join_terms(terms: Sequence[str]) -> str:
@@ -148,7 +146,7 @@ class PgRanking(PgVectors):
             for vector in vectors:
                 query = as_f32(vector)
                 rows = conn.execute(
-                    "SELECT article_id FROM passages ORDER BY vector <=> %s::vector LIMIT %s", (query, passages)
+                    f"SELECT article_id FROM passages ORDER BY {nearest_order(len(query), exact)} LIMIT %s", (query, passages)
                 ).fetchall()
                 found.append(list(dict.fromkeys(r[0] for r in rows)))
         return found
@@ -200,7 +198,7 @@ class PgRanking(PgVectors):
             for vector, terms, weights in queries:
                 parts, params = [], []
                 if vector is not None:
-                    parts.append("(SELECT article_id FROM passages ORDER BY vector <=> %s::vector LIMIT %s)")
+                    parts.append(f"(SELECT article_id FROM passages ORDER BY {nearest_order(len(vector), exact)} LIMIT %s)")
                     params += [as_f32(vector), passages]
                 if terms and lexical:
                     parts.append(f"({lexical_candidates_sql(postings)})")

@@ -3,6 +3,11 @@
 Vector columns are created without a dimension: the first write fixes it to the encoder's, and
 `reencode` or a model swap to an encoder of another size re-types it (dropping and re-creating the
 passages' HNSW index, cosine). Matrices are read in pgvector's binary form (`vector_send`).
+
+The HNSW index is over the vectors cast to `halfvec` (an expression index): half the bytes of a
+`vector` index at the same recall (docs/performance.md, "Vector index"), which is what keeps the
+graph in memory at a million articles. It only picks candidates; their scores come from the float32
+column. A candidate query must order by the index's very expression (`nearest_order`) to use it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from recommender.store.core import text_hash as _text_hash
 from recommender.store.sql import SqlStore
 from recommender.store.vectors import Int8Rows, quantize
 
-HNSW_MAX_DIM = 2000  # pgvector's limit for an HNSW index on `vector`
+HNSW_INDEX = "passages_halfvec_hnsw"  # PostgreSQL schema migration 11 replaced `passages_vector_hnsw` (on `vector`)
+HNSW_MAX_DIM = 4000  # pgvector's limit for an HNSW index on `halfvec`
 _BATCH = 4096  # rows a server-side cursor hands over at a time
 
 
@@ -32,6 +38,22 @@ class PassageHit:
     article_id: str
     position: int
     cosine: float
+
+
+def hnsw_statement(dim: int, concurrently: bool = False) -> str:
+    """CREATE INDEX for the passages' HNSW index at dimension `dim` (`concurrently`: without a write lock)."""
+    return (
+        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}{HNSW_INDEX} "
+        f"ON passages USING hnsw ((vector::halfvec({int(dim)})) halfvec_cosine_ops)"
+    )
+
+
+def nearest_order(dim: int, exact: bool = False) -> str:
+    """The ORDER BY of passages nearest to a query vector (one parameter): the HNSW index's expression,
+    or with `exact` the float32 distance (a scan, the reference the index is measured against)."""
+    if exact:
+        return "vector <=> %s::vector"
+    return f"vector::halfvec({int(dim)}) <=> %s::halfvec({int(dim)})"
 
 
 def as_f32(vector: np.ndarray) -> np.ndarray:
@@ -85,16 +107,16 @@ class PgVectors(SqlStore):
             if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:  # noqa: S608 (fixed names)
                 raise EncoderMismatch(f"the database holds {current}-dimensional vectors, not {dim}; re-encode it first")
         if table == "passages":
-            conn.execute("DROP INDEX IF EXISTS passages_vector_hnsw")
+            conn.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
         conn.execute(f"ALTER TABLE {table} ALTER COLUMN vector TYPE vector({dim})")
         if table == "passages" and dim <= HNSW_MAX_DIM:
-            conn.execute("CREATE INDEX passages_vector_hnsw ON passages USING hnsw (vector vector_cosine_ops)")
+            conn.execute(hnsw_statement(dim))
 
     @staticmethod
     def _drop_dim(conn: psycopg.Connection, table: str) -> None:
         """Another size: drop the dimension (and index) while rows change; _fit_dim sets the new one."""
         if table == "passages":
-            conn.execute("DROP INDEX IF EXISTS passages_vector_hnsw")
+            conn.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
         conn.execute(f"ALTER TABLE {table} ALTER COLUMN vector TYPE vector")
 
     def _prepare_articles(self, conn: psycopg.Connection, items: Sequence[StoredArticle]) -> None:
@@ -147,7 +169,7 @@ class PgVectors(SqlStore):
                 conn.execute("SELECT set_config('enable_indexscan', 'off', true)")
             rows = conn.execute(
                 "SELECT article_id, position, 1 - (vector <=> %s::vector) FROM passages "
-                "ORDER BY vector <=> %s::vector LIMIT %s",
+                f"ORDER BY {nearest_order(len(query), exact)} LIMIT %s",
                 (query, query, k),
             ).fetchall()
         return [PassageHit(a, p, float(c)) for a, p, c in rows]

@@ -19,6 +19,7 @@ from recommender.index.snapshot import Snapshot
 from recommender.index.term_weights import TermWeights
 from recommender.linking.linker import compute_links
 from recommender.services import Services
+from recommender.store.pgvector import nearest_order
 from tests.fakes import HashingEncoder
 from tests.pg import PgServer
 
@@ -238,7 +239,7 @@ def test_terms_are_the_lexical_indexs_tokens() -> None:
 def test_while_the_hnsw_index_is_missing_search_scans_and_healthz_says_so(pg_services: Services) -> None:
     store = pg_services.store
     with psycopg.connect(store.url, autocommit=True) as conn:  # type: ignore[attr-defined]
-        conn.execute("DROP INDEX passages_vector_hnsw")
+        conn.execute("DROP INDEX passages_halfvec_hnsw")
     exact = memory_ranker(pg_services)
     pg_services.holder._snapshot = None  # a fresh process: nothing cached about the index
     ranker = pg_services.holder.snapshot().ranker
@@ -259,11 +260,11 @@ def test_the_dense_candidates_come_from_the_hnsw_index(pg_services: Services) ->
         plan = "\n".join(
             r[0]
             for r in conn.execute(
-                "EXPLAIN SELECT article_id FROM passages ORDER BY vector <=> %s::vector LIMIT 10",
+                f"EXPLAIN SELECT article_id FROM passages ORDER BY {nearest_order(len(vector[0]))} LIMIT 10",
                 (str(np.asarray(vector[0]).tolist()),),
             )
         )
-    assert "passages_vector_hnsw" in plan
+    assert "passages_halfvec_hnsw" in plan
 
 
 def test_term_sequences_are_read_only_for_candidates_that_may_reach_the_top(pg_services: Services) -> None:

@@ -90,9 +90,32 @@ def test_vectors_are_typed_and_passages_have_an_hnsw_index(settings: Settings) -
                 "WHERE attname = 'vector' AND attrelid IN ('passages'::regclass, 'questions'::regclass)"
             ).fetchall()
         )
-        index = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'passages_vector_hnsw'").fetchone()
+        index = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'passages_halfvec_hnsw'").fetchone()
     assert types == {"passages": "vector(256)", "questions": "vector(256)"}
-    assert index is not None and "hnsw" in index[0] and "vector_cosine_ops" in index[0]
+    assert index is not None and "hnsw" in index[0] and "halfvec(256)" in index[0] and "halfvec_cosine_ops" in index[0]
+
+
+def test_a_database_with_the_float32_hnsw_index_gets_the_halfvec_one(settings: Settings) -> None:
+    """Migration 11 on a database made by the code before it: the index over `vector` is replaced by the
+    one over `halfvec`, and nearest passages are found through it again."""
+    services = Services.start(settings, encoder=HashingEncoder())
+    services.catalog.ingest(CORPUS)
+    services.close()
+    url = settings.database_url or ""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP INDEX passages_halfvec_hnsw")
+        conn.execute("CREATE INDEX passages_vector_hnsw ON passages USING hnsw (vector vector_cosine_ops)")
+        conn.execute("UPDATE schema_version SET version = %s", (len(MIGRATIONS) - 1,))
+    store = PostgresStore(url, "hashing-test@1")
+    try:
+        with psycopg.connect(url) as conn:
+            names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'passages'")}
+        assert "passages_halfvec_hnsw" in names and "passages_vector_hnsw" not in names
+        assert store.hnsw_state() == "ready"
+        vector = np.asarray(HashingEncoder().encode([CORPUS[0].title])[0])
+        assert store.nearest_passages(vector, 1)[0].article_id == store.nearest_passages(vector, 1, exact=True)[0].article_id
+    finally:
+        store.close()
 
 
 def test_nearest_passages_finds_a_passage_by_its_own_vector(settings: Settings) -> None:
@@ -195,7 +218,8 @@ def test_reencode_to_another_size_keeps_the_index(settings: Settings) -> None:
     hits = store.nearest_passages(np.eye(64, dtype=np.float32)[0], 2)
     assert len(hits) == 2
     with psycopg.connect(settings.database_url or "") as conn:
-        assert conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'passages_vector_hnsw'").fetchone()
+        index = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'passages_halfvec_hnsw'").fetchone()
+    assert index is not None and "halfvec(64)" in index[0]
     second.close()
 
 
