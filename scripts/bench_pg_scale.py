@@ -327,8 +327,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--build", action="store_true", help="(re)load the databases first")
-    parser.add_argument("--links-from", type=Path, help="with --build: copy the links of this SQLite database of the "
-                        "same corpus (e.g. linked exactly by synthetic_corpus.py --links-only exact) instead of sampling them")
+    parser.add_argument("--links-from", type=Path, help="copy the links of this SQLite database of the same corpus (e.g. "
+                        "linked exactly by synthetic_corpus.py --links-only exact): with --build instead of sampling them, "
+                        "without it into the database loaded before")
     parser.add_argument("--memory-too", action="store_true", help="also measure the in-memory backend")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -336,6 +337,14 @@ def main() -> None:
     for size in args.sizes:
         if args.build:
             print(json.dumps(build(size, args.links_from)), file=sys.stderr)
+        elif args.links_from is not None:  # a database loaded before (e.g. while the SQLite one was being linked)
+            from recommender.store.postgres import PostgresStore
+
+            with psycopg.connect(database_url(size)) as conn:
+                model_id = conn.execute("SELECT model_id FROM passages LIMIT 1").fetchone()[0]
+            store = PostgresStore(database_url(size), model_id)
+            copy_links(args.links_from, store)
+            store.close()
         for backend in ("postgres", "memory") if args.memory_too else ("postgres",):
             rows.append(measure(size, backend))
             print(rows[-1], file=sys.stderr)
