@@ -145,9 +145,8 @@ class PgRanking(PgVectors):
                 conn.execute("SELECT set_config('enable_indexscan', 'off', true)")
             for vector in vectors:
                 query = as_f32(vector)
-                rows = conn.execute(
-                    f"SELECT article_id FROM passages ORDER BY {nearest_order(len(query), exact)} LIMIT %s", (query, passages)
-                ).fetchall()
+                order = nearest_order(len(query), exact)
+                rows = conn.execute(f"SELECT article_id FROM passages ORDER BY {order} LIMIT %s", (query, passages)).fetchall()
                 found.append(list(dict.fromkeys(r[0] for r in rows)))
         return found
 

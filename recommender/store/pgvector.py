@@ -167,9 +167,9 @@ class PgVectors(SqlStore):
             conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(k, ef_search or 40)),))
             if exact:
                 conn.execute("SELECT set_config('enable_indexscan', 'off', true)")
+            order = nearest_order(len(query), exact)
             rows = conn.execute(
-                "SELECT article_id, position, 1 - (vector <=> %s::vector) FROM passages "
-                f"ORDER BY {nearest_order(len(query), exact)} LIMIT %s",
+                f"SELECT article_id, position, 1 - (vector <=> %s::vector) FROM passages ORDER BY {order} LIMIT %s",
                 (query, query, k),
             ).fetchall()
         return [PassageHit(a, p, float(c)) for a, p, c in rows]

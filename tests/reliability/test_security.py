@@ -159,6 +159,8 @@ SQL_FORMATTED_OK = {
     "step + 1",
     "dim",  # integers (schema version, vector dimension)
     "NEWEST_FIRST",  # a fixed ORDER BY clause
+    "order",  # pgvector.nearest_order: a fixed ORDER BY clause around an integer dimension
+    "HNSW_INDEX",  # a fixed index name
 }
 
 
