@@ -42,12 +42,13 @@ from recommender.domain import LinkRow, StoredArticle, StoreUnavailable
 from recommender.store.pgranking import PgRanking
 from recommender.store.pgvector import as_f32
 from recommender.store.replica import replica_allowed
-from recommender.store.schema import migrations
+from recommender.store.schema import migrations, purposes
 
 log = logging.getLogger(__name__)
 
 # Schema version i+1 is MIGRATIONS[i], rendered from the one definition both dialects share.
 MIGRATIONS: list[str] = migrations("postgresql")
+PURPOSES: list[str] = purposes("postgresql")
 
 # Advisory lock keys: (application, purpose). The first number keeps clear of other applications.
 _LOCK_APP = 0x44495645  # "DIVE"
@@ -246,6 +247,13 @@ class PostgresStore(PgRanking):
                             raise StoreUnavailable(
                                 f"migration {step + 1} on {redact(self.url)} needs a privilege this user lacks ({exc}); "
                                 "on a managed server an administrator may have to run CREATE EXTENSION vector first"
+                            ) from exc
+                        except psycopg.errors.UndefinedObject as exc:  # e.g. no halfvec: pgvector before 0.7
+                            raise StoreUnavailable(
+                                f"migration {step + 1} ({PURPOSES[step]}) failed on {redact(self.url)}: {exc}; "
+                                "it needs pgvector 0.7 or newer (ALTER EXTENSION vector UPDATE once a newer one is "
+                                "installed on the server); the database is still at schema version "
+                                f"{step}, nothing of this migration was applied"
                             ) from exc
                         conn.execute("UPDATE schema_version SET version = %s", (step + 1,))
                     log.info("migrated %s to schema version %d", redact(self.url), step + 1)

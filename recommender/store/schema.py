@@ -335,6 +335,18 @@ def versions(dialect: Dialect, steps: Sequence[Step] = STEPS) -> list[list[str]]
     return grouped
 
 
+def purposes(dialect: Dialect, steps: Sequence[Step] = STEPS) -> list[str]:
+    """What each schema version of `dialect` is for (its steps' `why`), aligned with versions()."""
+    grouped: list[list[str]] = []
+    for step in steps:
+        folded = step.folded.get(dialect)
+        if folded is not None:
+            grouped[folded - 1].append(step.why)
+        else:
+            grouped.append([step.why])
+    return ["; ".join(whys) for whys in grouped]
+
+
 def migrations(dialect: Dialect) -> list[str]:
     """Each version's statements as one script (`;`-separated), in the order they are applied."""
     return [";\n".join(statements) + ";\n" for statements in versions(dialect)]

@@ -95,6 +95,28 @@ def test_vectors_are_typed_and_passages_have_an_hnsw_index(settings: Settings) -
     assert index is not None and "hnsw" in index[0] and "halfvec(256)" in index[0] and "halfvec_cosine_ops" in index[0]
 
 
+def test_a_migration_the_server_cannot_apply_is_named_and_leaves_nothing_half_done(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E.g. pgvector older than 0.7 has no halfvec (migration 11): a clear error naming the migration,
+    the version the database stays at, and none of the migration's statements applied."""
+    from recommender.domain import StoreUnavailable
+    from recommender.store import postgres
+
+    PostgresStore(database_url, "m@1").close()
+    failing = "CREATE TABLE half_done (x integer);\nSELECT NULL::halfvec_of_an_old_pgvector(3);\n"
+    monkeypatch.setattr(postgres, "MIGRATIONS", [*MIGRATIONS, failing])
+    monkeypatch.setattr(postgres, "PURPOSES", [*postgres.PURPOSES, "a step this server cannot run"])
+    with pytest.raises(StoreUnavailable) as raised:
+        PostgresStore(database_url, "m@1")
+    message = str(raised.value)
+    assert f"migration {len(MIGRATIONS) + 1} (a step this server cannot run) failed" in message
+    assert "pgvector 0.7 or newer" in message and f"still at schema version {len(MIGRATIONS)}" in message
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("SELECT to_regclass('half_done')").fetchone()[0] is None
+
+
 def test_a_database_with_the_float32_hnsw_index_gets_the_halfvec_one(settings: Settings) -> None:
     """Migration 11 on a database made by the code before it: the index over `vector` is replaced by the
     one over `halfvec`, and nearest passages are found through it again."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from recommender.store import schema
-from recommender.store.schema import INT, TEXT, AddColumn, Column, Index, Sql, Step, Table, migrations, versions
+from recommender.store.schema import INT, TEXT, AddColumn, Column, Index, Sql, Step, Table, migrations, purposes, versions
 from recommender.store.sqlite import SQLiteStore
 from tests.pg import PgServer
 from tests.store import legacy_schema
@@ -173,3 +173,11 @@ def test_postgres_databases_made_by_the_old_code_upgrade_to_todays_schema(pg_ser
             assert _pg_schema(url) == expected, f"made at version {version}"
         finally:
             pg_server.drop(name)
+
+
+def test_every_version_says_what_it_is_for() -> None:
+    """purposes() names each version's steps (a failed migration's error quotes it), folded ones included."""
+    for dialect in ("sqlite", "postgresql"):
+        assert len(purposes(dialect)) == len(versions(dialect))  # type: ignore[arg-type]
+    assert "finding the questions to relink" in purposes("postgresql")[0]
+    assert purposes("postgresql")[-1] == "the passages' HNSW index over half-precision vectors"
