@@ -40,12 +40,10 @@ class PassageHit:
     cosine: float
 
 
-def hnsw_statement(dim: int, concurrently: bool = False) -> str:
-    """CREATE INDEX for the passages' HNSW index at dimension `dim` (`concurrently`: without a write lock)."""
-    return (
-        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}{HNSW_INDEX} "
-        f"ON passages USING hnsw ((vector::halfvec({int(dim)})) halfvec_cosine_ops)"
-    )
+def hnsw_statement(dim: int) -> str:
+    """CREATE INDEX for the passages' HNSW index at dimension `dim` (docs/operations.md gives it with
+    CONCURRENTLY, to build ahead of schema migration 11 without holding writes)."""
+    return f"CREATE INDEX {HNSW_INDEX} ON passages USING hnsw ((vector::halfvec({int(dim)})) halfvec_cosine_ops)"
 
 
 def nearest_order(dim: int, exact: bool = False) -> str:

@@ -302,7 +302,7 @@ CREATE INDEX article_terms_article ON article_terms (article_id)""",
     Step(
         # The passages' HNSW index held float32 vectors: ~2 GB at 100k articles, ~20 GB at 1M, the part of the
         # database a search must keep cached. Over `halfvec` it is half that at the same recall (store/pgvector.py);
-        # an index built ahead under the new name (CONCURRENTLY, pgvector.hnsw_statement) is kept.
+        # an index built ahead under the new name (CONCURRENTLY, docs/operations.md) is kept.
         "the passages' HNSW index over half-precision vectors",
         [
             Sql(
