@@ -10,7 +10,7 @@ the base, so a write costs the size of its own changes, amortised.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -30,9 +30,10 @@ _GONE = _Gone()
 class Layered(Mapping[K, V], Generic[K, V]):
     __slots__ = ("_base", "_top", "_size")
 
-    def __init__(self, base: Mapping[K, V] | None = None) -> None:
-        # A dict is kept as it is (its maker hands it over); any other mapping is copied once.
-        self._base: dict[K, V] = base if isinstance(base, dict) else dict(base or {})
+    def __init__(self, base: Mapping[K, V] | None = None, adopt: bool = False) -> None:
+        # A dict is kept as it is (its maker hands it over), as is any mapping with `adopt` (an
+        # immutable one, e.g. index/question_rows.py's); any other mapping is copied once.
+        self._base: Mapping[K, V] = base if isinstance(base, dict) or (adopt and base is not None) else dict(base or {})
         self._top: dict[K, V | _Gone] = {}
         self._size = len(self._base)
 
@@ -41,8 +42,14 @@ class Layered(Mapping[K, V], Generic[K, V]):
         """`mapping` itself when it already is one, else a Layered over it (which must not change after)."""
         return mapping if isinstance(mapping, Layered) else cls(mapping)
 
-    def with_changes(self, changed: Mapping[K, V], removed: Iterable[K] = ()) -> Layered[K, V]:
-        """A new mapping with `removed` keys gone and then `changed` set (this one is unchanged)."""
+    def with_changes(
+        self,
+        changed: Mapping[K, V],
+        removed: Iterable[K] = (),
+        fold: Callable[[Iterable[tuple[K, V]]], Mapping[K, V]] | None = None,
+    ) -> Layered[K, V]:
+        """A new mapping with `removed` keys gone and then `changed` set (this one is unchanged).
+        `fold` makes the new base from every entry when the changes are folded in (default: a dict)."""
         top = dict(self._top)
         size = self._size
         for key in removed:
@@ -54,7 +61,7 @@ class Layered(Mapping[K, V], Generic[K, V]):
         new: Layered[K, V] = Layered.__new__(Layered)
         new._base, new._top, new._size = self._base, top, size
         if len(top) > max(FOLD_MINIMUM, FOLD_FRACTION * len(self._base)):
-            return Layered(dict(new.items()))
+            return Layered(fold(new.items()), adopt=True) if fold is not None else Layered(dict(new.items()))
         return new
 
     def __getitem__(self, key: K) -> V:
@@ -83,7 +90,7 @@ class Layered(Mapping[K, V], Generic[K, V]):
         return f"Layered({len(self)} entries, {len(self._top)} changed since the base)"
 
 
-def _present(base: dict[K, V], top: dict[K, V | _Gone], key: K) -> bool:
+def _present(base: Mapping[K, V], top: dict[K, V | _Gone], key: K) -> bool:
     """Whether `key` is in the mapping made of `base` with the changes `top` on it."""
     if key in top:
         return not isinstance(top[key], _Gone)

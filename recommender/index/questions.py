@@ -15,6 +15,7 @@ import numpy as np
 
 from recommender.index.layered import Layered
 from recommender.index.proximity import OFF, PairPostings, Proximity
+from recommender.index.question_rows import HashGroups, HashRows, QuestionRows
 from recommender.index.query import is_post
 from recommender.index.rows import RowBuffer
 from recommender.index.vectors import VectorRows
@@ -42,10 +43,10 @@ def question_digest(question: QuestionRow) -> int:
 
 @dataclass(frozen=True)
 class QuestionTable:
-    rows: list[QuestionRow]  # by row, dead ones included
+    rows: QuestionRows  # by row, dead ones included (compact columns: index/question_rows.py)
     vectors: VectorRows  # (rows, dim) int8 codes, read as float32 (index/vectors.py)
     alive: np.ndarray  # (rows,) bool
-    row_of: Mapping[str, int]  # live question id -> row (Layered: an update copies only its changes)
+    row_of: Mapping[str, int]  # live question id -> row (Layered over hashed arrays: an update copies only its changes)
     by_article: Mapping[str, tuple[int, ...]]  # article id -> rows of its live questions
     by_key: Mapping[str, tuple[int, ...]]  # wording key -> rows of the live questions worded so
     token_ids: np.ndarray  # int32, every row's BM25 token ids one after the other
@@ -85,19 +86,15 @@ class QuestionTable:
         also keep the digest of their questions and their term pairs)."""
         if len(vectors) != len(rows) or len(token_ends) != len(rows) + 1:
             raise ValueError(f"{len(rows)} questions but {len(vectors)} vectors and {len(token_ends) - 1} token rows")
-        by_article: dict[str, list[int]] = {}
-        by_key: dict[str, list[int]] = {}
-        for row, question in enumerate(rows):
-            by_article.setdefault(question.article_id, []).append(row)
-            by_key.setdefault(question.key, []).append(row)
+        table_rows = rows if isinstance(rows, QuestionRows) else QuestionRows(rows)
         token_buffer, end_buffer = _buffer(token_ids), _buffer(token_ends)
         return cls(
-            rows=list(rows),
+            rows=table_rows,
             vectors=vectors,
             alive=np.ones(len(rows), dtype=bool),
-            row_of=Layered({q.id: row for row, q in enumerate(rows)}),
-            by_article=Layered({a: tuple(r) for a, r in by_article.items()}),
-            by_key=Layered({k: tuple(r) for k, r in by_key.items()}),
+            row_of=Layered(HashRows.of_rows([q.id for q in rows], table_rows.id_of), adopt=True),
+            by_article=Layered(HashGroups.of_rows([q.article_id for q in rows], table_rows.article_of), adopt=True),
+            by_key=Layered(HashGroups.of_rows([q.key for q in rows], table_rows.key_of), adopt=True),
             token_ids=token_buffer.view(len(token_ids)),
             token_ends=end_buffer.view(len(token_ends)),
             digest=sum(question_digest(q) for q in rows) % _MOD if digest is None else digest,
@@ -134,7 +131,7 @@ class QuestionTable:
         # Only the changed entries are written (Layered.with_changes), not the whole lookups.
         gone_set = set(gone)
         keys: dict[str, tuple[int, ...]] = {}
-        for key in {self.rows[r].key for r in gone}:
+        for key in {self.rows.key_of(r) for r in gone}:
             keys[key] = tuple(r for r in self.by_key.get(key, ()) if r not in gone_set)
         ids: dict[str, int] = {}
         added: dict[str, list[int]] = {}
@@ -142,12 +139,22 @@ class QuestionTable:
             ids[question.id] = start + n
             added.setdefault(question.article_id, []).append(start + n)
             keys[question.key] = (*keys.get(question.key, self.by_key.get(question.key, ())), start + n)
-        row_of = Layered.of(self.row_of).with_changes(ids, [self.rows[r].id for r in gone if self.rows[r].id not in ids])
+        new_rows = self.rows.appended(rows)
+        # A fold (the changes outgrew the base) makes new hashed arrays over the new rows.
+        row_of = Layered.of(self.row_of).with_changes(
+            ids,
+            [gone_id for r in gone if (gone_id := self.rows.id_of(r)) not in ids],
+            fold=lambda items: HashRows(items, new_rows.id_of),
+        )
         by_article = Layered.of(self.by_article).with_changes(
-            {a: tuple(r) for a, r in added.items()}, [a for a in articles if a not in added]
+            {a: tuple(r) for a, r in added.items()},
+            [a for a in articles if a not in added],
+            fold=lambda items: HashGroups(items, new_rows.article_of),
         )
         by_key = Layered.of(self.by_key).with_changes(
-            {k: r for k, r in keys.items() if r}, [k for k, r in keys.items() if not r]
+            {k: r for k, r in keys.items() if r},
+            [k for k, r in keys.items() if not r],
+            fold=lambda items: HashGroups(items, new_rows.key_of),
         )
         flat = np.fromiter((t for ids in tokens for t in ids), dtype=np.int32)
         count = int(self.token_ends[-1])
@@ -157,7 +164,7 @@ class QuestionTable:
         end_buffer = self._ends.extend(start + 1, ends)
         total = start + len(rows)
         return QuestionTable(
-            rows=[*self.rows, *rows],
+            rows=new_rows,
             vectors=vector_rows,
             alive=alive,
             row_of=row_of,

@@ -97,6 +97,11 @@ class Snapshot:
         return sorted(live, key=lambda q: (q.article_id, q.position))
 
     @cached_property
+    def first_article_with_questions(self) -> str | None:
+        """The first article id, in id order, that has a live question (without making every row)."""
+        return min(self.table.by_article, default=None)
+
+    @cached_property
     def question_vectors(self) -> np.ndarray:
         """(questions, dim), aligned with `questions` (a copy: prefer question_vector for a few)."""
         return self.table.vectors[[self.table.row_of[q.id] for q in self.questions]]

@@ -85,8 +85,8 @@ def _default_article(reading: ReadingDep, configured: str | None) -> str | None:
     if configured and reading.article_row(configured):
         return configured
     snapshot = reading.snapshot()
-    if snapshot.questions:
-        return snapshot.questions[0].article_id
+    if (first := snapshot.first_article_with_questions) is not None:
+        return first
     return next(iter(sorted(snapshot.articles)), None)
 
 
