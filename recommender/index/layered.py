@@ -46,10 +46,11 @@ class Layered(Mapping[K, V], Generic[K, V]):
         self,
         changed: Mapping[K, V],
         removed: Iterable[K] = (),
-        fold: Callable[[Iterable[tuple[K, V]]], Mapping[K, V]] | None = None,
+        fold: Callable[[Mapping[K, V], dict[K, V], set[K]], Mapping[K, V]] | None = None,
     ) -> Layered[K, V]:
         """A new mapping with `removed` keys gone and then `changed` set (this one is unchanged).
-        `fold` makes the new base from every entry when the changes are folded in (default: a dict)."""
+        When the changes are folded into a new base, `fold(base, set, removed)` makes it (default: a
+        dict of every entry)."""
         top = dict(self._top)
         size = self._size
         for key in removed:
@@ -61,7 +62,10 @@ class Layered(Mapping[K, V], Generic[K, V]):
         new: Layered[K, V] = Layered.__new__(Layered)
         new._base, new._top, new._size = self._base, top, size
         if len(top) > max(FOLD_MINIMUM, FOLD_FRACTION * len(self._base)):
-            return Layered(fold(new.items()), adopt=True) if fold is not None else Layered(dict(new.items()))
+            if fold is None:
+                return Layered(dict(new.items()))
+            kept: dict[K, V] = {k: v for k, v in top.items() if not isinstance(v, _Gone)}
+            return Layered(fold(self._base, kept, {k for k, v in top.items() if isinstance(v, _Gone)}), adopt=True)
         return new
 
     def __getitem__(self, key: K) -> V:

@@ -164,6 +164,28 @@ class HashGroups(Mapping[str, tuple[int, ...]]):
             starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self._hashes, self._starts, self._rows, self._name_of = hashes, starts, rows, name_of
 
+    def merged(
+        self, changed: Mapping[str, Sequence[int]], removed: Iterable[str], name_of: Callable[[int], str]
+    ) -> HashGroups:
+        """A new mapping: these groups without `removed` names, with `changed` ones set, named by
+        `name_of` (rows of both): array operations on the kept groups, no name is read back for them."""
+        drop = np.zeros(len(self._hashes), dtype=bool)
+        for name in (*changed, *removed):
+            if (group := self._find(name)) >= 0:
+                drop[group] = True
+        sizes = np.diff(self._starts)
+        kept_rows = self._rows[np.repeat(~drop, sizes)]
+        new = [(name, rows) for name, rows in changed.items() if len(rows)]
+        new_sizes = np.fromiter((len(rows) for _, rows in new), dtype=np.int64, count=len(new))
+        table = HashGroups.__new__(HashGroups)
+        table._arrange(
+            np.concatenate([self._hashes[~drop], np.fromiter((name_hash(n) for n, _ in new), dtype=np.int64, count=len(new))]),
+            np.concatenate([sizes[~drop], new_sizes]),
+            np.concatenate([kept_rows, np.fromiter(chain.from_iterable(r for _, r in new), dtype=np.int64, count=int(new_sizes.sum()))]),
+            name_of,
+        )
+        return table
+
     def _find(self, name: str) -> int:
         """The group of `name`, or -1 (groups of equal hash are told apart by their names)."""
         h = name_hash(name)
@@ -201,6 +223,12 @@ class HashRows(Mapping[str, int]):
 
     def __init__(self, rows: Iterable[tuple[str, int]], name_of: Callable[[int], str]) -> None:
         self._groups = HashGroups(((name, (row,)) for name, row in rows), name_of)
+
+    def merged(self, changed: Mapping[str, int], removed: Iterable[str], name_of: Callable[[int], str]) -> HashRows:
+        """As HashGroups.merged, one row a name."""
+        table = HashRows.__new__(HashRows)
+        table._groups = self._groups.merged({name: (row,) for name, row in changed.items()}, removed, name_of)
+        return table
 
     @classmethod
     def of_rows(cls, names: Sequence[str], name_of: Callable[[int], str]) -> HashRows:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from recommender.store.vectors import Int8Rows
 
 
 _MOD = 2**64
+H = TypeVar("H", HashRows, HashGroups)
 
 
 @dataclass(frozen=True)
@@ -144,17 +146,17 @@ class QuestionTable:
         row_of = Layered.of(self.row_of).with_changes(
             ids,
             [gone_id for r in gone if (gone_id := self.rows.id_of(r)) not in ids],
-            fold=lambda items: HashRows(items, new_rows.id_of),
+            fold=lambda base, changed, gone: _hashed(base, HashRows).merged(changed, gone, new_rows.id_of),
         )
         by_article = Layered.of(self.by_article).with_changes(
             {a: tuple(r) for a, r in added.items()},
             [a for a in articles if a not in added],
-            fold=lambda items: HashGroups(items, new_rows.article_of),
+            fold=lambda base, changed, gone: _hashed(base, HashGroups).merged(changed, gone, new_rows.article_of),
         )
         by_key = Layered.of(self.by_key).with_changes(
             {k: r for k, r in keys.items() if r},
             [k for k, r in keys.items() if not r],
-            fold=lambda items: HashGroups(items, new_rows.key_of),
+            fold=lambda base, changed, gone: _hashed(base, HashGroups).merged(changed, gone, new_rows.key_of),
         )
         flat = np.fromiter((t for ids in tokens for t in ids), dtype=np.int32)
         count = int(self.token_ends[-1])
@@ -203,6 +205,13 @@ class QuestionTable:
         sums = np.add.reduceat(np.append(values, np.float32(0)), self.token_ends[:-1])
         sums[self.token_ends[1:] == self.token_ends[:-1]] = 0.0  # reduceat gives a value, not 0, for empty rows
         return sums.astype(np.float32)
+
+
+def _hashed(base: Mapping[str, object], kind: type[H]) -> H:
+    """A lookup's base, which QuestionTable.of and every fold make hashed."""
+    if not isinstance(base, kind):
+        raise TypeError(f"a question lookup's base is a {type(base).__name__}, not a {kind.__name__}")
+    return base
 
 
 def _phrases(rows: Sequence[QuestionRow], proximity: Proximity) -> np.ndarray | None:
