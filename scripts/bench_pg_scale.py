@@ -68,9 +68,10 @@ def database_url(size: int) -> str:
     return server_url().rsplit("/", 1)[0] + f"/pg_scale_{size}"
 
 
-def build(size: int, links_from: Path | None = None) -> dict:
+def build(size: int, links_from: Path | None = None, maintenance_work_mem: str = "1GB") -> dict:
     """Load `size` synthetic articles with derived vectors into pg_scale_<size>, with sampled links or
-    those of `links_from`."""
+    those of `links_from`; the HNSW index is built with `maintenance_work_mem` (its graph must fit in
+    it, or the build slows down many times: ~1 GB per million passages)."""
     from recommender.embedding.factory import create_encoder
     from recommender.services import Services
     from recommender.store.postgres import PostgresStore
@@ -104,13 +105,14 @@ def build(size: int, links_from: Path | None = None) -> dict:
     stored_seconds = time.perf_counter() - started
     began = time.perf_counter()
     with psycopg.connect(database_url(size), autocommit=True) as conn:
-        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute(f"SET maintenance_work_mem = '{maintenance_work_mem}'")
         conn.execute(hnsw_statement(encoder.dim))
     hnsw_seconds = time.perf_counter() - began
     if links_from is not None:
         copy_links(links_from, store)
     else:
         sampled_links(store, corpus, checks, size)
+    record_links(size, "exact" if links_from is not None else "sampled")
     store.clear_pending_articles(store.pending_articles())
     store.close()
     # Clusters: record the fingerprint of "no clusters" so a server does not cluster 3 questions x size on open.
@@ -157,6 +159,21 @@ def sampled_links(store, corpus, checks, size: int) -> None:  # type: ignore[no-
         if len(links) >= 20_000 or i == size - 1:
             store.replace_links(links)
             links = {}
+
+
+def record_links(size: int, how: str) -> None:
+    """Note on the database how its links were made (the upsert figures depend on it; the table says it)."""
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        conn.execute(f"COMMENT ON DATABASE pg_scale_{size} IS 'links: {how}'")
+
+
+def recorded_links(size: int) -> str:
+    """How the links of pg_scale_<size> were made ("-" when the database predates the note)."""
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                           (f"pg_scale_{size}",)).fetchone()
+    note = row[0] if row and row[0] else ""
+    return note.removeprefix("links: ") if note.startswith("links: ") else "-"
 
 
 def copy_links(path: Path, store) -> None:  # type: ignore[no-untyped-def]
@@ -317,10 +334,20 @@ def measure(size: int, backend: str) -> str:
             process.wait(60)
     hnsw = health.get("ranking", {}).get("hnsw", "-")
     return (
-        f"| {size:,} | {backend} ({hnsw}), encoder {encoder} | {opened:.1f} | {after_start / 1024:.0f} | {peak / 1024:.0f} | "
+        f"| {size:,} | {backend} ({hnsw}), encoder {encoder}, {recorded_links(size)} links | {opened:.1f} | {after_start / 1024:.0f} | {peak / 1024:.0f} | "
         f"{statistics.median(searches):.0f} | {statistics.median(widgets):.1f} | {statistics.median(upserts):.0f} | "
         f"{max(upserts):.0f} | {sizes[0] / 2**30:.1f} ({sizes[1] / 2**30:.1f} / {sizes[2] / 2**30:.1f} / {sizes[3] / 2**30:.1f}) |"
     )
+
+
+def kept_rows(sizes: list[int], rows: list[str]) -> list[str]:
+    """The table's rows: those just measured, and those of other sizes already published (a 1M run
+    does not erase the 100k row), by size."""
+    text = PERFORMANCE.read_text() if PERFORMANCE.exists() else ""
+    block = text.split("<!-- pg-scale:start -->")[-1].split("<!-- pg-scale:end -->")[0] if "<!-- pg-scale:start -->" in text else ""
+    older = [line for line in block.splitlines() if line.startswith("| ") and line[2:].split(" ")[0].replace(",", "").isdigit()
+             and int(line[2:].split(" ")[0].replace(",", "")) not in sizes]
+    return sorted(older + rows, key=lambda line: int(line[2:].split(" ")[0].replace(",", "")))
 
 
 def main() -> None:
@@ -330,13 +357,15 @@ def main() -> None:
     parser.add_argument("--links-from", type=Path, help="copy the links of this SQLite database of the same corpus (e.g. "
                         "linked exactly by synthetic_corpus.py --links-only exact): with --build instead of sampling them, "
                         "without it into the database loaded before")
+    parser.add_argument("--maintenance-work-mem", default="1GB", help="for the HNSW build with --build (its graph must "
+                        "fit: ~1 GB per million passages, 5 passages an article)")
     parser.add_argument("--memory-too", action="store_true", help="also measure the in-memory backend")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     rows = []
     for size in args.sizes:
         if args.build:
-            print(json.dumps(build(size, args.links_from)), file=sys.stderr)
+            print(json.dumps(build(size, args.links_from, args.maintenance_work_mem)), file=sys.stderr)
         elif args.links_from is not None:  # a database loaded before (e.g. while the SQLite one was being linked)
             from recommender.store.postgres import PostgresStore
 
@@ -345,6 +374,7 @@ def main() -> None:
             store = PostgresStore(database_url(size), model_id)
             copy_links(args.links_from, store)
             store.close()
+            record_links(size, "exact")
         for backend in ("postgres", "memory") if args.memory_too else ("postgres",):
             rows.append(measure(size, backend))
             print(rows[-1], file=sys.stderr)
@@ -356,7 +386,7 @@ def main() -> None:
         "",
         "| articles | ranking backend (HNSW), encoder | open s | RSS after start MB | peak RSS MB | search p50 ms | widget p50 ms | upsert p50 ms | upsert max ms | database GB (passages + HNSW / term rows / questions) |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
-        *rows,
+        *kept_rows(args.sizes, rows),
     ])
     publish(PERFORMANCE, "pg-scale", table, COMMAND, write=not args.no_write)
 
