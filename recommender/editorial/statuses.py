@@ -8,7 +8,7 @@ opening the services (whose startup re-encodes and relinks: writes a status chec
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from recommender.editorial.decisions import Effective, effective
@@ -34,7 +34,7 @@ def question_statuses(
     questions: Sequence[QuestionRow],
     thresholds: Thresholds,
     freshness_margin: float,
-    dates: dict[str, dt.date | None],
+    dates: Mapping[str, dt.date | None],
     links: dict[str, list[LinkRow]] | None = None,
 ) -> list[QuestionStatus]:
     """Questions with their candidates as served and the editors' decisions applied (`links`: already read)."""

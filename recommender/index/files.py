@@ -34,7 +34,9 @@ import numpy as np
 
 from recommender.config import Settings
 from recommender.embedding.base import Encoder
+from recommender.index.article_rows import ArticleRows
 from recommender.index.dense import DenseIndex
+from recommender.index.layered import Layered
 from recommender.index.lexical import LexicalIndex
 from recommender.index.proximity import PairPostings
 from recommender.index.questions import QuestionTable
@@ -217,7 +219,7 @@ def _open(folder: Path, digest: str, rows: IndexData, encoder: Encoder, config: 
         rows.questions, questions, a["questions.token_ids"], a["questions.token_ends"], question_digest, config.proximity,
         pairs,
     )
-    return Snapshot(rows.generation, ranker, {r.id: r for r in rows.articles}, table)
+    return Snapshot(rows.generation, ranker, Layered(ArticleRows(rows.articles), adopt=True), table)
 
 
 def index_files(settings: Settings) -> IndexFiles | None:

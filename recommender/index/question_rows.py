@@ -38,6 +38,20 @@ class Strings:
         dtype = np.int32 if len(self._data) < 2**31 else np.int64
         self._ends = np.cumsum(lengths).astype(dtype)
 
+    @classmethod
+    def joined(cls, first: Strings, rows: np.ndarray, values: Sequence[str]) -> Strings:
+        """`first`'s strings at `rows` (in that order, copied as bytes: none is decoded), then `values`."""
+        starts = np.concatenate([[0], first._ends[:-1]]).astype(np.int64) if len(first._ends) else np.zeros(0, np.int64)
+        lengths = first._ends[rows].astype(np.int64) - starts[rows]
+        new_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(rows) else np.zeros(0, np.int64)
+        picked = np.frombuffer(first._data, dtype=np.uint8)[np.repeat(starts[rows] - new_starts, lengths) + np.arange(int(lengths.sum()))]
+        encoded = [v.encode() for v in values]
+        strings = cls.__new__(cls)
+        strings._data = picked.tobytes() + b"".join(encoded)
+        all_lengths = np.concatenate([lengths, np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))])
+        strings._ends = np.cumsum(all_lengths).astype(np.int32 if len(strings._data) < 2**31 else np.int64)
+        return strings
+
     def __len__(self) -> int:
         return len(self._ends)
 

@@ -21,6 +21,7 @@ from recommender.embedding.base import Encoder
 from recommender.index.backend import IndexBackend, MemoryBackend
 from recommender.index.base import RankerConfig, RankingIndex
 from recommender.index.heap import release_freed_memory
+from recommender.index.article_rows import ArticleRows, CheckedOn, merge_into
 from recommender.index.layered import Layered
 from recommender.index.query import clean_query
 from recommender.index.questions import QuestionTable
@@ -49,7 +50,7 @@ class Snapshot:
         table = QuestionTable.build(
             data.questions, data.question_vectors, question_tokens(ranker, data.questions), encoder.dim, config.proximity
         )
-        return cls(data.generation, ranker, Layered({a.id: a for a in data.articles}), table)
+        return cls(data.generation, ranker, Layered(ArticleRows(data.articles), adopt=True), table)
 
     def apply(
         self, written: Sequence[StoredArticle], deleted: Sequence[str], generation: int, derived: bool = True
@@ -77,7 +78,7 @@ class Snapshot:
         tokens = question_tokens(ranker, questions)
         stacked = np.concatenate(vectors) if vectors else np.zeros((0, self.table.vectors.shape[1]), np.float32)
         table = self.table.updated(touched, questions, stacked, tokens)
-        articles = Layered.of(self.articles).with_changes(rows, [a for a in deleted if a not in rows])
+        articles = Layered.of(self.articles).with_changes(rows, [a for a in deleted if a not in rows], fold=merge_into)
         return Snapshot(generation, ranker, articles, table)
 
     def at(self, generation: int) -> Snapshot:
@@ -111,9 +112,9 @@ class Snapshot:
 
     # -- articles ------------------------------------------------------------------------------
     @cached_property
-    def checked_on(self) -> dict[str, dt.date | None]:
-        """Article id -> the date it was checked (built once per snapshot, not per request)."""
-        return {a: row.checked_on for a, row in self.articles.items()}
+    def checked_on(self) -> Mapping[str, dt.date | None]:
+        """Article id -> the date it was checked (read from the rows: no copy of every article's)."""
+        return CheckedOn(self.articles)
 
     def article_similarity(self, a: str, b: str) -> float:
         """Topical closeness of two articles (cosine of their passage centroids)."""
