@@ -52,7 +52,7 @@ from scripts.docs_table import PERFORMANCE, publish  # noqa: E402
 from scripts.serverproc import free_port, rss_kib  # noqa: E402
 
 COMMAND = ("RECOMMENDER_CACHE_DIR=/tmp/evalcache "
-           ".venv/bin/python scripts/bench_pg_scale.py --sizes 100000")
+           ".venv/bin/python scripts/bench_pg_scale.py --sizes 100000` and `--sizes 1000000")
 QUERIES = [
     "who pays for tariffs", "is the measles vaccine safe", "did crime go up last year", "do wind turbines kill birds",
     "is 5g harmful to health", "was the moon landing faked", "are vaccines linked to autism", "did the election have fraud",

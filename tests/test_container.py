@@ -7,7 +7,6 @@ import re
 import shlex
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import yaml

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from recommender.editorial.statuses import QuestionStatus
-from recommender.domain import Decision, LinkRow, QuestionRow
 
 
 def source_of(statuses: Sequence[QuestionStatus]) -> QuestionStatus | None:

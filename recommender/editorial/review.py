@@ -8,7 +8,6 @@ from typing import Literal
 
 from recommender.editorial.decisions import changed_reasons
 from recommender.editorial.statuses import QuestionStatus
-from recommender.domain import Decision, LinkRow, QuestionRow
 
 Kind = Literal["unreviewed", "changed", "gaps", "all"]
 KINDS: tuple[str, ...] = ("unreviewed", "changed", "gaps", "all")

@@ -25,8 +25,7 @@ import heapq
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 from bm25s.tokenization import Tokenizer
@@ -41,7 +40,7 @@ from recommender.index.query import clean_query, is_post
 from recommender.index.term_weights import TermWeights
 
 if TYPE_CHECKING:
-    from recommender.config import Settings
+    pass
 
 STATE_SECONDS = 10.0  # how long an HNSW index state read from the catalog is trusted
 IDF_CACHE = 200_000  # terms whose float32 idf is kept (cleared when full)

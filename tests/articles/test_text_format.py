@@ -6,7 +6,7 @@ import pytest
 
 from recommender.articles.model import ArticleError
 from recommender.articles.text_format import decode, format_text, parse_text
-from tests.conftest import SAMPLE, SHARED
+from tests.conftest import SHARED
 
 ARTICLE = """Fact check: Do owls really turn their heads all the way around?
 

@@ -69,5 +69,5 @@ def test_ingest_works_from_any_directory(tmp_path: Path) -> None:
         cwd=elsewhere, env={**env, "RECOMMENDER_DB": "var/mine.db"}, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert f"1 added, 0 updated, 0 unchanged" in result.stdout and str(elsewhere / "var/mine.db") in result.stdout
+    assert "1 added, 0 updated, 0 unchanged" in result.stdout and str(elsewhere / "var/mine.db") in result.stdout
     assert not (elsewhere / "models").exists()  # no stray export made in the current directory
