@@ -33,7 +33,7 @@ class ArticleRows(Mapping[str, ArticleRow]):
             Strings([r.topic or "" for r in rows]),
             Strings([r.content_hash for r in rows]),
             np.fromiter((r.checked_on.toordinal() if r.checked_on else _NO_DATE for r in rows), np.int32, len(rows)),
-            np.array([(r.url is None, r.topic is None) for r in rows], dtype=bool).reshape(-1, 2),
+            np.fromiter((flag for r in rows for flag in (r.url is None, r.topic is None)), bool, 2 * len(rows)).reshape(-1, 2),
         )
 
     def _fill(

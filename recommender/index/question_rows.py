@@ -31,9 +31,14 @@ class Strings:
     __slots__ = ("_data", "_ends")
 
     def __init__(self, values: Sequence[str]) -> None:
-        encoded = [v.encode() for v in values]
-        self._data = b"".join(encoded)
-        lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+        joined = "".join(values)
+        if joined.isascii():  # the usual case: a character is a byte, nothing is encoded one by one
+            self._data = joined.encode("ascii")
+            lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        else:
+            encoded = [v.encode() for v in values]
+            self._data = b"".join(encoded)
+            lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         # int32 offsets while the buffer allows (half the memory), int64 beyond 2 GB.
         dtype = np.int32 if len(self._data) < 2**31 else np.int64
         self._ends = np.cumsum(lengths).astype(dtype)
@@ -152,7 +157,9 @@ class HashGroups(Mapping[str, tuple[int, ...]]):
         order = np.lexsort((np.arange(len(names)), hashes))  # by hash, rows ascending within a name
         ordered = hashes[order]
         same = np.flatnonzero(ordered[1:] == ordered[:-1])
-        if any(names[order[i]] != names[order[i + 1]] for i in same.tolist()):
+        boxed = np.empty(len(names), dtype=object)  # names compared in one numpy loop, not one by one
+        boxed[:] = names
+        if len(same) and bool((boxed[order[same]] != boxed[order[same + 1]]).any()):
             # Two names share a hash (rare): group these by name the slow way.
             groups: dict[str, list[int]] = {}
             for row, name in enumerate(names):
